@@ -1,0 +1,88 @@
+"""pyopt's demo: the same numeric script under python3 and pyopt-python.
+
+Run it with `scripts/demo.sh` (which sets up, builds and installs pyopt-python first) or
+directly: `pyopt-python examples/demo.py`.
+
+What it shows today: pyopt-python is a drop-in python3 (the same script, the same output
+byte for byte, child processes included), with pyopt's own package built in. The JIT,
+the compiled-object cache and tracing are added to this demo as they land.
+"""
+
+import os
+import subprocess
+import sys
+import sysconfig
+import time
+
+WORKLOAD = r'''
+import math, random, sys, time
+
+def monte_carlo_pi(samples):
+    inside = 0
+    for _ in range(samples):
+        x, y = random.random(), random.random()
+        if x * x + y * y <= 1.0:
+            inside += 1
+    return 4.0 * inside / samples
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+def harmonic(n):
+    total = 0.0
+    for k in range(1, n + 1):
+        total += 1.0 / k
+    return total
+
+random.seed(2024)
+started = time.perf_counter()
+results = (monte_carlo_pi(300_000), fib(24), harmonic(1_000_000), math.fsum([0.1] * 10))
+elapsed = time.perf_counter() - started
+print(repr(results))
+print(f"ELAPSED {elapsed:.4f}", file=sys.stderr)
+'''
+
+
+def run(executable):
+    done = subprocess.run([executable, "-c", WORKLOAD], capture_output=True, text=True,
+                          check=True)
+    seconds = float(done.stderr.split()[-1])
+    return done.stdout, seconds
+
+
+def main():
+    under_pyopt = "python_optimizer._native" in sys.builtin_module_names
+    if not under_pyopt:
+        sys.exit("run this demo with pyopt-python (scripts/demo.sh builds and installs it)")
+    import python_optimizer
+
+    build = python_optimizer.build_info()
+    print(f"pyopt {python_optimizer.__version__} ({build['profile']} build), "
+          f"CPython {sys.version.split()[0]}, executable {sys.executable}")
+    inactive = [o["key"] for o in python_optimizer.config_details() if not o["active"]]
+    print(f"pyopt options not active yet in this release: {', '.join(inactive)}")
+    print()
+
+    python3 = os.path.join(sysconfig.get_config_var("BINDIR"), "python3.11")
+    print("Running the same workload (monte-carlo pi, fib, a float loop) under both:")
+    reference_output, reference_seconds = run(python3)
+    pyopt_output, pyopt_seconds = run(sys.executable)
+    print(f"  python3       {reference_seconds * 1e3:8.1f} ms  -> {reference_output.strip()}")
+    print(f"  pyopt-python  {pyopt_seconds * 1e3:8.1f} ms  -> {pyopt_output.strip()}")
+    same = reference_output == pyopt_output
+    print(f"  identical output: {same}")
+
+    print()
+    print("Child processes run pyopt-python too (multiprocessing, subprocess):")
+    child = subprocess.run([sys.executable, "-c", "import sys, python_optimizer; "
+                            "print(sys.executable, python_optimizer.__version__)"],
+                           capture_output=True, text=True, check=True)
+    print(f"  child: {child.stdout.strip()}")
+    if not same:
+        sys.exit("the outputs differ: please report this as a bug")
+
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    main()
+    print(f"\ndemo finished in {time.perf_counter() - started:.2f} s")

@@ -1,0 +1,217 @@
+//! Process start-up: CPython's own `Py_BytesMain` sequence, split open so pyopt can act
+//! between "the interpreter is initialised" and "`__main__` runs".
+//!
+//! ```text
+//! register python_optimizer._native (inittab)
+//! -> pre-initialise from argv (locale, -E/-I/-X utf8/-X dev, as python3 does)
+//! -> PyConfig_Read on a throw-away config: -h, -V, bad options end here; -X options
+//! -> resolve pyopt's own options (exit 2 on a bad one, before Python starts)
+//! -> Py_InitializeFromConfig on a fresh config (argv + environment read once, as python3)
+//! -> install the embedded-package importer        <- later: the frame hook
+//! -> Py_RunMain (runs the script/-c/-m/REPL, finalises, returns the exit status)
+//! ```
+//!
+//! This is the only module of the runtime that calls CPython's C API directly.
+
+use std::ffi::{c_char, c_int};
+use std::mem::MaybeUninit;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+use crate::config::{self, Options, Request};
+use crate::{importer, native};
+
+/// How start-up ends early: with an exit code, or with CPython's fatal-error status.
+enum Stop {
+    Exit(c_int),
+    Fatal(ffi::PyStatus),
+}
+
+/// Runs `pyopt-python` with the process's `argc`/`argv` and returns its exit status.
+///
+/// # Safety
+/// `argv` must point to `argc` valid NUL-terminated strings, as the C runtime passes to
+/// `main`, and this must be called once, on the main thread, before anything else
+/// touches CPython.
+pub unsafe fn run(argc: c_int, argv: *mut *mut c_char) -> c_int {
+    // SAFETY: forwarded from our caller's contract.
+    match unsafe { initialize(argc, argv) } {
+        Ok(()) => {}
+        Err(Stop::Exit(code)) => return code,
+        // SAFETY: `status` is an error status CPython returned; this prints it like
+        // python3 does and exits the process.
+        Err(Stop::Fatal(status)) => unsafe { ffi::Py_ExitStatusException(status) },
+    }
+    Python::attach(|py| {
+        if let Err(err) = importer::install(py) {
+            // Scripts still run; only `import python_optimizer` is affected.
+            eprintln!(
+                "pyopt-python: warning: could not install the embedded python_optimizer package:"
+            );
+            err.print(py);
+        }
+    });
+    // SAFETY: the interpreter is initialised and this thread holds the GIL, as
+    // Py_RunMain requires; it runs __main__, finalises and returns the exit status.
+    unsafe { ffi::Py_RunMain() }
+}
+
+/// Everything up to and including `Py_InitializeFromConfig`.
+///
+/// # Safety
+/// As for [`run`].
+unsafe fn initialize(argc: c_int, argv: *mut *mut c_char) -> Result<(), Stop> {
+    // SAFETY: called before the interpreter is initialised, with a static name and
+    // pyo3's module init function, as PyImport_AppendInittab requires.
+    unsafe {
+        ffi::PyImport_AppendInittab(
+            c"python_optimizer._native".as_ptr(),
+            Some(native::native_module::__pyo3_init),
+        );
+    }
+
+    let mut preconfig = MaybeUninit::<ffi::PyPreConfig>::uninit();
+    // SAFETY: PyPreConfig_InitPythonConfig fully initialises the struct it is given.
+    let preconfig = unsafe {
+        ffi::PyPreConfig_InitPythonConfig(preconfig.as_mut_ptr());
+        preconfig.assume_init()
+    };
+    // SAFETY: argc/argv are the process's arguments (caller's contract).
+    check(unsafe { ffi::Py_PreInitializeFromBytesArgs(&preconfig, argc as isize, argv) })?;
+
+    // Read the command line once on a throw-away config, only to learn the `-X` options
+    // and whether -E/-I are set. `-h`, `-V` and invalid options end the process here,
+    // exactly as in python3. The config CPython initialises from is a fresh one, read
+    // once inside Py_InitializeFromConfig as in python3: reading a config twice loses
+    // settings (in 3.11, `-X warn_default_encoding`).
+    let (xoptions, uses_environment) = {
+        // SAFETY: argc/argv are the process's arguments (caller's contract).
+        let mut probe = unsafe { Config::from_argv(argc, argv) }?;
+        // SAFETY: `probe` is initialised.
+        check(unsafe { ffi::PyConfig_Read(probe.as_mut_ptr()) })?;
+        (probe.xoptions(), probe.uses_environment())
+    };
+    let environment: Vec<(String, String)> = if uses_environment {
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    match Options::resolve(environment, xoptions) {
+        Ok(Request::Run(options)) => {
+            for (name, value) in options.command_line_exports() {
+                // SAFETY: start-up is single-threaded: no other thread reads the
+                // environment while it changes. CPython copies it into os.environ later.
+                unsafe { std::env::set_var(name, value) };
+            }
+            crate::set_options(options);
+        }
+        Ok(Request::ShowHelp) => {
+            print!("{}", config::help_text());
+            // The process ends by returning from the C `main`, which Rust's buffered
+            // stdout does not see.
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            return Err(Stop::Exit(0));
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            return Err(Stop::Exit(2));
+        }
+    }
+
+    // SAFETY: as above.
+    let mut config = unsafe { Config::from_argv(argc, argv) }?;
+    // SAFETY: `config` is initialised; CPython copies what it keeps.
+    check(unsafe { ffi::Py_InitializeFromConfig(config.as_mut_ptr()) })
+}
+
+fn check(status: ffi::PyStatus) -> Result<(), Stop> {
+    // SAFETY: these inspect a status value by copy and have no preconditions.
+    unsafe {
+        if ffi::PyStatus_IsExit(status) != 0 {
+            Err(Stop::Exit(status.exitcode))
+        } else if ffi::PyStatus_Exception(status) != 0 {
+            Err(Stop::Fatal(status))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// An initialised `PyConfig`, cleared on drop.
+struct Config(Box<ffi::PyConfig>);
+
+impl Config {
+    fn new() -> Self {
+        let mut config = Box::new(MaybeUninit::<ffi::PyConfig>::uninit());
+        // SAFETY: PyConfig_InitPythonConfig fully initialises the struct it is given.
+        unsafe {
+            ffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
+            Config(config.assume_init())
+        }
+    }
+
+    /// A Python config holding the process's command line, not yet parsed.
+    ///
+    /// # Safety
+    /// As for [`run`]: `argv` holds `argc` valid C strings.
+    unsafe fn from_argv(argc: c_int, argv: *mut *mut c_char) -> Result<Self, Stop> {
+        let mut config = Config::new();
+        // SAFETY: `config` is initialised; argc/argv per this function's contract.
+        check(unsafe {
+            ffi::PyConfig_SetBytesArgv(config.as_mut_ptr(), argc as isize, argv.cast())
+        })?;
+        Ok(config)
+    }
+
+    fn as_mut_ptr(&mut self) -> *mut ffi::PyConfig {
+        &mut *self.0
+    }
+
+    fn uses_environment(&self) -> bool {
+        self.0.use_environment != 0
+    }
+
+    /// The `-X` options CPython parsed, as in `sys._xoptions` (`key` or `key=value`).
+    fn xoptions(&self) -> Vec<String> {
+        let list = self.0.xoptions;
+        (0..usize::try_from(list.length).unwrap_or(0))
+            .map(|i| {
+                // SAFETY: CPython keeps `length` valid NUL-terminated wide strings in
+                // `items` for as long as the config lives.
+                unsafe { wide_to_string(*list.items.add(i)) }
+            })
+            .collect()
+    }
+}
+
+impl Drop for Config {
+    fn drop(&mut self) {
+        // SAFETY: the config was initialised by PyConfig_InitPythonConfig.
+        unsafe { ffi::PyConfig_Clear(self.as_mut_ptr()) }
+    }
+}
+
+/// Converts a NUL-terminated `wchar_t` string (UTF-32 on Linux) to a `String`; code
+/// points that are not valid chars (surrogate-escaped bytes) become U+FFFD.
+///
+/// # Safety
+/// `text` must be null or point to a NUL-terminated wide string.
+unsafe fn wide_to_string(text: *const libc::wchar_t) -> String {
+    let mut out = String::new();
+    if text.is_null() {
+        return out;
+    }
+    let mut i = 0;
+    loop {
+        // SAFETY: we stop at the terminating NUL, so every read is inside the string.
+        let unit = unsafe { *text.add(i) };
+        if unit == 0 {
+            return out;
+        }
+        out.push(char::from_u32(unit as u32).unwrap_or(char::REPLACEMENT_CHARACTER));
+        i += 1;
+    }
+}
