@@ -8,7 +8,7 @@
 
 use pyo3::exceptions::PyImportError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::embedded;
 
@@ -18,10 +18,15 @@ const FILENAME_PREFIX: &str = "<pyopt-python>/";
 #[pyclass(frozen, module = "python_optimizer._native")]
 pub struct EmbeddedImporter;
 
-fn lookup(fullname: &str) -> PyResult<(bool, &'static str)> {
-    embedded::find(fullname).ok_or_else(|| {
-        PyImportError::new_err(format!("pyopt-python embeds no module {fullname:?}"))
-    })
+/// `(name, is package, source)` of an embedded module, or ImportError.
+fn lookup(fullname: &Bound<'_, PyString>) -> PyResult<(String, bool, &'static str)> {
+    let name = fullname.to_string_lossy().into_owned();
+    match fullname.to_str().ok().and_then(embedded::find) {
+        Some((is_package, source)) => Ok((name, is_package, source)),
+        None => Err(PyImportError::new_err(format!(
+            "pyopt-python embeds no module {name:?}"
+        ))),
+    }
 }
 
 fn filename(fullname: &str, is_package: bool) -> String {
@@ -42,14 +47,19 @@ impl EmbeddedImporter {
         )
     }
 
+    /// Module names may hold lone surrogates (undecodable file names): those are never
+    /// ours, so `fullname` is taken as a Python str, not converted up front.
     #[pyo3(signature = (fullname, path=None, target=None))]
     fn find_spec<'py>(
         slf: &Bound<'py, Self>,
-        fullname: &str,
+        fullname: &Bound<'py, PyString>,
         path: Option<&Bound<'py, PyAny>>,
         target: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let _ = (path, target); // the embedded table is the only place we look
+        let Ok(fullname) = fullname.to_str() else {
+            return Ok(None);
+        };
         let Some((is_package, _)) = embedded::find(fullname) else {
             return Ok(None);
         };
@@ -75,28 +85,32 @@ impl EmbeddedImporter {
 
     fn exec_module(slf: &Bound<'_, Self>, module: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = slf.py();
-        let name: String = module.getattr("__spec__")?.getattr("name")?.extract()?;
-        let code = slf.get().get_code(py, &name)?;
+        let name = module.getattr("__spec__")?.getattr("name")?;
+        let code = slf.get().get_code(py, name.cast::<PyString>()?)?;
         py.import("builtins")?
             .getattr("exec")?
             .call1((code, module.getattr("__dict__")?))?;
         Ok(())
     }
 
-    fn is_package(&self, fullname: &str) -> PyResult<bool> {
-        Ok(lookup(fullname)?.0)
-    }
-
-    fn get_source(&self, fullname: &str) -> PyResult<&'static str> {
+    fn is_package(&self, fullname: &Bound<'_, PyString>) -> PyResult<bool> {
         Ok(lookup(fullname)?.1)
     }
 
-    fn get_code<'py>(&self, py: Python<'py>, fullname: &str) -> PyResult<Bound<'py, PyAny>> {
-        let (is_package, source) = lookup(fullname)?;
+    fn get_source(&self, fullname: &Bound<'_, PyString>) -> PyResult<&'static str> {
+        Ok(lookup(fullname)?.2)
+    }
+
+    fn get_code<'py>(
+        &self,
+        py: Python<'py>,
+        fullname: &Bound<'py, PyString>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (name, is_package, source) = lookup(fullname)?;
         let options = PyDict::new(py);
         options.set_item("dont_inherit", true)?;
         py.import("builtins")?.getattr("compile")?.call(
-            (source, filename(fullname, is_package), "exec"),
+            (source, filename(&name, is_package), "exec"),
             Some(&options),
         )
     }

@@ -142,6 +142,7 @@ CASES = [
     ("module-package-main", ["-m", "pkg", "arg"], None, {}),
     ("module-stdlib-json-tool", ["-m", "json.tool"], '{"b": [1, 2], "a": null}', {}),
     ("module-missing", ["-m", "no_such_module_here"], None, {}),
+    ("import-undecodable-name", ["-c", "__import__('mod_\\udcff')"], None, {}),
     ("directory-with-main", ["appdir", "q"], None, {}),
     ("stdin-script-implicit", [], "import sys\nprint('from stdin', sys.argv)\n", {}),
     ("stdin-script-dash", ["-", "p", "q"], "import sys\nprint(sys.argv)\n", {}),

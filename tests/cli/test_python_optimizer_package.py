@@ -57,6 +57,24 @@ def test_unknown_submodule_is_a_clean_import_error():
         "ModuleNotFoundError: No module named 'python_optimizer.no_such_part'")
 
 
+def test_loader_methods_raise_import_error_for_names_it_does_not_embed():
+    code = textwrap.dedent("""
+        import python_optimizer
+        loader = python_optimizer.__spec__.loader
+        print(loader.is_package("python_optimizer"), loader.find_spec("json"))
+        for name in ("json", "python_optimizer.x\\udcff"):
+            for method in (loader.is_package, loader.get_source, loader.get_code):
+                try:
+                    method(name)
+                except ImportError as exc:
+                    print(type(exc).__name__, end=" ")
+        print()
+    """)
+    done = run(PYOPT, ["-c", code])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "True None\n" + "ImportError " * 6 + "\n"
+
+
 def test_run_as_module_prints_info():
     done = run(PYOPT, ["-m", "python_optimizer", "info"], env={"PYOPT_JIT": "0"})
     assert done.returncode == 0, done.stderr
