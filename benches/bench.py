@@ -49,10 +49,45 @@ SELF_TIMED = re.compile(r"^BENCH_SECONDS=([0-9.eE+-]+)$", re.M)
 class Benchmark:
     name: str
     description: str
-    # variant label -> argv; the first variant is the baseline.
+    # variant label -> argv, or (argv, extra environment); the first is the baseline.
     variants: dict
     goal: str = ""
     count_instructions: bool = False
+
+
+KERNELS = HERE / "kernels"
+JIT_KERNELS = [
+    ("fib", "recursive fib(32)", "fib >= 28x (Numba)"),
+    ("montecarlo", "monte-carlo pi, 5e6 samples with random.random()", ">= 10x (Numba)"),
+    ("nbody", "three bodies, 200k steps on locals and tuples", ">= 90x (Numba)"),
+    ("intkernel", "Collatz lengths below 3e5 + gcd sum 300x300", ">= best of Numba/PyPy"),
+    ("mathloop", "sin, cos, sqrt, exp over 3e6 iterations", ">= best of Numba/PyPy"),
+]
+
+
+def numba_available():
+    done = subprocess.run([PYTHON3, "-c", "import numba"], capture_output=True)
+    return done.returncode == 0
+
+
+def jit_benchmarks():
+    """The JIT kernels under python3, pyopt-python (compiling on first call, as Numba's
+    @njit does), Numba (python3 with BENCH_NUMBA=1) and PyPy where installed."""
+    with_numba = numba_available()
+    pypy = shutil.which("pypy3")
+    benchmarks = []
+    for name, description, goal in JIT_KERNELS:
+        script = str(KERNELS / f"{name}.py")
+        variants = {
+            "python3": [PYTHON3, script],
+            "pyopt": [PYOPT, "-X", "pyopt.jit_threshold=0", script],
+        }
+        if with_numba:
+            variants["numba"] = ([PYTHON3, script], {"BENCH_NUMBA": "1"})
+        if pypy:
+            variants["pypy"] = [pypy, script]
+        benchmarks.append(Benchmark(f"jit-{name}", description, variants, goal=goal))
+    return benchmarks
 
 
 def default_benchmarks():
@@ -72,12 +107,20 @@ def default_benchmarks():
             goal="pyopt within 5% of python3",
             count_instructions=True,
         ),
+        *jit_benchmarks(),
     ]
 
 
-def time_command(argv):
+def split_variant(variant):
+    if isinstance(variant, tuple):
+        return variant
+    return variant, {}
+
+
+def time_command(variant):
+    argv, extra = split_variant(variant)
     started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, env=clean_environment())
+    done = subprocess.run(argv, capture_output=True, text=True, env=clean_environment(extra))
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"benchmark command failed ({done.returncode}): {argv}\n{done.stderr}")
@@ -85,8 +128,9 @@ def time_command(argv):
     return float(reported.group(1)) if reported else elapsed
 
 
-def count_instructions(argv):
-    """Instructions executed by `argv` (callgrind's total), or None without valgrind."""
+def count_instructions(variant):
+    """Instructions executed by a command (callgrind's total), or None without valgrind."""
+    argv, _ = split_variant(variant)
     if shutil.which("valgrind") is None:
         return None
     with tempfile.TemporaryDirectory() as scratch:
@@ -130,6 +174,19 @@ def run_benchmark(benchmark, repeat, warmup):
     return results
 
 
+def compile_times():
+    """Compile time per function (front end to loaded code) over the JIT test cases:
+    p50 and p95 in milliseconds, from pyopt-python's own statistics."""
+    done = subprocess.run([PYOPT, "-X", "pyopt.jit_threshold=0", str(HERE / "compile_times.py")],
+                          capture_output=True, text=True, env=clean_environment())
+    if done.returncode != 0:
+        raise SystemExit(f"compile_times.py failed:\n{done.stderr}")
+    times = sorted(json.loads(done.stdout))
+    pick = lambda q: times[min(len(times) - 1, int(q * len(times)))]
+    return {"functions": len(times), "p50_ms": pick(0.5), "p95_ms": pick(0.95),
+            "max_ms": times[-1]}
+
+
 def format_table(report):
     lines = [
         "| benchmark | variant | best | median | ratio (best / baseline best) "
@@ -153,14 +210,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("benchmarks", nargs="*", metavar="NAME",
                         help=f"benchmarks to run (default: all of {', '.join(names)})")
-    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="runs per variant (default: 30 for start-up, 5 for JIT kernels)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--json", default=str(ROOT / "target" / "bench" / "latest.json"))
     args = parser.parse_args(argv)
     unknown = sorted(set(args.benchmarks) - set(names))
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(names)}")
-    if args.repeat < 1:
+    if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
     selected = [b for b in benchmarks if not args.benchmarks or b.name in args.benchmarks]
 
@@ -173,14 +231,22 @@ def main(argv=None):
         "benchmarks": {},
     }
     for benchmark in selected:
-        print(f"{benchmark.name}: {benchmark.description} ({args.repeat} runs each)",
+        repeat = args.repeat or (5 if benchmark.name.startswith("jit-") else 30)
+        warmup = min(args.warmup, 1) if benchmark.name.startswith("jit-") else args.warmup
+        print(f"{benchmark.name}: {benchmark.description} ({repeat} runs each)",
               file=sys.stderr, flush=True)
         report["benchmarks"][benchmark.name] = {
             "description": benchmark.description,
             "goal": benchmark.goal,
-            "results": run_benchmark(benchmark, args.repeat, args.warmup),
+            "results": run_benchmark(benchmark, repeat, warmup),
         }
+    report["compile_times"] = compile_times() if any(
+        b.name.startswith("jit-") for b in selected) else None
     print(format_table(report))
+    if report.get("compile_times"):
+        c = report["compile_times"]
+        print(f"\ncompile time per function over {c['functions']} functions: "
+              f"p50 {c['p50_ms']:.2f} ms, p95 {c['p95_ms']:.2f} ms, max {c['max_ms']:.2f} ms")
     path = pathlib.Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1) + "\n")

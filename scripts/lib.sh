@@ -7,7 +7,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN_DIR="${BIN_DIR:-$HOME/.cargo/bin}"          # where pyopt-python is installed
 PIP_REQUIREMENTS="$ROOT/scripts/requirements.txt"
-APT_PACKAGES=()                                   # none needed yet
+# LLVM 22 for the JIT back end (Debian's bookworm-security suite carries it).
+APT_PACKAGES=(llvm-22-dev zlib1g-dev libzstd-dev)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -28,9 +29,10 @@ if sys.version_info[:2] == (3, 11) and sysconfig.get_config_var("Py_ENABLE_SHARE
     die "no CPython 3.11 built with --enable-shared found (tried \$PYTHON, python3.11, python3)"
 }
 
+# ensure_apt_packages PACKAGE...: installs those not installed yet.
 ensure_apt_packages() {
     local missing=() package
-    for package in "${APT_PACKAGES[@]}"; do
+    for package in "$@"; do
         dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -41,13 +43,14 @@ ensure_apt_packages() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 }
 
+# ensure_pip_packages PYTHON REQUIREMENTS_FILE: installs what the file lists and is missing.
 ensure_pip_packages() {
-    local python="$1"
-    if "$python" "$ROOT/scripts/check_requirements.py" "$PIP_REQUIREMENTS" 2>/dev/null; then
+    local python="$1" requirements="$2"
+    if "$python" "$ROOT/scripts/check_requirements.py" "$requirements" 2>/dev/null; then
         return 0
     fi
-    log "installing Python packages from scripts/requirements.txt"
-    "$python" -m pip install -q --disable-pip-version-check -r "$PIP_REQUIREMENTS"
+    log "installing Python packages from ${requirements#"$ROOT/"}"
+    "$python" -m pip install -q --disable-pip-version-check -r "$requirements"
 }
 
 command -v cargo >/dev/null 2>&1 || die "cargo not found: pyopt needs a Rust toolchain (1.95 or newer)"
@@ -57,8 +60,8 @@ export PYO3_PYTHON="$PYTHON_EXE"                   # pin the interpreter pyo3 bu
 PYOPT="$BIN_DIR/pyopt-python"
 
 setup() {
-    ensure_apt_packages
-    ensure_pip_packages "$PYTHON_EXE"
+    ensure_apt_packages "${APT_PACKAGES[@]}"
+    ensure_pip_packages "$PYTHON_EXE" "$PIP_REQUIREMENTS"
 }
 
 build_and_install() {

@@ -18,9 +18,9 @@ cd "$ROOT"
 log "cargo fmt --check"
 cargo fmt --all --check
 log "cargo clippy --all-targets -- -D warnings"
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 log "Rust unit tests"
-cargo test --locked
+cargo test --locked --workspace
 log "end-to-end tests: pyopt-python -m pytest tests"
 "$PYOPT" -m pytest tests
 if [ "$regrtest" = 1 ]; then

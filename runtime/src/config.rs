@@ -45,14 +45,29 @@ pub static OPTIONS: &[OptionSpec] = &[
         kind: Kind::Bool,
         default: "1",
         help: "compile hot functions to native code",
-        active: false,
+        active: true,
     },
     OptionSpec {
         key: "jit_threshold",
         kind: Kind::Count { max: 1_000_000_000 },
         default: "1000",
         help: "calls before a function counts as hot (0: compile on first call)",
-        active: false,
+        active: true,
+    },
+    OptionSpec {
+        key: "jit_log",
+        kind: Kind::Bool,
+        default: "0",
+        help: "print one line per compile, refusal and deoptimization to stderr",
+        active: true,
+    },
+    OptionSpec {
+        key: "jit_fastmath",
+        kind: Kind::Bool,
+        default: "0",
+        help: "let LLVM reassociate float arithmetic and fuse multiply-adds (results may \
+               differ from python3 in the last bits)",
+        active: true,
     },
     OptionSpec {
         key: "cache",

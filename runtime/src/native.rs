@@ -42,6 +42,92 @@ fn build_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(info)
 }
 
+fn stats_dict<'py>(
+    py: Python<'py>,
+    stats: &pyopt_hooks::FunctionStats,
+) -> PyResult<Bound<'py, PyDict>> {
+    let entry = PyDict::new(py);
+    entry.set_item("function", &stats.name)?;
+    entry.set_item("file", &stats.filename)?;
+    entry.set_item("line", stats.first_line)?;
+    entry.set_item("calls", stats.calls)?;
+    entry.set_item("specializations", stats.specializations.clone())?;
+    let compiles = PyList::empty(py);
+    for record in &stats.compiles {
+        let compile = PyDict::new(py);
+        compile.set_item("signature", &record.signature)?;
+        let ms = |n: u64| n as f64 / 1e6;
+        compile.set_item("milliseconds", ms(record.nanos.iter().sum()))?;
+        let phases = PyDict::new(py);
+        for (name, nanos) in ["front_end", "ir", "optimize", "codegen", "link"]
+            .iter()
+            .zip(record.nanos)
+        {
+            phases.set_item(name, ms(nanos))?;
+        }
+        compile.set_item("phases_ms", phases)?;
+        compile.set_item("object_bytes", record.object_bytes)?;
+        compiles.append(compile)?;
+    }
+    entry.set_item("compiles", compiles)?;
+    entry.set_item("deopts", stats.deopts)?;
+    let refusals = PyList::empty(py);
+    for (signature, reason) in &stats.refusals {
+        let refusal = PyDict::new(py);
+        refusal.set_item("signature", signature)?;
+        refusal.set_item("reason", reason)?;
+        refusals.append(refusal)?;
+    }
+    entry.set_item("refusals", refusals)?;
+    let not_compiled = if stats.specializations.is_empty() {
+        stats.refusals.last().map(|(_, reason)| reason.clone())
+    } else {
+        None
+    };
+    entry.set_item("not_compiled", not_compiled)?;
+    entry.set_item("disabled", stats.disabled)?;
+    Ok(entry)
+}
+
+/// Per-function JIT statistics: every function the JIT compiled or refused.
+#[pyfunction]
+fn jit_stats(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    let list = PyList::empty(py);
+    for stats in pyopt_hooks::all_stats() {
+        list.append(stats_dict(py, &stats)?)?;
+    }
+    Ok(list)
+}
+
+/// JIT statistics of one function (or code object); None if the JIT has not seen it
+/// compile-worthy.
+#[pyfunction]
+fn jit_info<'py>(
+    py: Python<'py>,
+    function: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let code = match function.getattr("__code__") {
+        Ok(code) => code,
+        Err(_) => function.clone(),
+    };
+    match pyopt_hooks::stats_for_code(code.as_ptr() as usize) {
+        Some(stats) => Ok(Some(stats_dict(py, &stats)?)),
+        None => Ok(None),
+    }
+}
+
+/// Whether the JIT is on in this process.
+#[pyfunction]
+fn jit_enabled() -> bool {
+    pyopt_hooks::active()
+}
+
+/// LLVM's version and the host CPU the JIT compiles for (loads LLVM).
+#[pyfunction]
+fn jit_target() -> PyResult<String> {
+    pyopt_hooks::target().map_err(pyo3::exceptions::PyRuntimeError::new_err)
+}
+
 #[pymodule]
 #[pyo3(name = "_native")]
 pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -49,5 +135,9 @@ pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(options, m)?)?;
     m.add_function(wrap_pyfunction!(build_info, m)?)?;
     m.add_class::<crate::importer::EmbeddedImporter>()?;
+    m.add_function(wrap_pyfunction!(jit_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(jit_info, m)?)?;
+    m.add_function(wrap_pyfunction!(jit_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(jit_target, m)?)?;
     Ok(())
 }

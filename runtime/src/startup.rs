@@ -19,7 +19,7 @@ use std::mem::MaybeUninit;
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-use crate::config::{self, Options, Request};
+use crate::config::{self, Options, Request, Value};
 use crate::{importer, native};
 
 /// How start-up ends early: with an exit code, or with CPython's fatal-error status.
@@ -51,10 +51,35 @@ pub unsafe fn run(argc: c_int, argv: *mut *mut c_char) -> c_int {
             );
             err.print(py);
         }
+        install_jit(py);
     });
     // SAFETY: the interpreter is initialised and this thread holds the GIL, as
     // Py_RunMain requires; it runs __main__, finalises and returns the exit status.
     unsafe { ffi::Py_RunMain() }
+}
+
+/// Installs the JIT's frame hook unless `PYOPT_JIT=0`.
+fn install_jit(py: Python<'_>) {
+    let options = crate::options();
+    if options.get("jit") != Some(&Value::Bool(true)) {
+        return;
+    }
+    let threshold = match options.get("jit_threshold") {
+        Some(Value::Count(n)) => *n,
+        _ => 1000,
+    };
+    let log = options.get("jit_log") == Some(&Value::Bool(true));
+    let fastmath = options.get("jit_fastmath") == Some(&Value::Bool(true));
+    let settings = pyopt_hooks::Settings {
+        threshold,
+        log,
+        fastmath,
+    };
+    if let Err(message) = pyopt_hooks::install(settings) {
+        // The program runs as in python3, without compiling.
+        let _ = py;
+        eprintln!("pyopt-python: warning: the JIT is off: {message}");
+    }
 }
 
 /// Everything up to and including `Py_InitializeFromConfig`.

@@ -9,7 +9,15 @@ from python_optimizer import _native
 
 __version__ = _native.__version__
 
-__all__ = ["__version__", "build_info", "config", "config_details"]
+__all__ = [
+    "__version__",
+    "build_info",
+    "config",
+    "config_details",
+    "jit_enabled",
+    "jit_info",
+    "jit_stats",
+]
 
 
 def config():
@@ -29,6 +37,29 @@ def config_details():
     "environment" or "command line"), ``active``, ``env``, ``xoption`` and ``help``.
     """
     return _native.options()
+
+
+def jit_enabled():
+    """Whether the JIT is on in this process (``PYOPT_JIT=0`` turns it off)."""
+    return _native.jit_enabled()
+
+
+def jit_stats():
+    """What the JIT did, one dict per function it compiled or refused.
+
+    Keys: ``function`` (qualified name), ``file``, ``line``, ``calls`` (calls seen),
+    ``specializations`` (signatures with compiled code, e.g. ``"(int, float)"``),
+    ``compiles`` (each with ``signature``, ``milliseconds``, ``phases_ms`` and
+    ``object_bytes``), ``deopts`` (hand-overs to the interpreter), ``refusals`` (each
+    with ``signature`` and ``reason``), ``not_compiled`` (why, when nothing compiled)
+    and ``disabled`` (the JIT gave up on the function).
+    """
+    return _native.jit_stats()
+
+
+def jit_info(function):
+    """``jit_stats()``'s entry for one function (or code object), or ``None``."""
+    return _native.jit_info(function)
 
 
 def build_info():

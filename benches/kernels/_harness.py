@@ -1,0 +1,28 @@
+"""Shared by the kernel scripts: optional Numba compilation and timing.
+
+A kernel script defines its functions, then calls `run(main, warmup_args, args,
+functions)`: `main(*warmup_args)` runs first (under pyopt-python this compiles the
+kernel; under Numba it triggers the JIT), then `main(*args)` is timed and its result
+printed with `BENCH_SECONDS=<s>` (benches/bench.py reads it). With BENCH_NUMBA=1 the
+listed functions are replaced by `numba.njit` versions first.
+"""
+
+import os
+import sys
+import time
+
+
+def run(module_globals, main_name, warmup_args, args, functions):
+    if os.environ.get("BENCH_NUMBA") == "1":
+        import numba
+
+        for name in functions:
+            module_globals[name] = numba.njit(module_globals[name])
+    main = module_globals[main_name]
+    main(*warmup_args)
+    started = time.perf_counter()
+    result = main(*args)
+    elapsed = time.perf_counter() - started
+    print(f"result={result!r}")
+    print(f"BENCH_SECONDS={elapsed:.6f}")
+    sys.stdout.flush()

@@ -1,0 +1,87 @@
+//! Builds `src/shim.c` (the one file that sees CPython internals) against the headers of
+//! the CPython pyo3 links, and the LLVM back end library (`jit/llvm`, a cdylib) that
+//! `src/backend.rs` embeds and loads on first use.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    let python = pyo3_build_config::get();
+    let executable = python
+        .executable()
+        .expect("pyo3 knows which python it builds against");
+    let output = Command::new(executable)
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['include'])",
+        ])
+        .output()
+        .expect("run python for its include directory");
+    assert!(
+        output.status.success(),
+        "python could not report its include directory"
+    );
+    let include = String::from_utf8(output.stdout).expect("utf-8 path");
+    let include = include.trim();
+    println!("cargo:rerun-if-changed=src/shim.c");
+    cc::Build::new()
+        .file("src/shim.c")
+        .include(include)
+        .include(Path::new(include).join("internal"))
+        .flag_if_supported("-Wno-unused-parameter")
+        .warnings(true)
+        .compile("pyopt_shim");
+
+    build_backend();
+}
+
+/// Builds the back end cdylib with a nested cargo (separate target directory, release
+/// profile) so this crate can embed it: the binary carries everything and loads LLVM
+/// only when a function is compiled.
+fn build_backend() {
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.parent().unwrap().to_path_buf();
+    for watched in [
+        "jit/src",
+        "jit/Cargo.toml",
+        "jit/llvm/src",
+        "jit/llvm/Cargo.toml",
+        "Cargo.lock",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+    println!("cargo:rerun-if-env-changed=LLVM_SYS_221_PREFIX");
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let target_dir = root.join("target").join("backend");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "pyopt-jit-llvm",
+            "--lib",
+            "--target-dir",
+        ])
+        .arg(&target_dir);
+    // The outer build's settings are for this crate, not the nested one.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_NET_OFFLINE" {
+            command.env_remove(&key);
+        }
+    }
+    command.env_remove("RUSTFLAGS").env_remove("RUSTC_WRAPPER");
+    if std::env::var_os("LLVM_SYS_221_PREFIX").is_none() {
+        command.env("LLVM_SYS_221_PREFIX", "/usr/lib/llvm-22");
+    }
+    let status = command.status().expect("run cargo for the LLVM back end");
+    assert!(
+        status.success(),
+        "building the LLVM back end (jit/llvm) failed"
+    );
+    let library = target_dir.join("release").join("libpyopt_jit_llvm.so");
+    std::fs::copy(&library, out_dir.join("libpyopt_jit_llvm.so"))
+        .unwrap_or_else(|e| panic!("copy {}: {e}", library.display()));
+}

@@ -1,0 +1,168 @@
+//! Loading the LLVM back end (`jit/llvm`, embedded in the binary) on first use.
+//!
+//! The library is written to an anonymous in-memory file and opened from there with
+//! `RTLD_LOCAL`: no file on disk, nothing for a copied binary to lose, and its LLVM
+//! symbols stay private (extension modules that bring their own LLVM, like llvmlite,
+//! never bind to them). Loading LLVM costs ~14 ms, paid only by processes that compile.
+
+use std::ffi::{CStr, CString, c_void};
+use std::sync::OnceLock;
+
+use pyopt_jit::abi::{ABI_VERSION, BACKEND_ENTRY, BackendApi, CompileOutput, HelperSymbol};
+use pyopt_jit::plan::Unit;
+
+static LIBRARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libpyopt_jit_llvm.so"));
+
+struct Backend {
+    api: &'static BackendApi,
+    target: String,
+}
+
+// SAFETY: the API table is static data in a library that is never unloaded.
+unsafe impl Send for Backend {}
+// SAFETY: as above; the back end serializes its own state.
+unsafe impl Sync for Backend {}
+
+static BACKEND: OnceLock<Result<Backend, String>> = OnceLock::new();
+
+fn dl_error() -> String {
+    // SAFETY: dlerror returns null or a NUL-terminated message.
+    unsafe {
+        let message = libc::dlerror();
+        if message.is_null() {
+            "unknown error".to_owned()
+        } else {
+            CStr::from_ptr(message).to_string_lossy().into_owned()
+        }
+    }
+}
+
+fn load() -> Result<Backend, String> {
+    // SAFETY: plain system calls on a file descriptor this function owns.
+    let handle = unsafe {
+        let fd = libc::memfd_create(c"pyopt-jit-llvm".as_ptr(), libc::MFD_CLOEXEC);
+        if fd < 0 {
+            return Err(format!(
+                "memfd_create failed: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        let mut written = 0usize;
+        while written < LIBRARY.len() {
+            let n = libc::write(
+                fd,
+                LIBRARY[written..].as_ptr().cast(),
+                LIBRARY.len() - written,
+            );
+            if n <= 0 {
+                let error = std::io::Error::last_os_error();
+                libc::close(fd);
+                return Err(format!("writing the JIT library failed: {error}"));
+            }
+            written += n as usize;
+        }
+        let path = CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL");
+        let handle = libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+        libc::close(fd);
+        if handle.is_null() {
+            return Err(format!("loading the JIT library failed: {}", dl_error()));
+        }
+        handle
+    };
+    let name = CString::new(BACKEND_ENTRY).expect("no NUL");
+    // SAFETY: `handle` is a loaded library; the symbol, if present, has this type.
+    let api = unsafe {
+        let symbol = libc::dlsym(handle, name.as_ptr());
+        if symbol.is_null() {
+            return Err(format!("the JIT library has no {BACKEND_ENTRY}"));
+        }
+        let entry: extern "C" fn() -> *const BackendApi = std::mem::transmute(symbol);
+        &*entry()
+    };
+    if api.abi_version != ABI_VERSION {
+        return Err(format!(
+            "JIT library ABI {} does not match the runtime's {ABI_VERSION}",
+            api.abi_version
+        ));
+    }
+    let names: Vec<(CString, u64)> = crate::helpers::symbols()
+        .into_iter()
+        .map(|(name, address)| (CString::new(name).expect("no NUL"), address))
+        .collect();
+    let table: Vec<HelperSymbol> = names
+        .iter()
+        .map(|(name, address)| HelperSymbol {
+            name: name.as_ptr(),
+            address: *address,
+        })
+        .collect();
+    // SAFETY: the table and its names outlive the call, which copies them.
+    if unsafe { (api.init)(table.as_ptr(), table.len() as u64) } != 0 {
+        return Err("the JIT library could not start LLVM's ORC JIT".to_owned());
+    }
+    // SAFETY: `target` returns a static NUL-terminated string.
+    let target = unsafe { CStr::from_ptr((api.target)()) }
+        .to_string_lossy()
+        .into_owned();
+    let _: *mut c_void = handle; // kept loaded for the life of the process
+    Ok(Backend { api, target })
+}
+
+fn backend() -> Result<&'static Backend, String> {
+    BACKEND.get_or_init(load).as_ref().map_err(Clone::clone)
+}
+
+/// LLVM version and host CPU (for stats and cache keys); loads the back end.
+pub fn target() -> Result<String, String> {
+    Ok(backend()?.target.clone())
+}
+
+/// Native code for a unit.
+pub struct Compiled {
+    pub handle: u64,
+    pub entries: Vec<u64>,
+    pub object_len: usize,
+    /// IR, optimization, code generation, linking.
+    pub nanos: [u64; 4],
+}
+
+pub fn compile(unit: &Unit) -> Result<Compiled, String> {
+    let backend = backend()?;
+    let bytes = pyopt_jit::encode(unit);
+    let mut output = CompileOutput {
+        handle: 0,
+        entries: std::ptr::null_mut(),
+        nentries: 0,
+        object: std::ptr::null_mut(),
+        object_len: 0,
+        nanos: [0; 4],
+        error: std::ptr::null_mut(),
+    };
+    // SAFETY: the buffer and output are valid for the call; the output is freed once.
+    unsafe {
+        let status = (backend.api.compile)(bytes.as_ptr(), bytes.len() as u64, &mut output);
+        let result = if status == 0 {
+            Ok(Compiled {
+                handle: output.handle,
+                entries: std::slice::from_raw_parts(output.entries, output.nentries as usize)
+                    .to_vec(),
+                object_len: output.object_len as usize,
+                nanos: output.nanos,
+            })
+        } else if output.error.is_null() {
+            Err("the JIT library failed without a message".to_owned())
+        } else {
+            Err(CStr::from_ptr(output.error).to_string_lossy().into_owned())
+        };
+        (backend.api.free_output)(&mut output);
+        result
+    }
+}
+
+/// Frees a unit's native code (no thread may be running it).
+pub fn release(handle: u64) {
+    if let Some(Ok(backend)) = BACKEND.get() {
+        // SAFETY: the handle came from `compile` and is released once.
+        unsafe { (backend.api.release)(handle) }
+    }
+}

@@ -1,0 +1,412 @@
+//! Handing a compiled function over to the interpreter (deoptimization).
+//!
+//! Compiled code calls [`pyopt_deopt`] with a record of its live state. The state is
+//! turned back into objects and the function continues in CPython's interpreter at the
+//! recorded instruction: in the interpreter frame `hooks` was given for the call, or,
+//! for a function called directly by other compiled code, in a fresh frame made by
+//! calling the function object with a pending resume that the eval-frame hook applies
+//! before the frame runs. Nothing runs twice: the record is taken before the operation
+//! that could not be done natively.
+
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyopt_jit::abi::{BOXED, Ctx, ERROR, Env, Ret};
+use pyopt_jit::plan::{DeoptKind, Local, StackSlot};
+use pyopt_jit::types::Ty;
+
+use crate::ffi::{Frame, pyopt_shim_eval_default, pyopt_shim_resume};
+use crate::settings;
+use crate::state::LoadedUnit;
+use crate::values::materialize;
+
+/// What the hook does with the next fresh frame of `code` on this thread.
+pub struct Pending {
+    pub code: *mut ffi::PyCodeObject,
+    pub kind: PendingKind,
+}
+
+pub enum PendingKind {
+    /// Run the frame from the start in the interpreter.
+    Entry,
+    /// Continue at `offset` with these locals and stack (owned references).
+    Resume {
+        offset: i32,
+        locals: Vec<*mut ffi::PyObject>,
+        stack: Vec<*mut ffi::PyObject>,
+    },
+    /// Raise `exception` at `offset`, with these locals.
+    Throw {
+        offset: i32,
+        locals: Vec<*mut ffi::PyObject>,
+        exception: PyErr,
+    },
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let release = |objects: &mut Vec<*mut ffi::PyObject>| {
+            for object in objects.drain(..) {
+                // SAFETY: owned references (or null); dropping happens with the GIL held.
+                unsafe { ffi::Py_XDECREF(object) };
+            }
+        };
+        match &mut self.kind {
+            PendingKind::Entry => {}
+            PendingKind::Resume { locals, stack, .. } => {
+                release(locals);
+                release(stack);
+            }
+            PendingKind::Throw { locals, .. } => release(locals),
+        }
+    }
+}
+
+thread_local! {
+    static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
+    /// Whether PENDING may hold something (the hook checks this on every call).
+    static ANY_PENDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Takes the pending resume if it is for `code`.
+pub fn take_pending(code: *mut ffi::PyCodeObject) -> Option<Pending> {
+    if !ANY_PENDING.with(std::cell::Cell::get) {
+        return None;
+    }
+    PENDING.with(|p| {
+        let mut slot = p.borrow_mut();
+        if slot.as_ref().is_some_and(|pending| pending.code == code) {
+            slot.take()
+        } else {
+            None
+        }
+    })
+}
+
+/// Runs a fresh frame as a pending resume says.
+///
+/// # Safety
+/// `frame` is the fresh frame of `pending.code` the hook was given, on this thread.
+pub unsafe fn run_pending(
+    tstate: *mut ffi::PyThreadState,
+    frame: *mut Frame,
+    pending: Pending,
+) -> *mut ffi::PyObject {
+    let mut pending = pending;
+    let kind = std::mem::replace(&mut pending.kind, PendingKind::Entry);
+    // SAFETY: per this function's contract; the vectors' references are stolen.
+    unsafe {
+        match kind {
+            PendingKind::Entry => pyopt_shim_eval_default(tstate, frame, 0),
+            PendingKind::Resume {
+                offset,
+                mut locals,
+                mut stack,
+            } => pyopt_shim_resume(
+                tstate,
+                frame,
+                offset,
+                locals.as_mut_ptr(),
+                locals.len() as i32,
+                stack.as_mut_ptr(),
+                stack.len() as i32,
+                0,
+            ),
+            PendingKind::Throw {
+                offset,
+                mut locals,
+                exception,
+            } => {
+                Python::attach(|py| exception.restore(py));
+                pyopt_shim_resume(
+                    tstate,
+                    frame,
+                    offset,
+                    locals.as_mut_ptr(),
+                    locals.len() as i32,
+                    std::ptr::null_mut(),
+                    0,
+                    1,
+                )
+            }
+        }
+    }
+}
+
+fn ret_of(result: *mut ffi::PyObject) -> Ret {
+    if result.is_null() {
+        Ret {
+            value: 0,
+            status: ERROR,
+        }
+    } else {
+        Ret {
+            value: result as u64,
+            status: BOXED,
+        }
+    }
+}
+
+/// Owned references for a record's locals (null where unbound), reading its slots.
+fn locals_from(
+    py: Python<'_>,
+    locals: &[Local],
+    slots: &[u64],
+    position: &mut usize,
+) -> PyResult<Vec<*mut ffi::PyObject>> {
+    let mut objects = Vec::with_capacity(locals.len());
+    let result = (|| {
+        for local in locals {
+            let object = match local {
+                Local::Unbound => std::ptr::null_mut(),
+                Local::Bound(ty) => materialize(py, ty, slots, position)?.into_ptr(),
+                Local::MaybeBound(ty) => {
+                    let bound = slots.get(*position).copied().unwrap_or(0) != 0;
+                    *position += 1;
+                    let value = materialize(py, ty, slots, position)?;
+                    if bound {
+                        value.into_ptr()
+                    } else {
+                        std::ptr::null_mut()
+                    }
+                }
+            };
+            objects.push(object);
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(objects),
+        Err(e) => {
+            for object in objects {
+                // SAFETY: references created above.
+                unsafe { ffi::Py_XDECREF(object) };
+            }
+            Err(e)
+        }
+    }
+}
+
+fn stack_from(
+    py: Python<'_>,
+    unit: &LoadedUnit,
+    stack: &[StackSlot],
+    slots: &[u64],
+    position: &mut usize,
+) -> PyResult<Vec<*mut ffi::PyObject>> {
+    let start = *position;
+    let mut objects: Vec<*mut ffi::PyObject> = Vec::with_capacity(stack.len());
+    let mut boxed_seen = false;
+    let result = (|| {
+        for slot in stack {
+            let object = match slot {
+                StackSlot::Boxed => {
+                    boxed_seen = true;
+                    let value = slots.get(*position).copied().unwrap_or(0);
+                    *position += 1;
+                    value as *mut ffi::PyObject
+                }
+                StackSlot::Typed(Ty::Null) => std::ptr::null_mut(),
+                StackSlot::Typed(Ty::Object(id)) => {
+                    let held = &unit.objects[*id as usize];
+                    held.get(py)
+                        .ok_or_else(|| {
+                            pyo3::exceptions::PyRuntimeError::new_err(
+                                "pyopt internal error: a compiled function's callee was freed",
+                            )
+                        })?
+                        .into_ptr()
+                }
+                StackSlot::Typed(ty) => materialize(py, ty, slots, position)?.into_ptr(),
+            };
+            objects.push(object);
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(objects),
+        Err(e) => {
+            for object in objects {
+                // SAFETY: references created above (the boxed one was owned too).
+                unsafe { ffi::Py_XDECREF(object) };
+            }
+            if !boxed_seen && let Some(index) = stack.iter().position(|s| *s == StackSlot::Boxed) {
+                // The boxed result was not reached: it is owned too.
+                let offset = start + stack[..index].iter().map(StackSlot::slots).sum::<usize>();
+                if let Some(&value) = slots.get(offset) {
+                    // SAFETY: the callee returned this owned reference.
+                    unsafe { ffi::Py_XDECREF(value as *mut ffi::PyObject) };
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+/// `pyopt_deopt`.
+///
+/// # Safety
+/// Called by compiled code of `env`'s unit with the GIL held, after writing `nslots`
+/// slots of the record of `point` to `ctx.slots`.
+pub unsafe extern "C-unwind" fn pyopt_deopt(
+    ctx: *mut Ctx,
+    env: *const Env,
+    frame: *mut Frame,
+    plan: u32,
+    point: u32,
+    nslots: u64,
+) -> Ret {
+    // SAFETY: per this function's contract.
+    let (unit, slots) = unsafe {
+        let unit = &*((*env).unit as *const LoadedUnit);
+        let slots = std::slice::from_raw_parts((*ctx).slots, nslots as usize).to_vec();
+        // Undo the compiled function's entry decrement: the interpreter frame counts
+        // itself when it starts.
+        *(*ctx).recursion_remaining += 1;
+        (unit, slots)
+    };
+    unit.deopts.fetch_add(1, Ordering::Relaxed);
+    let plan = &unit.unit.plans[plan as usize];
+    let record = &plan.deopts[point as usize];
+    if settings().log && !matches!(record.kind, DeoptKind::Entry) {
+        eprintln!(
+            "pyopt: deoptimized {} ({}:{}): {}",
+            unit.names[plan.function as usize],
+            unit.files[plan.function as usize],
+            record
+                .line
+                .map_or_else(|| "?".to_owned(), |l| l.to_string()),
+            record.reason
+        );
+    }
+    Python::attach(|py| {
+        // SAFETY: the GIL is held; frames and functions are live per the contract.
+        let tstate = unsafe { ffi::PyThreadState_Get() };
+        let mut position = 0usize;
+        let prepared: PyResult<PendingKind> = (|| {
+            Ok(match &record.kind {
+                DeoptKind::Entry => PendingKind::Entry,
+                DeoptKind::Resume { offset, stack } => {
+                    let locals = locals_from(py, &record.locals, &slots, &mut position)?;
+                    let stack = match stack_from(py, unit, stack, &slots, &mut position) {
+                        Ok(stack) => stack,
+                        Err(e) => {
+                            for object in locals {
+                                // SAFETY: references created above.
+                                unsafe { ffi::Py_XDECREF(object) };
+                            }
+                            return Err(e);
+                        }
+                    };
+                    PendingKind::Resume {
+                        offset: *offset as i32,
+                        locals,
+                        stack,
+                    }
+                }
+                DeoptKind::Throw { offset } => {
+                    let exception = PyErr::take(py).unwrap_or_else(|| {
+                        pyo3::exceptions::PySystemError::new_err(
+                            "pyopt: deoptimizing without an exception",
+                        )
+                    });
+                    let locals = locals_from(py, &record.locals, &slots, &mut position)?;
+                    PendingKind::Throw {
+                        offset: *offset as i32,
+                        locals,
+                        exception,
+                    }
+                }
+            })
+        })();
+        let kind = match prepared {
+            Ok(kind) => kind,
+            Err(e) => {
+                e.restore(py);
+                return Ret {
+                    value: 0,
+                    status: ERROR,
+                };
+            }
+        };
+        if !frame.is_null() {
+            let pending = Pending {
+                // SAFETY: frame is live.
+                code: unsafe { crate::ffi::pyopt_shim_frame_code(frame) },
+                kind,
+            };
+            // SAFETY: the hook's fresh frame for this call.
+            return ret_of(unsafe { run_pending(tstate, frame, pending) });
+        }
+        // No frame yet: call the function with the resume pending; the hook applies it
+        // to the frame CPython creates.
+        let Some(function) = unit.functions[plan.function as usize].get(py) else {
+            drop(kind);
+            pyo3::exceptions::PyRuntimeError::new_err(
+                "pyopt internal error: compiled function freed",
+            )
+            .restore(py);
+            return Ret {
+                value: 0,
+                status: ERROR,
+            };
+        };
+        let args: PyResult<Vec<Bound<'_, PyAny>>> = match &record.kind {
+            DeoptKind::Entry => {
+                let mut position = 0usize;
+                plan.params
+                    .iter()
+                    .map(|ty| materialize(py, ty, &slots, &mut position))
+                    .collect()
+            }
+            _ => Ok((0..plan.params.len())
+                .map(|_| py.None().into_bound(py))
+                .collect()),
+        };
+        let args = match args {
+            Ok(args) => args,
+            Err(e) => {
+                drop(kind);
+                e.restore(py);
+                return Ret {
+                    value: 0,
+                    status: ERROR,
+                };
+            }
+        };
+        let code = match crate::snapshot::function_parts(&function) {
+            Ok((code, _, _)) => code.as_ptr().cast::<ffi::PyCodeObject>(),
+            Err(e) => {
+                drop(kind);
+                e.restore(py);
+                return Ret {
+                    value: 0,
+                    status: ERROR,
+                };
+            }
+        };
+        PENDING.with(|p| *p.borrow_mut() = Some(Pending { code, kind }));
+        ANY_PENDING.with(|any| any.set(true));
+        let result =
+            function.call1(pyo3::types::PyTuple::new(py, args).expect("a tuple of objects"));
+        // If the frame was never created (it always is), do not leave the resume behind.
+        let leftover = PENDING.with(|p| p.borrow_mut().take());
+        ANY_PENDING.with(|any| any.set(false));
+        drop(leftover);
+        match result {
+            Ok(value) => Ret {
+                value: value.into_ptr() as u64,
+                status: BOXED,
+            },
+            Err(e) => {
+                e.restore(py);
+                Ret {
+                    value: 0,
+                    status: ERROR,
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,62 @@
+//! Declarations of `shim.c` and of the few CPython functions pyo3 does not declare.
+//!
+//! Every function here is unsafe to call: each requires the GIL, and the frame ones a
+//! frame the interpreter passed to the eval-frame hook on this thread.
+
+use std::ffi::{c_int, c_void};
+
+use pyo3::ffi::{PyCodeObject, PyObject, PyThreadState};
+
+/// CPython's `_PyInterpreterFrame` (opaque here; `shim.c` reads it).
+#[repr(C)]
+pub struct Frame {
+    _private: [u8; 0],
+}
+
+// Everything on a path that can re-enter the interpreter is "C-unwind": at exit CPython
+// ends daemon threads with pthread_exit(), a forced unwind through every frame on their
+// stack, and a plain "C" Rust frame there aborts the process.
+pub type EvalFrame =
+    unsafe extern "C-unwind" fn(*mut PyThreadState, *mut Frame, c_int) -> *mut PyObject;
+
+unsafe extern "C-unwind" {
+    /// Installs `hook` as the interpreter's eval-frame function (null: the default).
+    pub fn pyopt_shim_set_eval_frame(hook: Option<EvalFrame>);
+    pub fn pyopt_shim_eval_default(
+        tstate: *mut PyThreadState,
+        frame: *mut Frame,
+        throwflag: c_int,
+    ) -> *mut PyObject;
+    pub fn pyopt_shim_frame_code(frame: *mut Frame) -> *mut PyCodeObject;
+    pub fn pyopt_shim_frame_function(frame: *mut Frame) -> *mut PyObject;
+    pub fn pyopt_shim_frame_localsplus(frame: *mut Frame) -> *mut *mut PyObject;
+    pub fn pyopt_shim_frame_is_fresh(frame: *mut Frame) -> c_int;
+    pub fn pyopt_shim_frame_globals(frame: *mut Frame) -> *mut PyObject;
+    pub fn pyopt_shim_frame_builtins(frame: *mut Frame) -> *mut PyObject;
+    pub fn pyopt_shim_code_flags(code: *mut PyCodeObject) -> c_int;
+    pub fn pyopt_shim_code_argcount(code: *mut PyCodeObject) -> c_int;
+    pub fn pyopt_shim_code_nlocalsplus(code: *mut PyCodeObject) -> c_int;
+    pub fn pyopt_shim_code_extra(code: *mut PyCodeObject, index: isize) -> *mut c_void;
+    pub fn pyopt_shim_use_tracing(tstate: *mut PyThreadState) -> c_int;
+    pub fn pyopt_shim_recursion_remaining(tstate: *mut PyThreadState) -> *mut c_int;
+    pub fn pyopt_shim_eval_breaker(tstate: *mut PyThreadState) -> *mut c_int;
+    pub fn pyopt_shim_dict_version(dict: *mut PyObject) -> *mut u64;
+    pub fn pyopt_shim_breaker_is_gil_request(tstate: *mut PyThreadState) -> c_int;
+    /// Continues a fresh frame at `offset` with the given locals and stack (references
+    /// stolen); with `throwflag`, raises the pending exception there.
+    pub fn pyopt_shim_resume(
+        tstate: *mut PyThreadState,
+        frame: *mut Frame,
+        offset: c_int,
+        locals: *mut *mut PyObject,
+        nlocals: c_int,
+        stack: *mut *mut PyObject,
+        nstack: c_int,
+        throwflag: c_int,
+    ) -> *mut PyObject;
+
+    pub fn _PyEval_RequestCodeExtraIndex(
+        free: Option<unsafe extern "C-unwind" fn(*mut c_void)>,
+    ) -> isize;
+    pub fn _PyCode_SetExtra(code: *mut PyObject, index: isize, extra: *mut c_void) -> c_int;
+}

@@ -1,0 +1,344 @@
+//! The PEP 523 eval-frame hook: counts calls, compiles hot functions, checks guards,
+//! and runs compiled code instead of the interpreter when the arguments match.
+//!
+//! Frames it leaves alone, always to CPython's own evaluator: generators, coroutines
+//! and async generators; frames resumed with `throw()`; frames that already started;
+//! and every frame while a trace or profile function is set (debuggers, coverage and
+//! profilers see exactly what python3 shows them).
+
+use std::cell::UnsafeCell;
+use std::ffi::{c_int, c_void};
+use std::sync::Arc;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyopt_jit::abi::{BOXED, Ctx, ERROR, GUARD_FAILED, OK};
+use pyopt_jit::snapshot::{
+    CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR, CO_ITERABLE_COROUTINE, CO_OPTIMIZED,
+};
+use pyopt_jit::types::Ty;
+
+use crate::deopt::{run_pending, take_pending};
+use crate::ffi::*;
+use crate::state::{CodeState, Spec, maybe_compile, registry};
+use crate::values::guard_and_flatten;
+
+/// Recursion headroom (frames) below which calls are not compiled.
+const MIN_HEADROOM: i32 = 100;
+
+/// The co_extra index holding each code object's `Arc<CodeState>`.
+static mut EXTRA_INDEX: isize = -1;
+
+/// Per-thread context compiled code uses, and its deoptimization buffer.
+struct ThreadCtx {
+    ctx: Ctx,
+    buffer: Vec<u64>,
+}
+
+thread_local! {
+    static CTX: UnsafeCell<ThreadCtx> = const {
+        UnsafeCell::new(ThreadCtx {
+            ctx: Ctx {
+                recursion_remaining: std::ptr::null_mut(),
+                eval_breaker: std::ptr::null(),
+                slots: std::ptr::null_mut(),
+                capacity: 0,
+                entry_frame: std::ptr::null_mut(),
+                entry_out: std::ptr::null_mut(),
+            },
+            buffer: Vec::new(),
+        })
+    };
+}
+
+/// Frees a code object's state when CPython frees the code object.
+unsafe extern "C-unwind" fn free_state(pointer: *mut c_void) {
+    if pointer.is_null() {
+        return;
+    }
+    // SAFETY: co_extra holds a pointer made by Arc::into_raw in `state_of`.
+    let state = unsafe { Arc::from_raw(pointer as *const CodeState) };
+    // Dropping a state releases Python objects, which can free other code objects and
+    // come back here: never drop one while holding the registry lock.
+    let removed: Vec<Arc<CodeState>> = match registry().lock() {
+        Ok(mut registry) => {
+            let keys: Vec<usize> = registry
+                .iter()
+                .filter(|(_, s)| Arc::ptr_eq(s, &state))
+                .map(|(k, _)| *k)
+                .collect();
+            keys.iter().filter_map(|k| registry.remove(k)).collect()
+        }
+        Err(_) => Vec::new(),
+    };
+    drop(removed);
+    drop(state);
+}
+
+/// Installs the hook on the current interpreter (GIL held).
+pub fn install() -> Result<(), String> {
+    // pyo3 creates its PanicException type lazily, which cannot work at the recursion
+    // limit; create it now.
+    Python::attach(|py| {
+        let _ = <pyo3::panic::PanicException as pyo3::PyTypeInfo>::type_object(py);
+    });
+    // SAFETY: called once at start-up with the GIL held, before any thread runs.
+    unsafe {
+        if EXTRA_INDEX < 0 {
+            let index = _PyEval_RequestCodeExtraIndex(Some(free_state));
+            if index < 0 {
+                return Err("CPython has no free co_extra slot".to_owned());
+            }
+            EXTRA_INDEX = index;
+        }
+        pyopt_shim_set_eval_frame(Some(eval_frame));
+    }
+    Ok(())
+}
+
+/// Restores CPython's own evaluator.
+pub fn uninstall() {
+    // SAFETY: GIL held by the caller.
+    unsafe { pyopt_shim_set_eval_frame(None) }
+}
+
+/// The state of `code`, created on first use.
+///
+/// # Safety
+/// GIL held; `code` is a live code object.
+unsafe fn state_of(code: *mut ffi::PyCodeObject) -> Option<*const CodeState> {
+    // SAFETY: per the contract; EXTRA_INDEX was set by `install`.
+    unsafe {
+        let index = EXTRA_INDEX;
+        let existing = pyopt_shim_code_extra(code, index);
+        if !existing.is_null() {
+            return Some(existing as *const CodeState);
+        }
+        let state = Arc::new(CodeState {
+            inner: Default::default(),
+        });
+        let raw = Arc::into_raw(state.clone());
+        if _PyCode_SetExtra(code.cast(), index, raw as *mut c_void) != 0 {
+            drop(Arc::from_raw(raw));
+            ffi::PyErr_Clear();
+            return None;
+        }
+        let replaced = registry()
+            .lock()
+            .ok()
+            .and_then(|mut r| r.insert(code as usize, state));
+        drop(replaced); // outside the lock (see free_state)
+        Some(raw)
+    }
+}
+
+/// "C-unwind": see `ffi::EvalFrame`.
+unsafe extern "C-unwind" fn eval_frame(
+    tstate: *mut ffi::PyThreadState,
+    frame: *mut Frame,
+    throwflag: c_int,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls the hook with the GIL held and a frame of this thread.
+    unsafe {
+        if throwflag != 0 {
+            return pyopt_shim_eval_default(tstate, frame, throwflag);
+        }
+        let code = pyopt_shim_frame_code(frame);
+        if let Some(pending) = take_pending(code) {
+            return run_pending(tstate, frame, pending);
+        }
+        let kind = CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR;
+        let flags = pyopt_shim_code_flags(code) as u32;
+        // Module and class bodies (not CO_OPTIMIZED) keep their locals in a dict.
+        if flags & kind != 0
+            || flags & CO_OPTIMIZED == 0
+            || pyopt_shim_frame_is_fresh(frame) == 0
+            || pyopt_shim_use_tracing(tstate) != 0
+        {
+            return pyopt_shim_eval_default(tstate, frame, 0);
+        }
+        match state_of(code) {
+            Some(state) => match dispatch(tstate, frame, code, &*state) {
+                Some(result) => result,
+                None => pyopt_shim_eval_default(tstate, frame, 0),
+            },
+            None => pyopt_shim_eval_default(tstate, frame, 0),
+        }
+    }
+}
+
+/// Runs compiled code for this call if a specialization matches (compiling one if the
+/// function just became hot); `None` to let the interpreter run the frame.
+///
+/// # Safety
+/// As for the hook.
+unsafe fn dispatch(
+    tstate: *mut ffi::PyThreadState,
+    frame: *mut Frame,
+    code: *mut ffi::PyCodeObject,
+    state: &CodeState,
+) -> Option<*mut ffi::PyObject> {
+    // The common case, a function that is not hot yet: count the call and go.
+    {
+        let mut inner = state.lock();
+        inner.calls += 1;
+        if inner.disabled || (inner.specs.is_empty() && inner.calls < crate::settings().threshold) {
+            return None;
+        }
+    }
+    // SAFETY: per the contract (GIL held).
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: the frame's first `argcount` locals are its arguments.
+    let (args, globals, builtins) = unsafe {
+        let argcount = pyopt_shim_code_argcount(code) as usize;
+        let locals = pyopt_shim_frame_localsplus(frame);
+        let args: Vec<*mut ffi::PyObject> = (0..argcount).map(|i| *locals.add(i)).collect();
+        (
+            args,
+            pyopt_shim_frame_globals(frame),
+            pyopt_shim_frame_builtins(frame),
+        )
+    };
+    if args.iter().any(|a| a.is_null()) {
+        return None;
+    }
+    // SAFETY: the arguments are live references held by the frame.
+    let args: Vec<Bound<'_, PyAny>> = args
+        .iter()
+        .map(|a| unsafe { Bound::from_borrowed_ptr(py, *a) })
+        .collect();
+    let mut slots = Vec::new();
+    let retired;
+    let chosen = {
+        let mut inner = state.lock();
+        // Dead specializations are released after the lock: dropping them releases
+        // Python objects, which can run code that calls this very function.
+        retired = inner.prune();
+        let mut chosen = None;
+        for spec in &inner.specs {
+            if spec.unit.globals != globals || spec.unit.builtins != builtins {
+                continue;
+            }
+            slots.clear();
+            if args
+                .iter()
+                .zip(&spec.params)
+                .all(|(arg, ty)| guard_and_flatten(arg, ty, &mut slots))
+            {
+                chosen = Some(spec.clone());
+                break;
+            }
+        }
+        chosen
+    };
+    drop(retired);
+    let spec = match chosen {
+        Some(spec) => spec,
+        None => {
+            // Compiling runs Python code; near the recursion limit that would fail in
+            // confusing ways, so wait for a shallower call.
+            // SAFETY: tstate is the running thread's state.
+            if unsafe { *pyopt_shim_recursion_remaining(tstate) } < MIN_HEADROOM {
+                return None;
+            }
+            // SAFETY: the frame's function is live.
+            let function =
+                unsafe { Bound::from_borrowed_ptr(py, pyopt_shim_frame_function(frame)) };
+            let spec = maybe_compile(py, state, &function, &args)?;
+            if spec.unit.globals != globals || spec.unit.builtins != builtins {
+                return None;
+            }
+            slots.clear();
+            if !args
+                .iter()
+                .zip(&spec.params)
+                .all(|(arg, ty)| guard_and_flatten(arg, ty, &mut slots))
+            {
+                return None;
+            }
+            spec
+        }
+    };
+    // SAFETY: per the contract.
+    Some(unsafe { run(tstate, frame, &spec, &slots) })
+}
+
+/// Calls a specialization's native code and boxes its result.
+///
+/// # Safety
+/// As for the hook; `slots` are the flattened arguments for `spec.params`.
+unsafe fn run(
+    tstate: *mut ffi::PyThreadState,
+    frame: *mut Frame,
+    spec: &Arc<Spec>,
+    slots: &[u64],
+) -> *mut ffi::PyObject {
+    let ctx = CTX.with(|cell| {
+        // SAFETY: only this thread touches its context, and no reference to it is held
+        // across calls into compiled code (which re-enter here through deopts).
+        let thread = unsafe { &mut *cell.get() };
+        if thread.buffer.len() < spec.unit.max_slots {
+            thread
+                .buffer
+                .resize(spec.unit.max_slots.next_power_of_two(), 0);
+        }
+        thread.ctx.slots = thread.buffer.as_mut_ptr();
+        thread.ctx.capacity = thread.buffer.len() as u64;
+        // SAFETY: tstate is the running thread's state.
+        unsafe {
+            thread.ctx.recursion_remaining = pyopt_shim_recursion_remaining(tstate);
+            thread.ctx.eval_breaker = pyopt_shim_eval_breaker(tstate);
+        }
+        &mut thread.ctx as *mut Ctx
+    });
+    // SAFETY: the entry has the EntryFn ABI; its unit stays alive through `spec`.
+    let ret = unsafe { (spec.entry)(ctx, spec.unit.env(), frame, slots.as_ptr()) };
+    match ret.status {
+        OK => box_result(&spec.unit.unit.plans[0].result, ret.value),
+        GUARD_FAILED => {
+            // A global the code depends on changed; nothing ran. The interpreter runs
+            // this call; the next call drops the specialization and may recompile.
+            // SAFETY: per the contract.
+            unsafe { pyopt_shim_eval_default(tstate, frame, 0) }
+        }
+        BOXED => ret.value as *mut ffi::PyObject,
+        ERROR => std::ptr::null_mut(),
+        _ => {
+            // SAFETY: GIL held.
+            unsafe {
+                ffi::PyErr_SetString(
+                    ffi::PyExc_SystemError,
+                    c"pyopt: bad status from compiled code".as_ptr(),
+                )
+            };
+            std::ptr::null_mut()
+        }
+    }
+}
+
+fn box_result(ty: &Ty, value: u64) -> *mut ffi::PyObject {
+    // SAFETY: GIL held (called from the hook); these constructors have no other
+    // preconditions.
+    unsafe {
+        match ty {
+            Ty::Int => ffi::PyLong_FromLongLong(value as i64),
+            Ty::Float => ffi::PyFloat_FromDouble(f64::from_bits(value)),
+            Ty::Bool => {
+                let object = if value != 0 {
+                    ffi::Py_True()
+                } else {
+                    ffi::Py_False()
+                };
+                ffi::Py_IncRef(object);
+                object
+            }
+            Ty::None => {
+                let object = ffi::Py_None();
+                ffi::Py_IncRef(object);
+                object
+            }
+            // Tuples arrive boxed.
+            _ => value as *mut ffi::PyObject,
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! pyopt's bridge between CPython 3.11 and the JIT.
+//!
+//! - [`hook`]: the eval-frame hook (counting, dispatch to compiled code);
+//! - [`state`]: per-code-object state, compiled units and specializations;
+//! - [`snapshot`]: what the compiler is told about a function, taken under the GIL;
+//! - [`backend`]: loading the LLVM back end library on first use;
+//! - [`deopt`]: handing a compiled call over to the interpreter;
+//! - [`helpers`], [`random`], [`values`]: the runtime functions compiled code calls;
+//! - [`ffi`] + `shim.c`: the only code that sees CPython's internal structures.
+
+pub mod backend;
+pub mod deopt;
+pub mod ffi;
+pub mod helpers;
+pub mod hook;
+pub mod random;
+pub mod snapshot;
+pub mod state;
+pub mod values;
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The JIT's settings, from pyopt's options.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Calls before a function is compiled (0 and 1: on the first call).
+    pub threshold: u64,
+    /// One line on stderr per compile, refusal and deoptimization.
+    pub log: bool,
+    /// Relaxed float semantics (reassociation, contraction), only when the user asks.
+    pub fastmath: bool,
+}
+
+static SETTINGS: OnceLock<Settings> = OnceLock::new();
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+pub fn settings() -> Settings {
+    *SETTINGS.get_or_init(|| Settings {
+        threshold: 1000,
+        log: false,
+        fastmath: false,
+    })
+}
+
+/// Installs the JIT (GIL held, at start-up, before `__main__` runs).
+pub fn install(settings: Settings) -> Result<(), String> {
+    let _ = SETTINGS.set(settings);
+    hook::install()?;
+    ACTIVE.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Whether the JIT's hook is installed.
+pub fn active() -> bool {
+    ACTIVE.load(Ordering::Relaxed)
+}
+
+/// Statistics of one function the JIT saw.
+#[derive(Debug, Clone)]
+pub struct FunctionStats {
+    pub name: String,
+    pub filename: String,
+    pub first_line: u32,
+    pub calls: u64,
+    pub specializations: Vec<String>,
+    pub compiles: Vec<state::CompileRecord>,
+    pub deopts: u64,
+    /// (signature, reason) pairs.
+    pub refusals: Vec<(String, String)>,
+    pub disabled: bool,
+}
+
+fn stats_of(state: &state::CodeState) -> FunctionStats {
+    let inner = state.lock();
+    FunctionStats {
+        name: inner.name.clone(),
+        filename: inner.filename.clone(),
+        first_line: inner.first_line,
+        calls: inner.calls,
+        specializations: inner
+            .specs
+            .iter()
+            .map(|s| pyopt_jit::types::signature(&s.params))
+            .collect(),
+        compiles: inner.compiles.clone(),
+        deopts: inner.deopts(),
+        refusals: inner.refusals.clone(),
+        disabled: inner.disabled,
+    }
+}
+
+/// Every function the JIT compiled or refused.
+pub fn all_stats() -> Vec<FunctionStats> {
+    let states: Vec<std::sync::Arc<state::CodeState>> = match state::registry().lock() {
+        Ok(registry) => registry.values().cloned().collect(),
+        Err(_) => return Vec::new(),
+    };
+    let mut stats: Vec<FunctionStats> = states
+        .iter()
+        .map(|s| stats_of(s))
+        .filter(|s| !s.compiles.is_empty() || !s.refusals.is_empty())
+        .collect();
+    stats.sort_by(|a, b| (&a.filename, a.first_line).cmp(&(&b.filename, b.first_line)));
+    stats
+}
+
+/// The statistics of one code object (by address), if the JIT saw it.
+pub fn stats_for_code(code: usize) -> Option<FunctionStats> {
+    let state = state::registry().lock().ok()?.get(&code).cloned()?;
+    Some(stats_of(&state))
+}
+
+/// LLVM version and host CPU (loads the back end).
+pub fn target() -> Result<String, String> {
+    backend::target()
+}

@@ -1,0 +1,612 @@
+//! Taking the compiler's snapshot of a function under the GIL: its code object's
+//! fields, what each global name and module attribute it loads refers to, and the
+//! functions it calls (transitively). Every name the compiled code depends on is
+//! recorded with what it referred to, so a later change can be detected.
+
+use std::collections::HashMap;
+
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyBool, PyBytes, PyDict, PyFloat, PyFunction, PyInt, PyModule, PyString, PyTuple,
+};
+use pyopt_jit::bytecode;
+use pyopt_jit::opcode::op;
+use pyopt_jit::snapshot::{
+    Binding, BuiltinFn, CodeSnapshot, CompileRequest, Const, LineRange, MathFn, ModuleKind,
+    ObjectId, RandomFn,
+};
+use pyopt_jit::types::Ty;
+
+/// Most functions one compile request carries (the function and what it calls).
+const MAX_FUNCTIONS: usize = 16;
+
+/// An object the compiled code uses. Functions are held weakly: a function refers to
+/// its code, whose state owns the compiled code, so a strong reference would keep both
+/// alive forever. The guards (dict versions) notice when a name stops referring to a
+/// function, so compiled code never uses a dead one.
+pub enum Held {
+    Strong(Py<PyAny>),
+    Weak {
+        weak: Py<PyAny>,
+        address: *mut pyo3::ffi::PyObject,
+    },
+}
+
+impl Held {
+    fn new(object: &Bound<'_, PyAny>) -> Held {
+        if object.is_exact_instance_of::<PyFunction>()
+            && let Ok(weak) = pyo3::types::PyWeakrefReference::new(object)
+        {
+            return Held::Weak {
+                weak: weak.into_any().unbind(),
+                address: object.as_ptr(),
+            };
+        }
+        Held::Strong(object.clone().unbind())
+    }
+
+    /// The object's address (for compiled code; valid while the guards hold).
+    pub fn address(&self) -> *mut pyo3::ffi::PyObject {
+        match self {
+            Held::Strong(object) => object.as_ptr(),
+            Held::Weak { address, .. } => *address,
+        }
+    }
+
+    /// The object, if it is still alive.
+    pub fn get<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        match self {
+            Held::Strong(object) => Some(object.bind(py).clone()),
+            Held::Weak { weak, .. } => {
+                let target = weak.bind(py).call0().ok()?;
+                (!target.is_none()).then_some(target)
+            }
+        }
+    }
+}
+
+/// What a watched name must still refer to for compiled code to stay valid.
+pub enum Expect {
+    /// Not defined in this dict (a builtin or a missing name).
+    Absent,
+    /// This very object.
+    Same(Held),
+    /// An equal value of the same exact type (a constant the code inlined).
+    Value(Py<PyAny>),
+}
+
+/// A dict the compiled code depends on. The compiled function's own globals and
+/// builtins are borrowed: the interpreter frame being run holds them, and `hooks` runs
+/// compiled code only for frames with these very dicts. Other dicts (modules) are held.
+pub enum DictRef {
+    Borrowed(*mut pyo3::ffi::PyObject),
+    Strong(Py<PyDict>),
+}
+
+impl DictRef {
+    pub fn as_ptr(&self) -> *mut pyo3::ffi::PyObject {
+        match self {
+            DictRef::Borrowed(p) => *p,
+            DictRef::Strong(d) => d.as_ptr(),
+        }
+    }
+}
+
+pub struct WatchedName {
+    /// Index into [`Snapshot::dicts`].
+    pub dict: usize,
+    pub name: Py<PyString>,
+    pub expect: Expect,
+}
+
+/// A snapshot and the Python objects behind it.
+pub struct Snapshot {
+    pub request: CompileRequest,
+    /// The object table `ObjectId`s index.
+    pub objects: Vec<Held>,
+    /// The function object of each request function.
+    pub functions: Vec<Held>,
+    pub watched: Vec<WatchedName>,
+    /// Each watched dict, once.
+    pub dicts: Vec<DictRef>,
+    /// The compiled function's globals and builtins (frames must have these).
+    pub globals: *mut pyo3::ffi::PyObject,
+    pub builtins: *mut pyo3::ffi::PyObject,
+}
+
+struct Known {
+    math: Py<PyModule>,
+    random: Py<PyModule>,
+    /// `random._inst`, if its class is the standard one (so its state layout and
+    /// methods are known).
+    generator: Option<Py<PyAny>>,
+    builtins: Vec<(BuiltinFn, Py<PyAny>)>,
+    math_functions: Vec<(MathFn, Py<PyAny>)>,
+    random_methods: Vec<(RandomFn, Py<PyAny>)>,
+}
+
+impl Known {
+    fn load(py: Python<'_>) -> PyResult<Known> {
+        let math = py.import("math")?;
+        let random = py.import("random")?;
+        let builtins = py.import("builtins")?;
+        let generator = standard_generator(py, &random)?;
+        let random_methods = match &generator {
+            Some(_) => [RandomFn::Random, RandomFn::Uniform, RandomFn::Randint]
+                .into_iter()
+                .filter_map(|f| random.getattr(f.name()).ok().map(|m| (f, m.unbind())))
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Known {
+            builtins: BuiltinFn::ALL
+                .into_iter()
+                .map(|f| Ok((f, builtins.getattr(f.name())?.unbind())))
+                .collect::<PyResult<_>>()?,
+            math_functions: MathFn::ALL
+                .into_iter()
+                .map(|f| Ok((f, math.getattr(f.name())?.unbind())))
+                .collect::<PyResult<_>>()?,
+            math: math.unbind(),
+            random: random.unbind(),
+            generator,
+            random_methods,
+        })
+    }
+}
+
+/// `random._inst` when it is a plain `random.Random` whose generator methods are
+/// CPython's own; compiled code then reads and advances its Mersenne Twister state.
+fn standard_generator(py: Python<'_>, random: &Bound<'_, PyModule>) -> PyResult<Option<Py<PyAny>>> {
+    let Ok(instance) = random.getattr("_inst") else {
+        return Ok(None);
+    };
+    let class = random.getattr("Random")?;
+    let base = py.import("_random")?.getattr("Random")?;
+    let same = |name: &str, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>| -> PyResult<bool> {
+        Ok(a.getattr(name)?.is(&b.getattr(name)?))
+    };
+    let standard = instance.get_type().is(&class)
+        && same("random", &class, &base)?
+        && same("getrandbits", &class, &base)?
+        && class
+            .getattr("_randbelow")?
+            .is(&class.getattr("_randbelow_with_getrandbits")?);
+    Ok(standard.then(|| instance.unbind()))
+}
+
+struct Builder<'py> {
+    py: Python<'py>,
+    known: Known,
+    objects: Vec<Held>,
+    object_ids: HashMap<usize, ObjectId>,
+    functions: Vec<Bound<'py, PyAny>>,
+    function_ids: HashMap<usize, u32>,
+    codes: Vec<Option<CodeSnapshot>>,
+    watched: Vec<WatchedName>,
+    dicts: Vec<DictRef>,
+    /// The root function's globals and builtins (borrowed).
+    borrowed: [*mut pyo3::ffi::PyObject; 2],
+}
+
+/// Takes the snapshot for compiling `function` (a Python function) for `arg_types`.
+pub fn take(function: &Bound<'_, PyAny>, arg_types: Vec<Ty>, fastmath: bool) -> PyResult<Snapshot> {
+    let py = function.py();
+    let (_, globals, builtins) = function_parts(function)?;
+    let (globals, builtins) = (globals.as_ptr(), builtins.as_ptr());
+    let mut builder = Builder {
+        py,
+        known: Known::load(py)?,
+        objects: Vec::new(),
+        object_ids: HashMap::new(),
+        functions: Vec::new(),
+        function_ids: HashMap::new(),
+        codes: Vec::new(),
+        watched: Vec::new(),
+        dicts: Vec::new(),
+        borrowed: [globals, builtins],
+    };
+    builder.function_index(function);
+    let mut next = 0;
+    while next < builder.functions.len() {
+        let function = builder.functions[next].clone();
+        let code = builder.code_snapshot(&function)?;
+        builder.codes[next] = Some(code);
+        next += 1;
+    }
+    Ok(Snapshot {
+        request: CompileRequest {
+            functions: builder
+                .codes
+                .into_iter()
+                .map(|c| c.expect("every function snapshotted"))
+                .collect(),
+            objects: builder.objects.len() as u32,
+            arg_types,
+            fastmath,
+        },
+        objects: builder.objects,
+        functions: builder.functions.iter().map(Held::new).collect(),
+        watched: builder.watched,
+        dicts: builder.dicts,
+        globals,
+        builtins,
+    })
+}
+
+/// A Python function's code, globals and builtins, read from the function object
+/// itself: attribute access (`f.__code__`) raises audit events that python3 would not.
+pub fn function_parts<'py>(
+    function: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyDict>, Bound<'py, PyAny>)> {
+    let function = function.cast::<PyFunction>()?;
+    let py = function.py();
+    // SAFETY: `function` is a live function object (checked above), whose struct pyo3
+    // declares for this CPython; the fields are strong references it holds.
+    unsafe {
+        let raw = function.as_ptr().cast::<pyo3::ffi::PyFunctionObject>();
+        let code = Bound::from_borrowed_ptr(py, (*raw).func_code);
+        let globals = Bound::from_borrowed_ptr(py, (*raw).func_globals).cast_into::<PyDict>()?;
+        let builtins = Bound::from_borrowed_ptr(py, (*raw).func_builtins);
+        Ok((code, globals, builtins))
+    }
+}
+
+/// The `Ty` of an argument value, if compiled code can take it.
+pub fn type_of(value: &Bound<'_, PyAny>) -> Option<Ty> {
+    type_of_depth(value, 0)
+}
+
+fn type_of_depth(value: &Bound<'_, PyAny>, depth: usize) -> Option<Ty> {
+    if value.is_exact_instance_of::<PyBool>() {
+        Some(Ty::Bool)
+    } else if value.is_exact_instance_of::<PyInt>() {
+        value.extract::<i64>().ok().map(|_| Ty::Int)
+    } else if value.is_exact_instance_of::<PyFloat>() {
+        Some(Ty::Float)
+    } else if value.is_none() {
+        Some(Ty::None)
+    } else if value.is_exact_instance_of::<PyTuple>() && depth < 3 {
+        let tuple = value.cast::<PyTuple>().ok()?;
+        if tuple.len() > 16 {
+            return None;
+        }
+        tuple
+            .iter()
+            .map(|item| type_of_depth(&item, depth + 1))
+            .collect::<Option<Vec<_>>>()
+            .map(Ty::Tuple)
+    } else {
+        None
+    }
+}
+
+fn constant(value: &Bound<'_, PyAny>) -> Const {
+    if value.is_exact_instance_of::<PyBool>() {
+        Const::Bool(value.is_truthy().unwrap_or(false))
+    } else if value.is_exact_instance_of::<PyInt>() {
+        value
+            .extract::<i64>()
+            .map(Const::Int)
+            .unwrap_or(Const::BigInt)
+    } else if value.is_exact_instance_of::<PyFloat>() {
+        Const::Float(value.extract::<f64>().unwrap_or(f64::NAN))
+    } else if value.is_none() {
+        Const::None
+    } else if value.is_exact_instance_of::<PyString>() {
+        Const::Str(value.extract::<String>().unwrap_or_default())
+    } else if let Ok(tuple) = value.cast::<PyTuple>()
+        && value.is_exact_instance_of::<PyTuple>()
+    {
+        Const::Tuple(tuple.iter().map(|item| constant(&item)).collect())
+    } else {
+        Const::Other(
+            value
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_else(|_| "object".to_owned()),
+        )
+    }
+}
+
+fn is_plain_value(c: &Const) -> bool {
+    match c {
+        Const::None | Const::Bool(_) | Const::Int(_) | Const::Float(_) => true,
+        Const::Tuple(items) => items.iter().all(is_plain_value),
+        _ => false,
+    }
+}
+
+impl<'py> Builder<'py> {
+    fn object_id(&mut self, object: &Bound<'py, PyAny>) -> ObjectId {
+        let key = object.as_ptr() as usize;
+        if let Some(id) = self.object_ids.get(&key) {
+            return *id;
+        }
+        let id = self.objects.len() as ObjectId;
+        self.objects.push(Held::new(object));
+        self.object_ids.insert(key, id);
+        id
+    }
+
+    /// The request index of a function, queueing it for a snapshot (None: too many).
+    fn function_index(&mut self, function: &Bound<'py, PyAny>) -> Option<u32> {
+        let key = function.as_ptr() as usize;
+        if let Some(index) = self.function_ids.get(&key) {
+            return Some(*index);
+        }
+        if self.functions.len() >= MAX_FUNCTIONS {
+            return None;
+        }
+        let index = self.functions.len() as u32;
+        self.functions.push(function.clone());
+        self.codes.push(None);
+        self.function_ids.insert(key, index);
+        Some(index)
+    }
+
+    fn watch_dict(&mut self, dict: &Bound<'py, PyDict>) -> usize {
+        if let Some(index) = self.dicts.iter().position(|d| d.as_ptr() == dict.as_ptr()) {
+            return index;
+        }
+        self.dicts.push(if self.borrowed.contains(&dict.as_ptr()) {
+            DictRef::Borrowed(dict.as_ptr())
+        } else {
+            DictRef::Strong(dict.clone().unbind())
+        });
+        self.dicts.len() - 1
+    }
+
+    fn watch(&mut self, dict: &Bound<'py, PyDict>, name: &Bound<'py, PyString>, expect: Expect) {
+        let dict = self.watch_dict(dict);
+        self.watched.push(WatchedName {
+            dict,
+            name: name.clone().unbind(),
+            expect,
+        });
+    }
+
+    /// What `value` is, for the compiler.
+    fn classify(&mut self, value: &Bound<'py, PyAny>) -> (Binding, Expect) {
+        let c = constant(value);
+        if is_plain_value(&c) {
+            return (Binding::Value(c), Expect::Value(value.clone().unbind()));
+        }
+        let same = Expect::Same(Held::new(value));
+        if value.is(self.known.math.bind(self.py)) {
+            let object = self.object_id(value);
+            return (
+                Binding::Module {
+                    object,
+                    kind: ModuleKind::Math,
+                },
+                same,
+            );
+        }
+        if value.is(self.known.random.bind(self.py)) {
+            let object = self.object_id(value);
+            return (
+                Binding::Module {
+                    object,
+                    kind: ModuleKind::Random,
+                },
+                same,
+            );
+        }
+        if let Some(kind) = self
+            .known
+            .builtins
+            .iter()
+            .find(|(_, o)| value.is(o.bind(self.py)))
+            .map(|(k, _)| *k)
+        {
+            let object = self.object_id(value);
+            return (Binding::Builtin { object, kind }, same);
+        }
+        if let Some(kind) = self
+            .known
+            .math_functions
+            .iter()
+            .find(|(_, o)| value.is(o.bind(self.py)))
+            .map(|(k, _)| *k)
+        {
+            let object = self.object_id(value);
+            return (Binding::Math { object, kind }, same);
+        }
+        if let Some(kind) = self
+            .known
+            .random_methods
+            .iter()
+            .find(|(_, o)| value.is(o.bind(self.py)))
+            .map(|(k, _)| *k)
+            && let Some(generator) = self.known.generator.as_ref().map(|g| g.clone_ref(self.py))
+        {
+            let object = self.object_id(value);
+            let generator = self.object_id(generator.bind(self.py));
+            return (
+                Binding::Random {
+                    object,
+                    generator,
+                    kind,
+                },
+                same,
+            );
+        }
+        if value.is_exact_instance_of::<PyFunction>() {
+            if let Some(function) = self.function_index(value) {
+                let object = self.object_id(value);
+                return (Binding::Function { object, function }, same);
+            }
+            return (
+                Binding::Unsupported("a function beyond the compile unit's size limit".to_owned()),
+                same,
+            );
+        }
+        let type_name = value
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| "object".to_owned());
+        (Binding::Unsupported(format!("a {type_name}")), same)
+    }
+
+    fn code_snapshot(&mut self, function: &Bound<'py, PyAny>) -> PyResult<CodeSnapshot> {
+        let (code, globals, builtins) = function_parts(function)?;
+        let get_str = |name: &str| -> PyResult<String> { code.getattr(name)?.extract() };
+        let get_u32 = |name: &str| -> PyResult<u32> { code.getattr(name)?.extract() };
+        let strings = |name: &str| -> PyResult<Vec<String>> { code.getattr(name)?.extract() };
+        let bytes = |name: &str| -> PyResult<Vec<u8>> {
+            Ok(code.getattr(name)?.cast::<PyBytes>()?.as_bytes().to_vec())
+        };
+        let names_tuple = code.getattr("co_names")?;
+        let names_tuple = names_tuple.cast::<PyTuple>()?;
+        let names: Vec<String> = names_tuple.extract()?;
+        let consts: Vec<Const> = code
+            .getattr("co_consts")?
+            .cast::<PyTuple>()?
+            .iter()
+            .map(|c| constant(&c))
+            .collect();
+        let mut lines = Vec::new();
+        for entry in code.call_method0("co_lines")?.try_iter()? {
+            let (start, end, line): (u32, u32, Option<u32>) = entry?.extract()?;
+            lines.push(LineRange { start, end, line });
+        }
+        let raw_code = bytes("co_code")?;
+
+        // Which names the code loads as globals, and as attributes.
+        let mut global_names = vec![false; names.len()];
+        let mut attribute_names = vec![false; names.len()];
+        if let Ok(instrs) = bytecode::decode(&raw_code) {
+            for instr in instrs {
+                match instr.opcode {
+                    op::LOAD_GLOBAL => {
+                        if let Some(flag) = global_names.get_mut((instr.arg >> 1) as usize) {
+                            *flag = true;
+                        }
+                    }
+                    op::LOAD_ATTR | op::LOAD_METHOD => {
+                        if let Some(flag) = attribute_names.get_mut(instr.arg as usize) {
+                            *flag = true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        let builtins = match builtins.cast_into::<PyDict>() {
+            Ok(dict) => dict,
+            Err(e) => e.into_inner().getattr("__dict__")?.cast_into::<PyDict>()?,
+        };
+        let mut bindings = Vec::with_capacity(names.len());
+        let mut modules_used: Vec<(ModuleKind, Bound<'py, PyAny>)> = Vec::new();
+        for (index, used) in global_names.iter().enumerate() {
+            if !used {
+                bindings.push(Binding::Missing);
+                continue;
+            }
+            let name = names_tuple.get_item(index)?.cast_into::<PyString>()?;
+            let binding = if let Some(value) = globals.get_item(&name)? {
+                let (binding, expect) = self.classify(&value);
+                self.watch(&globals, &name, expect);
+                if let Binding::Module { kind, .. } = &binding {
+                    modules_used.push((*kind, value));
+                }
+                binding
+            } else {
+                self.watch(&globals, &name, Expect::Absent);
+                if let Some(value) = builtins.get_item(&name)? {
+                    let (binding, expect) = self.classify(&value);
+                    self.watch(&builtins, &name, expect);
+                    binding
+                } else {
+                    self.watch(&builtins, &name, Expect::Absent);
+                    Binding::Missing
+                }
+            };
+            bindings.push(binding);
+        }
+        let mut module_attributes = Vec::new();
+        for (kind, module) in modules_used {
+            let dict = module.getattr("__dict__")?.cast_into::<PyDict>()?;
+            for (index, used) in attribute_names.iter().enumerate() {
+                if !used {
+                    continue;
+                }
+                let name = names_tuple.get_item(index)?.cast_into::<PyString>()?;
+                let binding = match dict.get_item(&name)? {
+                    Some(value) => {
+                        let (binding, expect) = self.classify(&value);
+                        self.watch(&dict, &name, expect);
+                        binding
+                    }
+                    None => {
+                        self.watch(&dict, &name, Expect::Absent);
+                        Binding::Missing
+                    }
+                };
+                module_attributes.push((kind, index as u32, binding));
+            }
+        }
+
+        Ok(CodeSnapshot {
+            name: get_str("co_name")?,
+            qualname: get_str("co_qualname")?,
+            filename: get_str("co_filename")?,
+            first_line: get_u32("co_firstlineno")?,
+            argcount: get_u32("co_argcount")?,
+            posonlyargcount: get_u32("co_posonlyargcount")?,
+            kwonlyargcount: get_u32("co_kwonlyargcount")?,
+            flags: get_u32("co_flags")?,
+            stacksize: get_u32("co_stacksize")?,
+            varnames: strings("co_varnames")?,
+            ncellvars: strings("co_cellvars")?.len() as u32,
+            nfreevars: strings("co_freevars")?.len() as u32,
+            code: raw_code,
+            exception_table: bytes("co_exceptiontable")?,
+            consts,
+            names,
+            lines,
+            globals: bindings,
+            module_attributes,
+        })
+    }
+}
+
+/// Whether a watched name in `dict` still refers to what it did.
+pub fn still_valid(dict: &Bound<'_, PyDict>, watched: &WatchedName) -> bool {
+    let py = dict.py();
+    let current = match dict.get_item(watched.name.bind(py)) {
+        Ok(value) => value,
+        Err(_) => return false,
+    };
+    match (&watched.expect, current) {
+        (Expect::Absent, None) => true,
+        (Expect::Same(expected), Some(value)) => {
+            expected.get(py).is_some_and(|expected| value.is(&expected))
+        }
+        (Expect::Value(expected), Some(value)) => {
+            let expected = expected.bind(py);
+            value.get_type().is(expected.get_type())
+                && constant(&value) == constant(expected)
+                && same_float_bits(&value, expected)
+        }
+        _ => false,
+    }
+}
+
+/// Floats compare by bits (0.0 and -0.0 differ; an inlined NaN is never "the same").
+fn same_float_bits(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> bool {
+    match (constant(a), constant(b)) {
+        (Const::Float(x), Const::Float(y)) => x.to_bits() == y.to_bits(),
+        (Const::Tuple(_), Const::Tuple(_)) => {
+            let (Ok(x), Ok(y)) = (a.cast::<PyTuple>(), b.cast::<PyTuple>()) else {
+                return false;
+            };
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| same_float_bits(&p, &q))
+        }
+        _ => true,
+    }
+}

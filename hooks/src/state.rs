@@ -1,0 +1,455 @@
+//! What `hooks` keeps per code object and per compiled unit.
+//!
+//! A [`CodeState`] lives in the code object's `co_extra` slot (and in a registry for
+//! statistics) and dies with the code object, taking its compiled units, and their
+//! machine code, with it. A [`LoadedUnit`] is one compilation: the plans, the objects
+//! and guards its code uses, and the native code. A [`Spec`] is a unit's entry for one
+//! argument signature of the function.
+
+use std::cell::UnsafeCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyopt_jit::abi::{Ctx, Env, Ret, Watch};
+use pyopt_jit::plan::Unit;
+use pyopt_jit::types::{self, Ty};
+
+use crate::ffi::Frame;
+use crate::snapshot::{self, DictRef, Held, WatchedName};
+use crate::{backend, settings};
+
+/// The slot-reading entry of a compiled plan.
+pub type EntryFn = unsafe extern "C-unwind" fn(*mut Ctx, *const Env, *mut Frame, *const u64) -> Ret;
+
+/// Most specializations (argument signatures) per function.
+pub const MAX_SPECIALIZATIONS: usize = 4;
+/// Signatures that failed to compile before a function is given up on.
+const MAX_FAILED_SIGNATURES: usize = 3;
+/// Compilations (including recompilations after a guard failed) per function.
+const MAX_COMPILES: usize = 8;
+
+pub struct LoadedUnit {
+    pub unit: Unit,
+    pub objects: Vec<Held>,
+    pub functions: Vec<Held>,
+    /// Qualified names of the request's functions (for logs).
+    pub names: Vec<String>,
+    /// Source line of each plan's deoptimization points, for logs: (file, function).
+    pub files: Vec<String>,
+    watched: Vec<WatchedName>,
+    dicts: Vec<DictRef>,
+    _object_pointers: Box<[*mut ffi::PyObject]>,
+    watches: UnsafeCell<Box<[Watch]>>,
+    env: UnsafeCell<Env>,
+    pub globals: *mut ffi::PyObject,
+    pub builtins: *mut ffi::PyObject,
+    pub handle: u64,
+    pub max_slots: usize,
+    pub valid: AtomicBool,
+    pub deopts: AtomicU64,
+}
+
+// SAFETY: every use of a unit's Python objects and raw pointers happens with the GIL
+// held; the atomics are the only state touched without it.
+unsafe impl Send for LoadedUnit {}
+// SAFETY: as above.
+unsafe impl Sync for LoadedUnit {}
+
+impl LoadedUnit {
+    pub fn env(&self) -> *const Env {
+        self.env.get()
+    }
+
+    /// Re-checks every watched name after a dict changed (GIL held). Updates the
+    /// expected versions and returns true if all still refer to the same objects.
+    fn revalidate(&self, py: Python<'_>) -> bool {
+        for watched in &self.watched {
+            let dict = self.dicts[watched.dict].as_ptr();
+            // SAFETY: borrowed dicts are alive while code of this unit runs (the frame
+            // holds them); the others are held by `dicts`.
+            let dict = unsafe { Bound::from_borrowed_ptr(py, dict) };
+            let Ok(dict) = dict.cast_into::<PyDict>() else {
+                return false;
+            };
+            if !snapshot::still_valid(&dict, watched) {
+                return false;
+            }
+        }
+        // SAFETY: compiled code only reads the watches; this runs on the thread that
+        // holds the GIL, which every reader needs.
+        let watches = unsafe { &mut *self.watches.get() };
+        for watch in watches.iter_mut() {
+            // SAFETY: `version` points into a live dict (as above).
+            watch.expected = unsafe { *watch.version };
+        }
+        true
+    }
+}
+
+impl Drop for LoadedUnit {
+    fn drop(&mut self) {
+        backend::release(self.handle);
+    }
+}
+
+/// `pyopt_guards_changed`: a watched dict's version changed.
+///
+/// # Safety
+/// Called by compiled code of the unit `env` belongs to, with the GIL held.
+pub unsafe extern "C-unwind" fn pyopt_guards_changed(env: *const Env) -> u32 {
+    // SAFETY: `unit` points at the LoadedUnit owning this env (see `LoadedUnit::load`).
+    let unit = unsafe { &*((*env).unit as *const LoadedUnit) };
+    Python::attach(|py| {
+        if unit.valid.load(Ordering::Relaxed) && unit.revalidate(py) {
+            0
+        } else {
+            unit.valid.store(false, Ordering::Relaxed);
+            1
+        }
+    })
+}
+
+/// `pyopt_poll`: the eval breaker is set at a loop back-edge.
+///
+/// # Safety
+/// Called by compiled code of `env`'s unit with the GIL held.
+pub unsafe extern "C-unwind" fn pyopt_poll(_ctx: *mut Ctx, env: *const Env) -> u32 {
+    // SAFETY: per this function's contract.
+    unsafe {
+        let tstate = ffi::PyThreadState_Get();
+        if crate::ffi::pyopt_shim_breaker_is_gil_request(tstate) == 0 {
+            return 1; // signals and pending calls: the interpreter handles them
+        }
+        // Let the thread waiting for the GIL run, then carry on natively.
+        let saved = ffi::PyEval_SaveThread();
+        ffi::PyEval_RestoreThread(saved);
+        let unit = &*((*env).unit as *const LoadedUnit);
+        let watches = &*unit.watches.get();
+        if watches.iter().any(|w| *w.version != w.expected) {
+            // The other thread changed a watched dict.
+            return pyopt_guards_changed(env);
+        }
+        0
+    }
+}
+
+/// One compiled signature of a function.
+pub struct Spec {
+    pub params: Vec<Ty>,
+    pub unit: Arc<LoadedUnit>,
+    pub entry: EntryFn,
+}
+
+/// A compile that happened, for statistics.
+#[derive(Clone, Debug)]
+pub struct CompileRecord {
+    pub signature: String,
+    /// Front end, IR, optimization, code generation, linking (nanoseconds).
+    pub nanos: [u64; 5],
+    pub object_bytes: usize,
+}
+
+#[derive(Default)]
+pub struct CodeInner {
+    pub name: String,
+    pub filename: String,
+    pub first_line: u32,
+    pub calls: u64,
+    pub specs: Vec<Arc<Spec>>,
+    pub compiles: Vec<CompileRecord>,
+    /// (signature, reason) of each refusal.
+    pub refusals: Vec<(String, String)>,
+    failed: Vec<Vec<Ty>>,
+    /// Set when the function will never be compiled (the reason is the last refusal).
+    pub disabled: bool,
+    /// Deoptimizations of units that were replaced (live units count their own).
+    pub retired_deopts: u64,
+}
+
+pub struct CodeState {
+    pub inner: Mutex<CodeInner>,
+}
+
+impl CodeState {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, CodeInner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl CodeInner {
+    pub fn deopts(&self) -> u64 {
+        self.retired_deopts
+            + self
+                .specs
+                .iter()
+                .map(|s| s.unit.deopts.load(Ordering::Relaxed))
+                .sum::<u64>()
+    }
+
+    fn refuse(&mut self, signature: &[Ty], reason: String, disable: bool) {
+        let signature = types::signature(signature);
+        if settings().log {
+            eprintln!(
+                "pyopt: not compiling {} ({}:{}) for {signature}: {reason}",
+                self.name, self.filename, self.first_line
+            );
+        }
+        if !self
+            .refusals
+            .iter()
+            .any(|(s, r)| *s == signature && *r == reason)
+        {
+            self.refusals.push((signature, reason));
+        }
+        if disable {
+            self.disabled = true;
+        }
+    }
+
+    /// Removes specializations whose guards failed and returns them, for the caller to
+    /// drop once it released the state's lock.
+    #[must_use]
+    pub fn prune(&mut self) -> Vec<Arc<Spec>> {
+        if self
+            .specs
+            .iter()
+            .all(|s| s.unit.valid.load(Ordering::Relaxed))
+        {
+            return Vec::new();
+        }
+        let (keep, dead): (Vec<_>, Vec<_>) = self
+            .specs
+            .drain(..)
+            .partition(|s| s.unit.valid.load(Ordering::Relaxed));
+        self.retired_deopts += dead
+            .iter()
+            .map(|s| s.unit.deopts.load(Ordering::Relaxed))
+            .sum::<u64>();
+        self.specs = keep;
+        dead
+    }
+}
+
+/// Every live code state, for statistics (code object address -> state).
+pub fn registry() -> &'static Mutex<HashMap<usize, Arc<CodeState>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<usize, Arc<CodeState>>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Decides, after a call was counted, whether to compile now, and does it. Returns the
+/// new specialization.
+pub fn maybe_compile(
+    py: Python<'_>,
+    state: &CodeState,
+    function: &Bound<'_, PyAny>,
+    args: &[Bound<'_, PyAny>],
+) -> Option<Arc<Spec>> {
+    let mut inner = state.lock();
+    if inner.disabled || inner.calls < settings().threshold.max(1) {
+        return None;
+    }
+    if inner.name.is_empty() {
+        // Python code must not run while the lock is held (it can call this function).
+        drop(inner);
+        let (name, filename, first_line) = match snapshot::function_parts(function) {
+            Ok((code, _, _)) => (
+                code.getattr("co_qualname")
+                    .and_then(|n| n.extract())
+                    .unwrap_or_default(),
+                code.getattr("co_filename")
+                    .and_then(|n| n.extract())
+                    .unwrap_or_default(),
+                code.getattr("co_firstlineno")
+                    .and_then(|n| n.extract())
+                    .unwrap_or(0),
+            ),
+            Err(_) => (String::from("?"), String::new(), 0),
+        };
+        inner = state.lock();
+        inner.name = name;
+        inner.filename = filename;
+        inner.first_line = first_line;
+    }
+
+    let mut types = Vec::with_capacity(args.len());
+    for (i, arg) in args.iter().enumerate() {
+        match snapshot::type_of(arg) {
+            Some(ty) => types.push(ty),
+            None => {
+                let type_name = arg
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default();
+                let what = if arg.is_exact_instance_of::<pyo3::types::PyInt>() {
+                    "an int beyond 64 bits".to_owned()
+                } else {
+                    format!("a {type_name}")
+                };
+                inner.refuse(&[], format!("argument {} is {what}", i + 1), true);
+                return None;
+            }
+        }
+    }
+    if inner.failed.contains(&types) || inner.specs.len() >= MAX_SPECIALIZATIONS {
+        return None;
+    }
+    if inner.compiles.len() >= MAX_COMPILES {
+        inner.refuse(
+            &types,
+            "recompiled too often (the globals it uses keep changing)".to_owned(),
+            true,
+        );
+        return None;
+    }
+    drop(inner); // compiling runs Python code (snapshots) and may re-enter the hook
+    let result = compile(py, function, types.clone());
+    let mut inner = state.lock();
+    match result {
+        Ok((spec, record)) => {
+            if settings().log {
+                let total: u64 = record.nanos.iter().sum();
+                eprintln!(
+                    "pyopt: compiled {} ({}:{}) for {} in {:.2} ms",
+                    inner.name,
+                    inner.filename,
+                    inner.first_line,
+                    record.signature,
+                    total as f64 / 1e6
+                );
+            }
+            inner.compiles.push(record);
+            inner.specs.push(spec.clone());
+            Some(spec)
+        }
+        Err(reason) => {
+            inner.failed.push(types.clone());
+            let disable = inner.failed.len() >= MAX_FAILED_SIGNATURES;
+            inner.refuse(&types, reason, disable);
+            None
+        }
+    }
+}
+
+/// Snapshot, front end, back end, load.
+fn compile(
+    py: Python<'_>,
+    function: &Bound<'_, PyAny>,
+    types: Vec<Ty>,
+) -> Result<(Arc<Spec>, CompileRecord), String> {
+    let started = Instant::now();
+    let snapshot = snapshot::take(function, types.clone(), settings().fastmath).map_err(|e| {
+        let message = e.to_string();
+        e.restore(py);
+        PyErr::take(py); // the snapshot's failure is reported as a refusal
+        format!("could not read the function: {message}")
+    })?;
+    let unit = pyopt_jit::plan_unit(&snapshot.request).map_err(|refusal| {
+        let root = &snapshot.request.functions[0];
+        let place = match refusal.line {
+            Some(line) => format!("line {line}"),
+            None => "its definition".to_owned(),
+        };
+        if refusal.function == root.qualname && refusal.filename == root.filename {
+            format!("{} ({place})", refusal.construct)
+        } else {
+            format!(
+                "it calls {}, which is not compiled: {} ({}:{})",
+                refusal.function,
+                refusal.construct,
+                refusal.filename,
+                refusal.line.unwrap_or(0)
+            )
+        }
+    })?;
+    let front_end = started.elapsed().as_nanos() as u64;
+    let compiled = backend::compile(&unit)?;
+    let record = CompileRecord {
+        signature: types::signature(&types),
+        nanos: [
+            front_end,
+            compiled.nanos[0],
+            compiled.nanos[1],
+            compiled.nanos[2],
+            compiled.nanos[3],
+        ],
+        object_bytes: compiled.object_len,
+    };
+    let entry_address = compiled.entries[0];
+    let unit = load(snapshot, unit, compiled);
+    // SAFETY: the back end returned the address of plan 0's entry wrapper, which has
+    // exactly the EntryFn signature (pyopt_jit::abi).
+    let entry: EntryFn = unsafe { std::mem::transmute::<usize, EntryFn>(entry_address as usize) };
+    Ok((
+        Arc::new(Spec {
+            params: types,
+            unit,
+            entry,
+        }),
+        record,
+    ))
+}
+
+fn load(snapshot: snapshot::Snapshot, unit: Unit, compiled: backend::Compiled) -> Arc<LoadedUnit> {
+    let object_pointers: Box<[*mut ffi::PyObject]> =
+        snapshot.objects.iter().map(Held::address).collect();
+    let watches: Box<[Watch]> = snapshot
+        .dicts
+        .iter()
+        .map(|dict| {
+            // SAFETY: the dicts are alive now (GIL held); see DictRef for later.
+            let (version, expected) = unsafe {
+                let version = crate::ffi::pyopt_shim_dict_version(dict.as_ptr());
+                (version, *version)
+            };
+            Watch { version, expected }
+        })
+        .collect();
+    let max_slots = unit.max_deopt_slots();
+    let names = snapshot
+        .request
+        .functions
+        .iter()
+        .map(|f| f.qualname.clone())
+        .collect();
+    let files = snapshot
+        .request
+        .functions
+        .iter()
+        .map(|f| f.filename.clone())
+        .collect();
+    Arc::new_cyclic(|weak: &std::sync::Weak<LoadedUnit>| {
+        let mut watches = watches;
+        let env = Env {
+            objects: object_pointers.as_ptr().cast(),
+            watches: watches.as_mut_ptr(),
+            nwatches: watches.len() as u64,
+            unit: weak.as_ptr().cast(),
+        };
+        LoadedUnit {
+            unit,
+            objects: snapshot.objects,
+            functions: snapshot.functions,
+            names,
+            files,
+            watched: snapshot.watched,
+            dicts: snapshot.dicts,
+            _object_pointers: object_pointers,
+            watches: UnsafeCell::new(watches),
+            env: UnsafeCell::new(env),
+            globals: snapshot.globals,
+            builtins: snapshot.builtins,
+            handle: compiled.handle,
+            max_slots,
+            valid: AtomicBool::new(true),
+            deopts: AtomicU64::new(0),
+        }
+    })
+}

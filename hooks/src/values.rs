@@ -1,0 +1,134 @@
+//! Converting between Python objects and compiled code's 64-bit slots.
+//!
+//! Layouts follow `Ty::slots`: ints as `i64`, floats as their bits, bools as 0/1,
+//! tuples element by element, ranges as (start, step, length).
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyFloat, PyInt, PyTuple};
+use pyopt_jit::abi::Env;
+use pyopt_jit::types::Ty;
+
+/// Flattens `value` into `out` if it has type `ty` exactly (the specialization guard).
+pub fn guard_and_flatten(value: &Bound<'_, PyAny>, ty: &Ty, out: &mut Vec<u64>) -> bool {
+    match ty {
+        Ty::Int => {
+            if !value.is_exact_instance_of::<PyInt>() {
+                return false;
+            }
+            match value.extract::<i64>() {
+                Ok(i) => {
+                    out.push(i as u64);
+                    true
+                }
+                Err(_) => false,
+            }
+        }
+        Ty::Float => {
+            if !value.is_exact_instance_of::<PyFloat>() {
+                return false;
+            }
+            // SAFETY: an exact float.
+            out.push(unsafe { ffi::PyFloat_AS_DOUBLE(value.as_ptr()) }.to_bits());
+            true
+        }
+        Ty::Bool => {
+            if !value.is_exact_instance_of::<PyBool>() {
+                return false;
+            }
+            out.push(u64::from(value.is_truthy().unwrap_or(false)));
+            true
+        }
+        Ty::None => value.is_none(),
+        Ty::Tuple(items) => {
+            let Ok(tuple) = value.cast::<PyTuple>() else {
+                return false;
+            };
+            if !value.is_exact_instance_of::<PyTuple>() || tuple.len() != items.len() {
+                return false;
+            }
+            tuple
+                .iter()
+                .zip(items)
+                .all(|(item, ty)| guard_and_flatten(&item, ty, out))
+        }
+        _ => false,
+    }
+}
+
+/// Builds the object a value of type `ty` stands for, reading its slots at `*position`.
+pub fn materialize<'py>(
+    py: Python<'py>,
+    ty: &Ty,
+    slots: &[u64],
+    position: &mut usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let mut take = || -> u64 {
+        let v = slots.get(*position).copied().unwrap_or(0);
+        *position += 1;
+        v
+    };
+    Ok(match ty {
+        Ty::Int => (take() as i64).into_pyobject(py)?.into_any(),
+        Ty::Float => PyFloat::new(py, f64::from_bits(take())).into_any(),
+        Ty::Bool => PyBool::new(py, take() != 0).to_owned().into_any(),
+        Ty::None => py.None().into_bound(py),
+        Ty::Tuple(items) => {
+            let mut values = Vec::with_capacity(items.len());
+            for item in items {
+                values.push(materialize(py, item, slots, position)?);
+            }
+            PyTuple::new(py, values)?.into_any()
+        }
+        Ty::Range | Ty::RangeIter => {
+            let start = take() as i64;
+            let step = take() as i64;
+            let len = take() as i64;
+            // The same values and the same remaining length as CPython's iterator.
+            let stop = i128::from(start) + i128::from(len) * i128::from(step);
+            let range = py
+                .import("builtins")?
+                .getattr("range")?
+                .call1((start, stop, step))?;
+            if *ty == Ty::RangeIter {
+                range.try_iter()?.into_any()
+            } else {
+                range
+            }
+        }
+        Ty::Null | Ty::Object(_) => {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "pyopt internal error: materializing a marker",
+            ));
+        }
+    })
+}
+
+fn unit_of(env: *const Env) -> &'static crate::state::LoadedUnit {
+    // SAFETY: compiled code passes the env of its own unit, which `hooks` keeps alive
+    // while any of its code runs; `unit` points at the owning LoadedUnit.
+    unsafe { &*((*env).unit as *const crate::state::LoadedUnit) }
+}
+
+/// `pyopt_box_result`: the plan's result as a new object (null with an exception set
+/// on failure).
+///
+/// # Safety
+/// Called by compiled code with the GIL held, its env, and the result's slots.
+pub unsafe extern "C-unwind" fn pyopt_box_result(
+    env: *const Env,
+    plan: u32,
+    slots: *const u64,
+) -> *mut ffi::PyObject {
+    let unit = unit_of(env);
+    let ty = &unit.unit.plans[plan as usize].result;
+    // SAFETY: compiled code wrote `ty.slots()` slots.
+    let slots = unsafe { std::slice::from_raw_parts(slots, ty.slots()) };
+    Python::attach(|py| match materialize(py, ty, slots, &mut 0) {
+        Ok(object) => object.into_ptr(),
+        Err(e) => {
+            e.restore(py);
+            std::ptr::null_mut()
+        }
+    })
+}

@@ -1,0 +1,365 @@
+//! pyopt's JIT back end: typed plans to native code through LLVM.
+//!
+//! Built as a shared library that `hooks` embeds and loads the first time a function is
+//! compiled (LLVM's start-up costs ~14 ms, so processes that compile nothing never pay
+//! it), loaded privately so extension modules with their own LLVM never see this one.
+//! The library exports one symbol, [`pyopt_backend_api`]; everything crosses the
+//! boundary as C types and serialized plans (`pyopt_jit::abi`).
+
+pub mod codegen;
+
+use std::collections::HashMap;
+use std::ffi::{CStr, CString, c_char};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use inkwell::OptimizationLevel;
+use inkwell::context::Context;
+use inkwell::passes::PassBuilderOptions;
+use inkwell::targets::{
+    CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine,
+};
+use llvm_sys::error::{LLVMDisposeErrorMessage, LLVMErrorRef, LLVMGetErrorMessage};
+use llvm_sys::orc2::lljit::{
+    LLVMOrcCreateLLJIT, LLVMOrcLLJITAddObjectFileWithRT, LLVMOrcLLJITGetMainJITDylib,
+    LLVMOrcLLJITLookup, LLVMOrcLLJITMangleAndIntern, LLVMOrcLLJITRef,
+};
+use llvm_sys::orc2::{
+    LLVMJITEvaluatedSymbol, LLVMJITSymbolFlags, LLVMJITSymbolGenericFlags, LLVMOrcAbsoluteSymbols,
+    LLVMOrcCSymbolMapPair, LLVMOrcExecutionSessionSetErrorReporter,
+    LLVMOrcJITDylibCreateResourceTracker, LLVMOrcJITDylibDefine, LLVMOrcReleaseResourceTracker,
+    LLVMOrcResourceTrackerRef, LLVMOrcResourceTrackerRemove,
+};
+use pyopt_jit::abi::{ABI_VERSION, BackendApi, CompileOutput, HelperSymbol};
+use pyopt_jit::plan::Unit;
+
+struct Jit {
+    jit: LLVMOrcLLJITRef,
+    trackers: HashMap<u64, LLVMOrcResourceTrackerRef>,
+    next_unit: u64,
+    /// Made once: creating a target machine costs milliseconds.
+    machine: TargetMachine,
+}
+
+// SAFETY: LLJIT is thread-safe for adding objects and lookups, and the target machine
+// is only used under the mutex below.
+unsafe impl Send for Jit {}
+
+static JIT: Mutex<Option<Jit>> = Mutex::new(None);
+
+fn take_error(error: LLVMErrorRef) -> Result<(), String> {
+    if error.is_null() {
+        return Ok(());
+    }
+    // SAFETY: a non-null LLVMErrorRef is consumed by LLVMGetErrorMessage, whose string
+    // we copy and dispose.
+    unsafe {
+        let message = LLVMGetErrorMessage(error);
+        let text = CStr::from_ptr(message).to_string_lossy().into_owned();
+        LLVMDisposeErrorMessage(message);
+        Err(text)
+    }
+}
+
+fn target_machine() -> Result<TargetMachine, String> {
+    Target::initialize_native(&InitializationConfig::default())?;
+    let triple = TargetMachine::get_default_triple();
+    let target = Target::from_triple(&triple).map_err(|e| e.to_string())?;
+    let cpu = TargetMachine::get_host_cpu_name();
+    let features = TargetMachine::get_host_cpu_features();
+    target
+        .create_target_machine(
+            &triple,
+            cpu.to_str().unwrap_or("generic"),
+            features.to_str().unwrap_or(""),
+            OptimizationLevel::Aggressive,
+            RelocMode::PIC,
+            CodeModel::Default,
+        )
+        .ok_or_else(|| "LLVM could not create a target machine for this CPU".to_owned())
+}
+
+fn init(helpers: &[(String, u64)]) -> Result<(), String> {
+    let mut guard = JIT.lock().map_err(|_| "JIT lock poisoned")?;
+    if guard.is_some() {
+        return Ok(());
+    }
+    Target::initialize_native(&InitializationConfig::default())?;
+    let mut jit: LLVMOrcLLJITRef = std::ptr::null_mut();
+    // SAFETY: creating an LLJIT with default options; `jit` receives the instance.
+    take_error(unsafe { LLVMOrcCreateLLJIT(&mut jit, std::ptr::null_mut()) })?;
+    // ORC prints session errors to stderr by default; a user's program must never see
+    // them (a failed link is reported as a refusal instead).
+    // SAFETY: the callback ignores its arguments and consumes the error.
+    unsafe {
+        LLVMOrcExecutionSessionSetErrorReporter(
+            llvm_sys::orc2::lljit::LLVMOrcLLJITGetExecutionSession(jit),
+            silent_error_reporter,
+            std::ptr::null_mut(),
+        );
+    }
+    let names: Vec<CString> = helpers
+        .iter()
+        .map(|(name, _)| CString::new(name.as_str()).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let mut pairs: Vec<LLVMOrcCSymbolMapPair> = names
+        .iter()
+        .zip(helpers)
+        .map(|(name, (_, address))| LLVMOrcCSymbolMapPair {
+            // SAFETY: `jit` is live; the name is a NUL-terminated string.
+            Name: unsafe { LLVMOrcLLJITMangleAndIntern(jit, name.as_ptr()) },
+            Sym: LLVMJITEvaluatedSymbol {
+                Address: *address,
+                Flags: LLVMJITSymbolFlags {
+                    GenericFlags: LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsExported
+                        as u8
+                        | LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsCallable as u8,
+                    TargetFlags: 0,
+                },
+            },
+        })
+        .collect();
+    // SAFETY: the pairs are valid; LLVMOrcAbsoluteSymbols takes over the interned names
+    // and LLVMOrcJITDylibDefine the materialization unit.
+    unsafe {
+        let unit = LLVMOrcAbsoluteSymbols(pairs.as_mut_ptr(), pairs.len());
+        take_error(LLVMOrcJITDylibDefine(
+            LLVMOrcLLJITGetMainJITDylib(jit),
+            unit,
+        ))?;
+    }
+    *guard = Some(Jit {
+        jit,
+        trackers: HashMap::new(),
+        next_unit: 0,
+        machine: target_machine()?,
+    });
+    Ok(())
+}
+
+extern "C" fn silent_error_reporter(_context: *mut std::ffi::c_void, error: LLVMErrorRef) {
+    let _ = take_error(error);
+}
+
+/// What [`compile`] produced.
+pub struct Compiled {
+    pub handle: u64,
+    pub entries: Vec<u64>,
+    pub object: Vec<u8>,
+    pub nanos: [u64; 4],
+}
+
+/// Generates, optimizes and loads a unit; returns each plan's entry address.
+pub fn compile(unit: &Unit) -> Result<Compiled, String> {
+    let mut guard = JIT.lock().map_err(|_| "JIT lock poisoned")?;
+    let state = guard.as_mut().ok_or("the back end was not initialized")?;
+    let handle = state.next_unit;
+    state.next_unit += 1;
+    let prefix = format!("pyopt_u{handle}");
+
+    let started = Instant::now();
+    let context = Context::create();
+    let mut generator = codegen::Gen::new(&context, unit, &prefix);
+    generator.generate()?;
+    let ir_done = Instant::now();
+    let machine = &state.machine;
+    generator.module.set_triple(&machine.get_triple());
+    generator
+        .module
+        .set_data_layout(&machine.get_target_data().get_data_layout());
+    generator
+        .module
+        .run_passes("default<O3>", machine, PassBuilderOptions::create())
+        .map_err(|e| format!("optimization failed: {e}"))?;
+    let optimized = Instant::now();
+
+    let buffer = machine
+        .write_to_memory_buffer(&generator.module, FileType::Object)
+        .map_err(|e| format!("code generation failed: {e}"))?;
+    let object = buffer.as_slice().to_vec();
+    let generated = Instant::now();
+
+    let mut entries = Vec::with_capacity(unit.plans.len());
+    // SAFETY: the JIT is live under the lock; the memory buffer copy is handed to ORC,
+    // which owns it from then on; lookups use NUL-terminated names.
+    unsafe {
+        let dylib = LLVMOrcLLJITGetMainJITDylib(state.jit);
+        let tracker = LLVMOrcJITDylibCreateResourceTracker(dylib);
+        let memory = llvm_sys::core::LLVMCreateMemoryBufferWithMemoryRangeCopy(
+            object.as_ptr().cast(),
+            object.len(),
+            c"pyopt-unit".as_ptr(),
+        );
+        if let Err(e) = take_error(LLVMOrcLLJITAddObjectFileWithRT(state.jit, tracker, memory)) {
+            LLVMOrcReleaseResourceTracker(tracker);
+            return Err(format!("loading the object failed: {e}"));
+        }
+        for index in 0..unit.plans.len() {
+            let name = CString::new(codegen::symbol(&prefix, "entry", index)).expect("no NUL");
+            let mut address = 0u64;
+            if let Err(e) = take_error(LLVMOrcLLJITLookup(state.jit, &mut address, name.as_ptr())) {
+                take_error(LLVMOrcResourceTrackerRemove(tracker)).ok();
+                LLVMOrcReleaseResourceTracker(tracker);
+                return Err(format!("linking failed: {e}"));
+            }
+            entries.push(address);
+        }
+        state.trackers.insert(handle, tracker);
+    }
+    let linked = Instant::now();
+    let nanos = |a: Instant, b: Instant| (b - a).as_nanos() as u64;
+    Ok(Compiled {
+        handle,
+        entries,
+        object,
+        nanos: [
+            nanos(started, ir_done),
+            nanos(ir_done, optimized),
+            nanos(optimized, generated),
+            nanos(generated, linked),
+        ],
+    })
+}
+
+/// Frees a unit's code.
+pub fn release(handle: u64) {
+    let Ok(mut guard) = JIT.lock() else { return };
+    if let Some(state) = guard.as_mut()
+        && let Some(tracker) = state.trackers.remove(&handle)
+    {
+        // SAFETY: the tracker came from this JIT and is removed once.
+        unsafe {
+            take_error(LLVMOrcResourceTrackerRemove(tracker)).ok();
+            LLVMOrcReleaseResourceTracker(tracker);
+        }
+    }
+}
+
+fn target_description() -> &'static CStr {
+    static TEXT: OnceLock<CString> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let (major, minor, patch) = inkwell::support::get_llvm_version();
+        let _ = Target::initialize_native(&InitializationConfig::default());
+        let text = format!(
+            "LLVM {major}.{minor}.{patch}; {}; cpu {}; features {}",
+            TargetMachine::get_default_triple()
+                .as_str()
+                .to_string_lossy(),
+            TargetMachine::get_host_cpu_name().to_string_lossy(),
+            TargetMachine::get_host_cpu_features().to_string_lossy()
+        );
+        CString::new(text).unwrap_or_default()
+    })
+}
+
+fn error_string(message: &str) -> *mut c_char {
+    CString::new(message.replace('\0', " "))
+        .unwrap_or_default()
+        .into_raw()
+}
+
+unsafe extern "C" fn api_init(helpers: *const HelperSymbol, count: u64) -> i32 {
+    // SAFETY: the caller passes `count` valid entries with NUL-terminated names.
+    let helpers: Vec<(String, u64)> = unsafe {
+        std::slice::from_raw_parts(helpers, count as usize)
+            .iter()
+            .map(|h| {
+                (
+                    CStr::from_ptr(h.name).to_string_lossy().into_owned(),
+                    h.address,
+                )
+            })
+            .collect()
+    };
+    match init(&helpers) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
+}
+
+unsafe extern "C" fn api_compile(bytes: *const u8, len: u64, output: *mut CompileOutput) -> i32 {
+    // SAFETY: the caller passes a readable buffer and a writable output.
+    let (bytes, output) = unsafe {
+        (
+            std::slice::from_raw_parts(bytes, len as usize),
+            &mut *output,
+        )
+    };
+    *output = CompileOutput {
+        handle: 0,
+        entries: std::ptr::null_mut(),
+        nentries: 0,
+        object: std::ptr::null_mut(),
+        object_len: 0,
+        nanos: [0; 4],
+        error: std::ptr::null_mut(),
+    };
+    let result = pyopt_jit::decode::<Unit>(bytes)
+        .map_err(|e| format!("bad plan: {e}"))
+        .and_then(|unit| compile(&unit));
+    match result {
+        Ok(compiled) => {
+            let entries = compiled.entries.into_boxed_slice();
+            output.nentries = entries.len() as u64;
+            output.entries = Box::into_raw(entries).cast();
+            let object = compiled.object.into_boxed_slice();
+            output.object_len = object.len() as u64;
+            output.object = Box::into_raw(object).cast();
+            output.handle = compiled.handle;
+            output.nanos = compiled.nanos;
+            0
+        }
+        Err(message) => {
+            output.error = error_string(&message);
+            1
+        }
+    }
+}
+
+unsafe extern "C" fn api_free_output(output: *mut CompileOutput) {
+    // SAFETY: the output was filled by api_compile; each buffer is freed once.
+    unsafe {
+        let output = &mut *output;
+        if !output.entries.is_null() {
+            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                output.entries,
+                output.nentries as usize,
+            )));
+            output.entries = std::ptr::null_mut();
+        }
+        if !output.object.is_null() {
+            drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                output.object,
+                output.object_len as usize,
+            )));
+            output.object = std::ptr::null_mut();
+        }
+        if !output.error.is_null() {
+            drop(CString::from_raw(output.error));
+            output.error = std::ptr::null_mut();
+        }
+    }
+}
+
+unsafe extern "C" fn api_release(handle: u64) {
+    release(handle);
+}
+
+unsafe extern "C" fn api_target() -> *const c_char {
+    target_description().as_ptr()
+}
+
+static API: BackendApi = BackendApi {
+    abi_version: ABI_VERSION,
+    init: api_init,
+    compile: api_compile,
+    free_output: api_free_output,
+    release: api_release,
+    target: api_target,
+};
+
+/// The library's one export.
+#[unsafe(no_mangle)]
+pub extern "C" fn pyopt_backend_api() -> *const BackendApi {
+    &API
+}

@@ -1,0 +1,202 @@
+//! The contract between compiled code, `hooks` (which runs it) and the LLVM back end
+//! library (which produces it): data layouts, calling conventions and runtime helpers.
+//!
+//! Every compiled plan becomes a native function
+//!
+//! ```text
+//! fn(ctx: *mut Ctx, env: *const Env, out: *mut u64, remaining: i32, args...)
+//!     -> u64 (status)
+//! ```
+//!
+//! with one machine argument per parameter slot (`i64` ints, `double` floats, `i64` 0/1
+//! bools, tuples flattened); the result's slots go to `out` (a number's bits, a tuple's
+//! items, or, for `BOXED`, the object), so that after inlining LLVM sees a plain status
+//! to branch on. A wrapper `fn(ctx, env, frame, *const u64) -> Ret` reads the arguments
+//! from memory and is what `hooks` calls. `frame` is the interpreter frame `hooks` was
+//! given for this call; the wrapper leaves it in `ctx.entry_frame` (with its result
+//! slots in `ctx.entry_out`, which tells the plan it entered from the ones compiled code
+//! calls directly, which have no frame). Compiled
+//! code never raises: where it cannot go on it writes a deoptimization record to
+//! `ctx.slots` and passes on what the `pyopt_deopt` helper returns.
+
+use std::ffi::c_char;
+
+/// Bumped whenever anything in this module changes meaning.
+pub const ABI_VERSION: u32 = 3;
+
+/// Per-thread state compiled code reads and writes.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Ctx {
+    /// `&tstate->recursion_remaining`: decremented on entry to every compiled
+    /// function and incremented on return, exactly as interpreted calls do.
+    pub recursion_remaining: *mut i32,
+    /// The interpreter's eval breaker (non-zero: hand over at the next loop back-edge).
+    pub eval_breaker: *const i32,
+    /// Where deoptimization records are written (at least `capacity` slots).
+    pub slots: *mut u64,
+    pub capacity: u64,
+    /// The interpreter frame of the innermost entry-wrapper call on this thread (set
+    /// and restored by the wrapper), and that call's result slots.
+    pub entry_frame: *mut std::ffi::c_void,
+    pub entry_out: *mut u64,
+}
+
+/// A dict whose PEP 509 version the compiled code checks on entry.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct Watch {
+    pub version: *const u64,
+    pub expected: u64,
+}
+
+/// Per-unit state: the objects the code uses and the guards on them.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Env {
+    /// The request's object table (borrowed references `hooks` keeps alive).
+    pub objects: *const *mut std::ffi::c_void,
+    pub watches: *mut Watch,
+    pub nwatches: u64,
+    /// Opaque to compiled code: `hooks`' record of the loaded unit.
+    pub unit: *const std::ffi::c_void,
+}
+
+/// What a compiled function returns (in two registers).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ret {
+    /// The result per the plan's result type (float bits, 0/1 for bools, an owned
+    /// tuple object), or an owned object when `status` is [`BOXED`].
+    pub value: u64,
+    pub status: u64,
+}
+
+/// The result is of the plan's result type.
+pub const OK: u64 = 0;
+/// The result is an owned object of some other type (the interpreter finished the call).
+pub const BOXED: u64 = 1;
+/// An exception is set; the function has added itself to the traceback.
+pub const ERROR: u64 = 2;
+/// From an entry wrapper only: a name the unit depends on changed; nothing ran, and
+/// the caller runs the interpreter instead.
+pub const GUARD_FAILED: u64 = 3;
+
+/// Runtime helpers compiled code calls, by symbol name. Signatures are in the comments;
+/// `hooks::helpers` defines them and the back end declares them.
+pub mod helper {
+    /// `(ctx, env, frame, plan: u32, point: u32) -> Ret`: hand over to the interpreter
+    /// with the record in `ctx.slots`.
+    pub const DEOPT: &str = "pyopt_deopt";
+    /// `(env) -> u32`: a watched dict changed; 0 if every name still refers to the same
+    /// object (versions updated), 1 if the unit is no longer valid.
+    pub const GUARDS: &str = "pyopt_guards_changed";
+    /// `(ctx, env) -> u32`: the eval breaker is set. 0: carry on (the GIL was handed to
+    /// another thread and taken back, and the unit's guards still hold); 1: hand over to
+    /// the interpreter (a signal, a pending call, or changed globals).
+    pub const POLL: &str = "pyopt_poll";
+    /// `(f64, f64) -> f64`: Python's float `//` and `%` (divisor non-zero).
+    pub const FLOAT_FLOORDIV: &str = "pyopt_float_floordiv";
+    pub const FLOAT_MOD: &str = "pyopt_float_mod";
+    /// `(f64, f64, *mut f64) -> u32`: float `**`; 1 = the interpreter must do it.
+    pub const FLOAT_POW: &str = "pyopt_float_pow";
+    /// `(i64, i64, *mut i64) -> u32`: int `**` with a non-negative exponent; 1 = overflow.
+    pub const INT_POW: &str = "pyopt_int_pow";
+    /// `(i64, f64, u32 op) -> u32`: exact comparison of an int with a float.
+    pub const COMPARE_INT_FLOAT: &str = "pyopt_compare_int_float";
+    /// `(i64, i64, *mut f64) -> u32`: int `/` int correctly rounded; 1 = the interpreter.
+    pub const INT_TRUEDIV: &str = "pyopt_int_truediv";
+    /// `(u32 function, f64, f64, f64, *mut f64) -> u32`: a `math` function returning a
+    /// float; 1 = domain or range error (the interpreter raises it).
+    pub const MATH: &str = "pyopt_math";
+    /// `(u32 function, f64, *mut i64) -> u32`: math.floor/ceil/trunc of a float.
+    pub const MATH_TO_INT: &str = "pyopt_math_to_int";
+    /// `(i64, i64) -> i64`: math.gcd (returns -1 when the result does not fit).
+    pub const GCD: &str = "pyopt_gcd";
+    /// `(generator) -> f64`: `random()` of a `random.Random`.
+    pub const RANDOM: &str = "pyopt_random";
+    /// `(generator, i64, i64, *mut i64) -> u32`: `randint(a, b)`; 1 = the interpreter.
+    pub const RANDINT: &str = "pyopt_randint";
+    /// `(f64, *mut i64) -> u32`: `round(x)`; 1 = not finite or too large.
+    pub const ROUND: &str = "pyopt_round";
+    /// `(f64, i64, *mut f64) -> u32`: `round(x, n)`.
+    pub const ROUND_FLOAT_DIGITS: &str = "pyopt_round_float_digits";
+    /// `(i64, i64, *mut i64) -> u32`: `round(i, n)`.
+    pub const ROUND_INT_DIGITS: &str = "pyopt_round_int_digits";
+    /// `(env, plan: u32, slots: *const u64) -> obj`: the plan's result as a new object
+    /// (for tuple results); null with an exception set when allocation failed.
+    pub const BOX_RESULT: &str = "pyopt_box_result";
+
+    /// C library math functions compiled code calls directly (`double f(double)`),
+    /// resolved to the process's libm: the very functions CPython's `math` module calls.
+    pub const LIBM: [&str; 14] = [
+        "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "log", "log2",
+        "log10", "sqrt",
+    ];
+
+    pub const ALL: [&str; 18] = [
+        DEOPT,
+        GUARDS,
+        POLL,
+        FLOAT_FLOORDIV,
+        FLOAT_MOD,
+        FLOAT_POW,
+        INT_POW,
+        COMPARE_INT_FLOAT,
+        INT_TRUEDIV,
+        MATH,
+        MATH_TO_INT,
+        GCD,
+        RANDOM,
+        RANDINT,
+        ROUND,
+        ROUND_FLOAT_DIGITS,
+        ROUND_INT_DIGITS,
+        BOX_RESULT,
+    ];
+}
+
+/// A runtime helper's address, handed to the back end.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct HelperSymbol {
+    pub name: *const c_char,
+    pub address: u64,
+}
+
+/// What a compilation produced, filled in by the back end.
+#[repr(C)]
+#[derive(Debug)]
+pub struct CompileOutput {
+    /// Identifies the loaded code for `release`.
+    pub handle: u64,
+    /// Address of each plan's slot-reading wrapper, in plan order.
+    pub entries: *mut u64,
+    pub nentries: u64,
+    /// The object file (for the compiled-object cache).
+    pub object: *mut u8,
+    pub object_len: u64,
+    /// Nanoseconds spent in each phase: IR, optimization, code generation, linking.
+    pub nanos: [u64; 4],
+    /// On failure: a NUL-terminated message.
+    pub error: *mut c_char,
+}
+
+/// The back end library's entry points (`pyopt_backend_api` returns this).
+#[repr(C)]
+pub struct BackendApi {
+    pub abi_version: u32,
+    /// Registers the runtime helpers; call once before `compile`. Returns 0 on success.
+    pub init: unsafe extern "C" fn(helpers: *const HelperSymbol, count: u64) -> i32,
+    /// Compiles and loads a serialized [`crate::plan::Unit`]. Returns 0 on success;
+    /// `output` must then be given to `free_output`.
+    pub compile: unsafe extern "C" fn(unit: *const u8, len: u64, output: *mut CompileOutput) -> i32,
+    pub free_output: unsafe extern "C" fn(output: *mut CompileOutput),
+    /// Frees loaded code; no thread may be running it.
+    pub release: unsafe extern "C" fn(handle: u64),
+    /// LLVM's version, host CPU name and features, NUL-terminated (static).
+    pub target: unsafe extern "C" fn() -> *const c_char,
+}
+
+/// The symbol the back end library exports: `extern "C" fn() -> *const BackendApi`.
+pub const BACKEND_ENTRY: &str = "pyopt_backend_api";

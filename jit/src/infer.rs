@@ -1,0 +1,1462 @@
+//! Type inference: abstract interpretation of a function's bytecode for one signature,
+//! producing a [`FunctionPlan`], or a [`Refusal`] naming the construct and the line that
+//! cannot be compiled.
+//!
+//! Each instruction's transfer function gives the typed operation and the states of its
+//! successors; states are joined at merge points until nothing changes. A local whose
+//! type differs between paths is refused (compiled code never converts a value's type).
+//! Operations that always raise for the types at hand, or that the compiled code does
+//! not handle for them, become unconditional deoptimizations: the interpreter then does
+//! exactly what python3 does. Calls between functions of the unit are inferred together:
+//! result types start unknown and are iterated to a fixed point (recursion included).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+
+use crate::bytecode::{self, Instr};
+use crate::opcode::op;
+use crate::plan::{
+    BinOp, CmpOp, DeoptId, DeoptKind, DeoptPoint, FunctionPlan, Local, Op, StackSlot, State, Step,
+    Test, UnaryOp, Unit, Value,
+};
+use crate::snapshot::{
+    Binding, BuiltinFn, CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR, CO_ITERABLE_COROUTINE,
+    CO_VARARGS, CO_VARKEYWORDS, CodeSnapshot, CompileRequest, Const, MathFn, ModuleKind, ObjectId,
+    RandomFn,
+};
+use crate::types::{self, Ty};
+
+/// Why a function is not compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The function's qualified name.
+    pub function: String,
+    pub filename: String,
+    pub line: Option<u32>,
+    /// The construct, e.g. "try/except blocks" or "local 'x' is int on one path and
+    /// float on another".
+    pub construct: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(
+                f,
+                "{} ({}:{}): {}",
+                self.function, self.filename, line, self.construct
+            ),
+            None => write!(
+                f,
+                "{} ({}): {}",
+                self.function, self.filename, self.construct
+            ),
+        }
+    }
+}
+
+/// What an object of the request is, from the bindings that mention it.
+#[derive(Debug, Clone, PartialEq)]
+enum ObjKind {
+    Function(u32),
+    Module(ModuleKind),
+    Builtin(BuiltinFn),
+    Math(MathFn),
+    Random(RandomFn, ObjectId),
+}
+
+struct UnitState {
+    /// (function index, parameter types) of every plan; plan 0 is the request's.
+    keys: Vec<(u32, Vec<Ty>)>,
+    /// Result type of each plan so far (`None`: no return reached yet).
+    results: Vec<Option<Ty>>,
+    objects: BTreeMap<ObjectId, ObjKind>,
+}
+
+impl UnitState {
+    fn plan_for(&mut self, function: u32, params: Vec<Ty>) -> usize {
+        let key = (function, params);
+        if let Some(index) = self.keys.iter().position(|k| *k == key) {
+            return index;
+        }
+        self.keys.push(key);
+        self.results.push(None);
+        self.keys.len() - 1
+    }
+}
+
+/// Most rounds of unit-wide inference before giving up (each round re-infers every plan
+/// with the result types of the previous one; real code settles in two or three).
+const MAX_ROUNDS: usize = 16;
+/// Most plans in one unit (direct callees and their specializations).
+const MAX_PLANS: usize = 64;
+
+/// Infers every plan of a compile request.
+pub fn plan_unit(request: &CompileRequest) -> Result<Unit, Refusal> {
+    let root = request.functions.first().ok_or_else(|| Refusal {
+        function: "<none>".to_owned(),
+        filename: String::new(),
+        line: None,
+        construct: "empty compile request".to_owned(),
+    })?;
+    for ty in &request.arg_types {
+        if !ty.is_value() {
+            return Err(refusal(root, None, format!("argument of type {ty}")));
+        }
+    }
+    let mut unit = UnitState {
+        keys: vec![(0, request.arg_types.clone())],
+        results: vec![None],
+        objects: BTreeMap::new(),
+    };
+    for function in &request.functions {
+        for binding in function
+            .globals
+            .iter()
+            .chain(function.module_attributes.iter().map(|(_, _, b)| b))
+        {
+            record_object(&mut unit.objects, binding);
+        }
+    }
+    for _ in 0..MAX_ROUNDS {
+        let mut changed = false;
+        let mut plans = Vec::new();
+        let mut index = 0;
+        while index < unit.keys.len() {
+            if unit.keys.len() > MAX_PLANS {
+                return Err(refusal(
+                    root,
+                    None,
+                    format!("more than {MAX_PLANS} specializations of called functions"),
+                ));
+            }
+            let plan = infer_plan(&mut unit, request, index)?;
+            if unit.results[index].as_ref() != Some(&plan.result) && plan.result != Ty::Null {
+                unit.results[index] = Some(plan.result.clone());
+                changed = true;
+            }
+            plans.push(plan);
+            index += 1;
+        }
+        if !changed {
+            for (plan, result) in plans.iter().zip(&unit.results) {
+                if result.is_none() {
+                    let code = &request.functions[plan.function as usize];
+                    return Err(refusal(code, None, "never returns normally".to_owned()));
+                }
+            }
+            return Ok(Unit {
+                plans,
+                fastmath: request.fastmath,
+            });
+        }
+    }
+    Err(refusal(
+        root,
+        None,
+        "result types of its calls do not settle".to_owned(),
+    ))
+}
+
+fn record_object(objects: &mut BTreeMap<ObjectId, ObjKind>, binding: &Binding) {
+    match binding {
+        Binding::Function { object, function } => {
+            objects.insert(*object, ObjKind::Function(*function));
+        }
+        Binding::Module { object, kind } => {
+            objects.insert(*object, ObjKind::Module(*kind));
+        }
+        Binding::Builtin { object, kind } => {
+            objects.insert(*object, ObjKind::Builtin(*kind));
+        }
+        Binding::Math { object, kind } => {
+            objects.insert(*object, ObjKind::Math(*kind));
+        }
+        Binding::Random {
+            object,
+            generator,
+            kind,
+        } => {
+            objects.insert(*object, ObjKind::Random(*kind, *generator));
+        }
+        Binding::Value(_) | Binding::Unsupported(_) | Binding::Missing => {}
+    }
+}
+
+fn refusal(code: &CodeSnapshot, line: Option<u32>, construct: String) -> Refusal {
+    Refusal {
+        function: code.qualname.clone(),
+        filename: code.filename.clone(),
+        line,
+        construct,
+    }
+}
+
+/// The successors of one instruction and what it does.
+struct Transfer {
+    op: Op,
+    successors: Vec<(usize, State)>,
+    returns: Option<Ty>,
+}
+
+struct FnInfer<'a> {
+    unit: &'a mut UnitState,
+    request: &'a CompileRequest,
+    code: &'a CodeSnapshot,
+    instrs: Vec<Instr>,
+    index_of_start: HashMap<u32, usize>,
+    jump_targets: HashSet<usize>,
+    /// Recording pass: deoptimization points are kept (the fixpoint pass discards them).
+    recording: bool,
+    deopts: Vec<DeoptPoint>,
+}
+
+fn infer_plan(
+    unit: &mut UnitState,
+    request: &CompileRequest,
+    plan: usize,
+) -> Result<FunctionPlan, Refusal> {
+    let (function, params) = unit.keys[plan].clone();
+    let code = &request.functions[function as usize];
+    check_shape(code, &params)?;
+    let instrs = bytecode::decode(&code.code).map_err(|e| {
+        refusal(
+            code,
+            code.line_of(e.offset),
+            format!("undecodable bytecode: {}", e.message),
+        )
+    })?;
+    let index_of_start: HashMap<u32, usize> = instrs
+        .iter()
+        .enumerate()
+        .map(|(i, instr)| (instr.start, i))
+        .collect();
+    let mut jump_targets = HashSet::new();
+    for instr in &instrs {
+        if let Some(target) = instr.jump_target() {
+            let index = *index_of_start.get(&target).ok_or_else(|| {
+                refusal(
+                    code,
+                    code.line_of(instr.offset),
+                    format!("jump to {target}, which is not an instruction"),
+                )
+            })?;
+            jump_targets.insert(index);
+        }
+    }
+    let mut infer = FnInfer {
+        unit,
+        request,
+        code,
+        instrs,
+        index_of_start,
+        jump_targets,
+        recording: false,
+        deopts: Vec::new(),
+    };
+
+    let nlocals = code.varnames.len();
+    let mut entry = State {
+        locals: vec![Local::Unbound; nlocals],
+        stack: Vec::new(),
+    };
+    for (i, ty) in params.iter().enumerate() {
+        entry.locals[i] = Local::Bound(ty.clone());
+    }
+
+    // Fixpoint over instruction entry states.
+    let mut states: Vec<Option<State>> = vec![None; infer.instrs.len()];
+    states[0] = Some(entry.clone());
+    let mut worklist = vec![0usize];
+    let mut visits = 0usize;
+    while let Some(index) = worklist.pop() {
+        visits += 1;
+        if visits > 64 * infer.instrs.len() + 1024 {
+            return Err(infer.refuse(index, "types do not settle".to_owned()));
+        }
+        let state = states[index].clone().expect("queued states exist");
+        let transfer = infer.transfer(index, &state)?;
+        for (successor, out) in transfer.successors {
+            let joined = match &states[successor] {
+                None => out,
+                Some(existing) => infer.join(successor, existing, &out)?,
+            };
+            if states[successor].as_ref() != Some(&joined) {
+                states[successor] = Some(joined);
+                worklist.push(successor);
+            }
+        }
+    }
+
+    // Recording pass over the final states.
+    infer.recording = true;
+    let entry_deopt = infer.add_deopt(DeoptPoint {
+        kind: DeoptKind::Entry,
+        locals: entry.locals.clone(),
+        reason: "function entry".to_owned(),
+        line: None,
+    });
+    let mut steps = Vec::with_capacity(infer.instrs.len());
+    let mut result: Option<Ty> = None;
+    for (index, state) in states.iter().enumerate() {
+        let instr = infer.instrs[index];
+        let Some(state) = state else {
+            steps.push(Step {
+                start: instr.start,
+                offset: instr.offset,
+                before: None,
+                op: Op::Nop,
+            });
+            continue;
+        };
+        let transfer = infer.transfer(index, state)?;
+        if let Some(ty) = transfer.returns {
+            match &result {
+                None => result = Some(ty),
+                Some(existing) if *existing == ty => {}
+                Some(existing) => {
+                    return Err(infer.refuse(
+                        index,
+                        format!("returns {existing} on one path and {ty} on another"),
+                    ));
+                }
+            }
+        }
+        steps.push(Step {
+            start: instr.start,
+            offset: instr.offset,
+            before: Some(state.clone()),
+            op: transfer.op,
+        });
+    }
+    Ok(FunctionPlan {
+        function,
+        params,
+        // `Null` stands for "no return reached yet" until the unit settles.
+        result: result.unwrap_or(Ty::Null),
+        steps,
+        deopts: infer.deopts,
+        entry_deopt,
+    })
+}
+
+fn check_shape(code: &CodeSnapshot, params: &[Ty]) -> Result<(), Refusal> {
+    let kind_flags = CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR;
+    let problem = if code.flags & kind_flags != 0 {
+        Some("generators and coroutines".to_owned())
+    } else if code.flags & (CO_VARARGS | CO_VARKEYWORDS) != 0 {
+        Some("*args or **kwargs parameters".to_owned())
+    } else if code.kwonlyargcount > 0 {
+        Some("keyword-only parameters".to_owned())
+    } else if code.ncellvars > 0 || code.nfreevars > 0 {
+        Some("closures (variables shared with nested functions)".to_owned())
+    } else if !code.exception_table.is_empty() {
+        Some("try/except/finally or with blocks".to_owned())
+    } else if code.argcount as usize != params.len() {
+        Some(format!(
+            "a call with {} arguments for {} parameters",
+            params.len(),
+            code.argcount
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(construct) => Err(refusal(code, Some(code.first_line), construct)),
+        None => Ok(()),
+    }
+}
+
+fn join_ty(a: &Ty, b: &Ty) -> Option<Ty> {
+    if a == b {
+        return Some(a.clone());
+    }
+    match (a, b) {
+        (Ty::Tuple(x), Ty::Tuple(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| join_ty(p, q))
+            .collect::<Option<Vec<_>>>()
+            .map(Ty::Tuple),
+        _ => None,
+    }
+}
+
+fn is_intlike(ty: &Ty) -> bool {
+    matches!(ty, Ty::Int | Ty::Bool)
+}
+
+/// Whether `op` on these types is computed by compiled code (`Some(result)`), or always
+/// handed to the interpreter (`None`: it raises, or compiled code does not do it).
+fn binary_result(op: BinOp, lhs: &Ty, rhs: &Ty) -> Option<Ty> {
+    let numbers = lhs.is_number() && rhs.is_number();
+    let ints = is_intlike(lhs) && is_intlike(rhs);
+    match op {
+        BinOp::Add if matches!((lhs, rhs), (Ty::Tuple(_), Ty::Tuple(_))) => {
+            let (Ty::Tuple(a), Ty::Tuple(b)) = (lhs, rhs) else {
+                unreachable!()
+            };
+            Some(Ty::Tuple(a.iter().chain(b).cloned().collect()))
+        }
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::FloorDiv | BinOp::Mod | BinOp::Pow => {
+            if ints {
+                Some(Ty::Int)
+            } else if numbers {
+                Some(Ty::Float)
+            } else {
+                None
+            }
+        }
+        BinOp::TrueDiv => numbers.then_some(Ty::Float),
+        BinOp::And | BinOp::Or | BinOp::Xor => {
+            if *lhs == Ty::Bool && *rhs == Ty::Bool {
+                Some(Ty::Bool)
+            } else {
+                ints.then_some(Ty::Int)
+            }
+        }
+        BinOp::LShift | BinOp::RShift => ints.then_some(Ty::Int),
+        BinOp::MatMul => None,
+    }
+}
+
+/// The truth value of a value of this type when it does not depend on the value.
+fn static_truth(ty: &Ty) -> Option<bool> {
+    match ty {
+        Ty::None => Some(false),
+        Ty::Tuple(items) => Some(!items.is_empty()),
+        Ty::Object(_) => Some(true),
+        _ => None,
+    }
+}
+
+fn can_test_truth(ty: &Ty) -> bool {
+    ty.is_number() || static_truth(ty).is_some()
+}
+
+impl FnInfer<'_> {
+    fn line(&self, index: usize) -> Option<u32> {
+        self.code.line_of(self.instrs[index].offset)
+    }
+
+    fn refuse(&self, index: usize, construct: String) -> Refusal {
+        refusal(self.code, self.line(index), construct)
+    }
+
+    fn add_deopt(&mut self, point: DeoptPoint) -> DeoptId {
+        if !self.recording {
+            return 0;
+        }
+        self.deopts.push(point);
+        (self.deopts.len() - 1) as DeoptId
+    }
+
+    /// Hand over at this instruction, before it runs, with `state`.
+    fn resume_here(&mut self, index: usize, state: &State, reason: &str) -> DeoptId {
+        let point = DeoptPoint {
+            kind: DeoptKind::Resume {
+                offset: self.instrs[index].start,
+                stack: state.stack.iter().cloned().map(StackSlot::Typed).collect(),
+            },
+            locals: state.locals.clone(),
+            reason: reason.to_owned(),
+            line: self.line(index),
+        };
+        self.add_deopt(point)
+    }
+
+    fn join(&self, index: usize, a: &State, b: &State) -> Result<State, Refusal> {
+        if a.stack.len() != b.stack.len() {
+            return Err(self.refuse(index, "stack depths differ between paths".to_owned()));
+        }
+        let mut stack = Vec::with_capacity(a.stack.len());
+        for (x, y) in a.stack.iter().zip(&b.stack) {
+            stack.push(join_ty(x, y).ok_or_else(|| {
+                self.refuse(
+                    index,
+                    format!("a value is {x} on one path and {y} on another"),
+                )
+            })?);
+        }
+        let mut locals = Vec::with_capacity(a.locals.len());
+        for (i, (x, y)) in a.locals.iter().zip(&b.locals).enumerate() {
+            let joined = match (x, y) {
+                (Local::Unbound, Local::Unbound) => Local::Unbound,
+                (Local::Bound(p), Local::Bound(q)) => {
+                    Local::Bound(self.join_local(index, i, p, q)?)
+                }
+                (Local::Unbound, Local::Bound(t) | Local::MaybeBound(t))
+                | (Local::Bound(t) | Local::MaybeBound(t), Local::Unbound) => {
+                    Local::MaybeBound(t.clone())
+                }
+                (Local::MaybeBound(p), Local::Bound(q) | Local::MaybeBound(q))
+                | (Local::Bound(p), Local::MaybeBound(q)) => {
+                    Local::MaybeBound(self.join_local(index, i, p, q)?)
+                }
+            };
+            locals.push(joined);
+        }
+        Ok(State { locals, stack })
+    }
+
+    fn join_local(&self, index: usize, local: usize, a: &Ty, b: &Ty) -> Result<Ty, Refusal> {
+        join_ty(a, b).ok_or_else(|| {
+            let name = self.code.varnames.get(local).map_or("?", String::as_str);
+            self.refuse(
+                index,
+                format!("local '{name}' is {a} on one path and {b} on another"),
+            )
+        })
+    }
+
+    fn target_index(&self, index: usize) -> Result<usize, Refusal> {
+        let target = self.instrs[index]
+            .jump_target()
+            .expect("called for jumps only");
+        self.index_of_start
+            .get(&target)
+            .copied()
+            .ok_or_else(|| self.refuse(index, format!("jump to offset {target}")))
+    }
+
+    fn pop(&self, index: usize, stack: &mut Vec<Ty>) -> Result<Ty, Refusal> {
+        stack
+            .pop()
+            .ok_or_else(|| self.refuse(index, "value stack underflow".to_owned()))
+    }
+
+    fn pop_n(&self, index: usize, stack: &mut Vec<Ty>, n: usize) -> Result<Vec<Ty>, Refusal> {
+        if stack.len() < n {
+            return Err(self.refuse(index, "value stack underflow".to_owned()));
+        }
+        Ok(stack.split_off(stack.len() - n))
+    }
+
+    /// An instruction that always hands over to the interpreter.
+    fn deopt_always(&mut self, index: usize, state: &State, reason: &str) -> Transfer {
+        let deopt = self.resume_here(index, state, reason);
+        Transfer {
+            op: Op::Deopt(deopt),
+            successors: Vec::new(),
+            returns: None,
+        }
+    }
+
+    fn transfer(&mut self, index: usize, state: &State) -> Result<Transfer, Refusal> {
+        let instr = self.instrs[index];
+        let next = index + 1;
+        let mut out = state.clone();
+        let simple = |op: Op, out: State| -> Transfer {
+            Transfer {
+                op,
+                successors: vec![(next, out)],
+                returns: None,
+            }
+        };
+        let arg = instr.arg;
+        match instr.opcode {
+            op::RESUME | op::NOP => Ok(simple(Op::Nop, out)),
+            op::PRECALL => Ok(simple(Op::Nop, out)),
+            op::LOAD_FAST => {
+                let local = arg as usize;
+                let check = match state.locals.get(local) {
+                    Some(Local::Bound(ty)) => {
+                        out.stack.push(ty.clone());
+                        None
+                    }
+                    Some(Local::MaybeBound(ty)) => {
+                        out.stack.push(ty.clone());
+                        Some(self.resume_here(index, state, "local may be unbound"))
+                    }
+                    Some(Local::Unbound) => {
+                        return Ok(self.deopt_always(index, state, "unbound local"));
+                    }
+                    None => return Err(self.refuse(index, format!("local #{local}"))),
+                };
+                Ok(simple(Op::LoadLocal { local: arg, check }, out))
+            }
+            op::STORE_FAST => {
+                let ty = self.pop(index, &mut out.stack)?;
+                if !ty.is_value() {
+                    return Err(self.refuse(index, format!("storing a {ty} in a local")));
+                }
+                let Some(slot) = out.locals.get_mut(arg as usize) else {
+                    return Err(self.refuse(index, format!("local #{arg}")));
+                };
+                *slot = Local::Bound(ty);
+                Ok(simple(Op::StoreLocal { local: arg }, out))
+            }
+            op::DELETE_FAST => {
+                let check = match state.locals.get(arg as usize) {
+                    Some(Local::Bound(_)) => None,
+                    Some(Local::MaybeBound(_)) => {
+                        Some(self.resume_here(index, state, "local may be unbound"))
+                    }
+                    _ => return Ok(self.deopt_always(index, state, "unbound local")),
+                };
+                out.locals[arg as usize] = Local::Unbound;
+                Ok(simple(Op::DeleteLocal { local: arg, check }, out))
+            }
+            op::LOAD_CONST => {
+                let constant =
+                    self.code.consts.get(arg as usize).ok_or_else(|| {
+                        self.refuse(index, format!("constant #{arg} out of range"))
+                    })?;
+                let value = self.value_of(index, constant)?;
+                out.stack.push(value.ty());
+                Ok(simple(Op::Const(value), out))
+            }
+            op::POP_TOP => {
+                self.pop(index, &mut out.stack)?;
+                Ok(simple(Op::Pop, out))
+            }
+            op::PUSH_NULL => {
+                out.stack.push(Ty::Null);
+                Ok(simple(Op::PushMarker(Ty::Null), out))
+            }
+            op::COPY => {
+                let n = arg as usize;
+                if n == 0 || n > out.stack.len() {
+                    return Err(self.refuse(index, "COPY beyond the stack".to_owned()));
+                }
+                let ty = out.stack[out.stack.len() - n].clone();
+                out.stack.push(ty);
+                Ok(simple(Op::Copy(arg), out))
+            }
+            op::SWAP => {
+                let n = arg as usize;
+                let len = out.stack.len();
+                if n < 2 || n > len {
+                    return Err(self.refuse(index, "SWAP beyond the stack".to_owned()));
+                }
+                out.stack.swap(len - 1, len - n);
+                Ok(simple(Op::Swap(arg), out))
+            }
+            op::LOAD_GLOBAL => {
+                let name_index = arg >> 1;
+                if arg & 1 == 1 {
+                    out.stack.push(Ty::Null);
+                }
+                let binding = self.code.globals.get(name_index as usize).cloned();
+                let mut transfer =
+                    self.push_binding(index, state, out, binding, name_index, "global name")?;
+                if !matches!(transfer.op, Op::Deopt(_)) {
+                    let value = std::mem::replace(&mut transfer.op, Op::Nop);
+                    transfer.op = Op::LoadGlobal {
+                        null: arg & 1 == 1,
+                        value: Box::new(value),
+                    };
+                }
+                Ok(transfer)
+            }
+            op::LOAD_ATTR | op::LOAD_METHOD => {
+                let owner = self.pop(index, &mut out.stack)?;
+                let Ty::Object(id) = owner else {
+                    return Err(self.refuse(index, format!("attribute access on a {owner}")));
+                };
+                let Some(ObjKind::Module(kind)) = self.unit.objects.get(&id).cloned() else {
+                    return Err(
+                        self.refuse(index, "attribute access on a non-module object".to_owned())
+                    );
+                };
+                if instr.opcode == op::LOAD_METHOD {
+                    out.stack.push(Ty::Null);
+                }
+                let binding = self.code.module_attribute(kind, arg).cloned();
+                let mut transfer =
+                    self.push_binding(index, state, out, binding, arg, "module attribute")?;
+                if !matches!(transfer.op, Op::Deopt(_)) {
+                    let value = std::mem::replace(&mut transfer.op, Op::Nop);
+                    transfer.op = Op::LoadAttribute {
+                        method: instr.opcode == op::LOAD_METHOD,
+                        value: Box::new(value),
+                    };
+                }
+                Ok(transfer)
+            }
+            op::BINARY_OP => {
+                let operator = BinOp::from_arg(arg)
+                    .ok_or_else(|| self.refuse(index, format!("BINARY_OP {arg}")))?;
+                let rhs = self.pop(index, &mut out.stack)?;
+                let lhs = self.pop(index, &mut out.stack)?;
+                match binary_result(operator, &lhs, &rhs) {
+                    Some(result) => {
+                        let deopt =
+                            self.resume_here(index, state, "arithmetic the interpreter must do");
+                        out.stack.push(result.clone());
+                        Ok(simple(
+                            Op::Binary {
+                                op: operator,
+                                result,
+                                deopt,
+                            },
+                            out,
+                        ))
+                    }
+                    None if lhs.is_value() && rhs.is_value() => {
+                        Ok(self.deopt_always(index, state, "operand types"))
+                    }
+                    None => Err(self.refuse(
+                        index,
+                        format!(
+                            "operator {} on {lhs} and {rhs}",
+                            crate::opcode::BINARY_OPERATORS[arg as usize % 26]
+                        ),
+                    )),
+                }
+            }
+            op::COMPARE_OP => {
+                let operator = CmpOp::from_arg(arg)
+                    .ok_or_else(|| self.refuse(index, format!("COMPARE_OP {arg}")))?;
+                let rhs = self.pop(index, &mut out.stack)?;
+                let lhs = self.pop(index, &mut out.stack)?;
+                out.stack.push(Ty::Bool);
+                if lhs.is_number() && rhs.is_number() {
+                    let deopt = self.resume_here(index, state, "comparison");
+                    return Ok(simple(
+                        Op::Compare {
+                            op: operator,
+                            deopt,
+                        },
+                        out,
+                    ));
+                }
+                let equality = matches!(operator, CmpOp::Eq | CmpOp::Ne);
+                let none_involved = lhs == Ty::None || rhs == Ty::None;
+                if equality && none_involved && lhs.is_value() && rhs.is_value() {
+                    let equal = lhs == Ty::None && rhs == Ty::None;
+                    let result = if operator == CmpOp::Eq { equal } else { !equal };
+                    return Ok(simple(Op::IsStatic { result }, out));
+                }
+                if lhs.is_value()
+                    && rhs.is_value()
+                    && !matches!((&lhs, &rhs), (Ty::Tuple(_), Ty::Tuple(_)))
+                {
+                    // Ordering with None or a tuple, or == between a number and a
+                    // tuple: the interpreter raises or answers.
+                    return Ok(self.deopt_always(index, state, "comparison of these types"));
+                }
+                Err(self.refuse(
+                    index,
+                    format!(
+                        "comparison {} between {lhs} and {rhs}",
+                        crate::opcode::COMPARISONS[arg as usize]
+                    ),
+                ))
+            }
+            op::IS_OP => {
+                let rhs = self.pop(index, &mut out.stack)?;
+                let lhs = self.pop(index, &mut out.stack)?;
+                if (lhs == Ty::None || rhs == Ty::None) && lhs.is_value() && rhs.is_value() {
+                    let same = lhs == Ty::None && rhs == Ty::None;
+                    out.stack.push(Ty::Bool);
+                    return Ok(simple(
+                        Op::IsStatic {
+                            result: if arg == 0 { same } else { !same },
+                        },
+                        out,
+                    ));
+                }
+                Err(self.refuse(
+                    index,
+                    format!("'is' between {lhs} and {rhs} (only 'is None' is compiled)"),
+                ))
+            }
+            op::UNARY_NEGATIVE | op::UNARY_POSITIVE | op::UNARY_INVERT | op::UNARY_NOT => {
+                let operand = self.pop(index, &mut out.stack)?;
+                let unary = match instr.opcode {
+                    op::UNARY_NEGATIVE => UnaryOp::Negative,
+                    op::UNARY_POSITIVE => UnaryOp::Positive,
+                    op::UNARY_INVERT => UnaryOp::Invert,
+                    _ => UnaryOp::Not,
+                };
+                let result = match (unary, &operand) {
+                    (UnaryOp::Not, ty) if can_test_truth(ty) => Some(Ty::Bool),
+                    (UnaryOp::Negative | UnaryOp::Positive, Ty::Int | Ty::Bool) => Some(Ty::Int),
+                    (UnaryOp::Negative | UnaryOp::Positive, Ty::Float) => Some(Ty::Float),
+                    (UnaryOp::Invert, Ty::Int | Ty::Bool) => Some(Ty::Int),
+                    _ => None,
+                };
+                match result {
+                    Some(result) => {
+                        let deopt = self.resume_here(index, state, "unary operation");
+                        out.stack.push(result.clone());
+                        Ok(simple(
+                            Op::Unary {
+                                op: unary,
+                                result,
+                                deopt,
+                            },
+                            out,
+                        ))
+                    }
+                    None if operand.is_value() => {
+                        Ok(self.deopt_always(index, state, "operand type"))
+                    }
+                    None => Err(self.refuse(index, format!("unary operator on a {operand}"))),
+                }
+            }
+            op::POP_JUMP_FORWARD_IF_FALSE
+            | op::POP_JUMP_FORWARD_IF_TRUE
+            | op::POP_JUMP_BACKWARD_IF_FALSE
+            | op::POP_JUMP_BACKWARD_IF_TRUE
+            | op::POP_JUMP_FORWARD_IF_NONE
+            | op::POP_JUMP_FORWARD_IF_NOT_NONE
+            | op::POP_JUMP_BACKWARD_IF_NONE
+            | op::POP_JUMP_BACKWARD_IF_NOT_NONE => {
+                let target = self.target_index(index)?;
+                let backward = target <= index;
+                let operand = self.pop(index, &mut out.stack)?;
+                let (test, jump_if) = match instr.opcode {
+                    op::POP_JUMP_FORWARD_IF_FALSE | op::POP_JUMP_BACKWARD_IF_FALSE => {
+                        (Test::Truth, false)
+                    }
+                    op::POP_JUMP_FORWARD_IF_TRUE | op::POP_JUMP_BACKWARD_IF_TRUE => {
+                        (Test::Truth, true)
+                    }
+                    op::POP_JUMP_FORWARD_IF_NONE | op::POP_JUMP_BACKWARD_IF_NONE => {
+                        (Test::IsNone, true)
+                    }
+                    _ => (Test::IsNone, false),
+                };
+                let known = match test {
+                    Test::Truth if !can_test_truth(&operand) => {
+                        return Err(self.refuse(index, format!("truth value of a {operand}")));
+                    }
+                    Test::Truth => static_truth(&operand),
+                    Test::IsNone if operand.is_value() || operand == Ty::Null => {
+                        Some(operand == Ty::None)
+                    }
+                    Test::IsNone => Some(false),
+                };
+                let poll = backward.then(|| self.resume_here(index, state, "eval breaker"));
+                let successors = match known {
+                    Some(value) if value == jump_if => vec![(target, out)],
+                    Some(_) => vec![(next, out)],
+                    None => vec![(next, out.clone()), (target, out)],
+                };
+                Ok(Transfer {
+                    op: Op::Branch {
+                        test,
+                        jump_if,
+                        target: target as u32,
+                        poll,
+                    },
+                    successors,
+                    returns: None,
+                })
+            }
+            op::JUMP_IF_FALSE_OR_POP | op::JUMP_IF_TRUE_OR_POP => {
+                let target = self.target_index(index)?;
+                let operand = out
+                    .stack
+                    .last()
+                    .cloned()
+                    .ok_or_else(|| self.refuse(index, "value stack underflow".to_owned()))?;
+                if !can_test_truth(&operand) {
+                    return Err(self.refuse(index, format!("truth value of a {operand}")));
+                }
+                let jump_if = instr.opcode == op::JUMP_IF_TRUE_OR_POP;
+                let kept = out.clone();
+                out.stack.pop();
+                let successors = match static_truth(&operand) {
+                    Some(value) if value == jump_if => vec![(target, kept)],
+                    Some(_) => vec![(next, out)],
+                    None => vec![(next, out), (target, kept)],
+                };
+                Ok(Transfer {
+                    op: Op::BranchOrPop {
+                        jump_if,
+                        target: target as u32,
+                    },
+                    successors,
+                    returns: None,
+                })
+            }
+            op::JUMP_FORWARD | op::JUMP_BACKWARD | op::JUMP_BACKWARD_NO_INTERRUPT => {
+                let target = self.target_index(index)?;
+                let poll = (instr.opcode == op::JUMP_BACKWARD)
+                    .then(|| self.resume_here(index, state, "eval breaker"));
+                Ok(Transfer {
+                    op: Op::Jump {
+                        target: target as u32,
+                        poll,
+                    },
+                    successors: vec![(target, out)],
+                    returns: None,
+                })
+            }
+            op::GET_ITER => {
+                let iterable = self.pop(index, &mut out.stack)?;
+                if iterable != Ty::Range {
+                    return Err(self.refuse(
+                        index,
+                        format!("iteration over a {iterable} (only range() is compiled)"),
+                    ));
+                }
+                out.stack.push(Ty::RangeIter);
+                Ok(simple(Op::Nop, out))
+            }
+            op::FOR_ITER => {
+                let exit = self.target_index(index)?;
+                if out.stack.last() != Some(&Ty::RangeIter) {
+                    return Err(self.refuse(index, "iteration over a non-range".to_owned()));
+                }
+                let mut done = out.clone();
+                done.stack.pop();
+                out.stack.push(Ty::Int);
+                Ok(Transfer {
+                    op: Op::ForRange { exit: exit as u32 },
+                    successors: vec![(next, out), (exit, done)],
+                    returns: None,
+                })
+            }
+            op::CALL => self.transfer_call(index, state, out),
+            op::KW_NAMES => Err(self.refuse(index, "keyword arguments in calls".to_owned())),
+            op::BUILD_TUPLE => {
+                let items = self.pop_n(index, &mut out.stack, arg as usize)?;
+                if let Some(bad) = items.iter().find(|t| !t.is_value()) {
+                    return Err(self.refuse(index, format!("a tuple holding a {bad}")));
+                }
+                out.stack.push(Ty::Tuple(items));
+                Ok(simple(Op::BuildTuple(arg), out))
+            }
+            op::UNPACK_SEQUENCE => {
+                let sequence = self.pop(index, &mut out.stack)?;
+                match sequence {
+                    Ty::Tuple(items) if items.len() == arg as usize => {
+                        out.stack.extend(items.into_iter().rev());
+                        let deopt = self.resume_here(index, state, "unpack");
+                        Ok(simple(Op::UnpackTuple { count: arg, deopt }, out))
+                    }
+                    Ty::Tuple(_) | Ty::Int | Ty::Float | Ty::Bool | Ty::None => {
+                        Ok(self.deopt_always(index, state, "unpacking"))
+                    }
+                    other => Err(self.refuse(index, format!("unpacking a {other}"))),
+                }
+            }
+            op::BINARY_SUBSCR => {
+                let subscript = self.pop(index, &mut out.stack)?;
+                let container = self.pop(index, &mut out.stack)?;
+                let Ty::Tuple(items) = container else {
+                    return Err(self.refuse(index, format!("indexing a {container}")));
+                };
+                if !is_intlike(&subscript) {
+                    return Ok(self.deopt_always(index, state, "tuple index type"));
+                }
+                let constant = self.constant_index(index);
+                let result = match constant {
+                    Some(i) => {
+                        let len = items.len() as i64;
+                        let position = if i < 0 { i + len } else { i };
+                        if position < 0 || position >= len {
+                            return Ok(self.deopt_always(index, state, "index out of range"));
+                        }
+                        items[position as usize].clone()
+                    }
+                    None => match items.first() {
+                        Some(first) if items.iter().all(|t| t == first) => first.clone(),
+                        Some(_) => {
+                            return Err(self.refuse(
+                                index,
+                                "indexing a tuple of mixed types with a variable".to_owned(),
+                            ));
+                        }
+                        None => return Ok(self.deopt_always(index, state, "empty tuple")),
+                    },
+                };
+                let deopt = self.resume_here(index, state, "index out of range");
+                out.stack.push(result.clone());
+                Ok(simple(
+                    Op::Subscript {
+                        constant,
+                        result,
+                        deopt,
+                    },
+                    out,
+                ))
+            }
+            op::RETURN_VALUE => {
+                let value = self.pop(index, &mut out.stack)?;
+                if !value.is_value() {
+                    return Err(self.refuse(index, format!("returning a {value}")));
+                }
+                Ok(Transfer {
+                    op: Op::Return,
+                    successors: Vec::new(),
+                    returns: Some(value),
+                })
+            }
+            other => Err(self.refuse(
+                index,
+                format!("the {} instruction", crate::opcode::name(other)),
+            )),
+        }
+    }
+
+    /// The value of a `LOAD_CONST` directly before this instruction, if that is what
+    /// pushed the top of the stack.
+    fn constant_index(&self, index: usize) -> Option<i64> {
+        if index == 0 || self.jump_targets.contains(&index) {
+            return None;
+        }
+        let previous = self.instrs[index - 1];
+        if previous.opcode != op::LOAD_CONST {
+            return None;
+        }
+        match self.code.consts.get(previous.arg as usize) {
+            Some(Const::Int(i)) => Some(*i),
+            Some(Const::Bool(b)) => Some(i64::from(*b)),
+            _ => None,
+        }
+    }
+
+    fn value_of(&self, index: usize, constant: &Const) -> Result<Value, Refusal> {
+        Ok(match constant {
+            Const::None => Value::None,
+            Const::Bool(b) => Value::Bool(*b),
+            Const::Int(i) => Value::Int(*i),
+            Const::Float(f) => Value::Float(*f),
+            Const::Tuple(items) => Value::Tuple(
+                items
+                    .iter()
+                    .map(|c| self.value_of(index, c))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Const::BigInt => {
+                return Err(self.refuse(index, "an int constant beyond 64 bits".to_owned()));
+            }
+            Const::Str(_) => return Err(self.refuse(index, "a str constant".to_owned())),
+            Const::Other(kind) => return Err(self.refuse(index, format!("a {kind} constant"))),
+        })
+    }
+
+    fn push_binding(
+        &mut self,
+        index: usize,
+        state: &State,
+        mut out: State,
+        binding: Option<Binding>,
+        name_index: u32,
+        what: &str,
+    ) -> Result<Transfer, Refusal> {
+        let name = self
+            .code
+            .names
+            .get(name_index as usize)
+            .cloned()
+            .unwrap_or_default();
+        let next = index + 1;
+        let ty = match binding {
+            Some(Binding::Value(constant)) => {
+                let value = self.value_of(index, &constant)?;
+                out.stack.push(value.ty());
+                return Ok(Transfer {
+                    op: Op::Const(value),
+                    successors: vec![(next, out)],
+                    returns: None,
+                });
+            }
+            Some(
+                Binding::Function { object, .. }
+                | Binding::Module { object, .. }
+                | Binding::Builtin { object, .. }
+                | Binding::Math { object, .. }
+                | Binding::Random { object, .. },
+            ) => Ty::Object(object),
+            Some(Binding::Missing) | None => {
+                return Ok(self.deopt_always(index, state, "name not defined"));
+            }
+            Some(Binding::Unsupported(description)) => {
+                return Err(self.refuse(index, format!("{what} '{name}' is {description}")));
+            }
+        };
+        out.stack.push(ty.clone());
+        Ok(Transfer {
+            op: Op::PushMarker(ty),
+            successors: vec![(next, out)],
+            returns: None,
+        })
+    }
+
+    fn transfer_call(
+        &mut self,
+        index: usize,
+        state: &State,
+        mut out: State,
+    ) -> Result<Transfer, Refusal> {
+        let nargs = self.instrs[index].arg as usize;
+        let args = self.pop_n(index, &mut out.stack, nargs)?;
+        let callee = self.pop(index, &mut out.stack)?;
+        let marker = self.pop(index, &mut out.stack)?;
+        if marker != Ty::Null {
+            return Err(self.refuse(index, "calling a method of an object".to_owned()));
+        }
+        let Ty::Object(id) = callee else {
+            return Err(self.refuse(index, format!("calling a {callee}")));
+        };
+        let Some(kind) = self.unit.objects.get(&id).cloned() else {
+            return Err(self.refuse(index, "calling an unknown object".to_owned()));
+        };
+        let next = index + 1;
+        let all_values = args.iter().all(Ty::is_value);
+        if !all_values {
+            return Err(self.refuse(index, "passing a non-value argument".to_owned()));
+        }
+        let numbers = args.iter().all(Ty::is_number);
+        let ints = args.iter().all(is_intlike);
+        let result: Option<(Op, Ty)> = match kind {
+            ObjKind::Builtin(BuiltinFn::Range) => {
+                if (1..=3).contains(&nargs) && ints {
+                    let deopt = self.resume_here(index, state, "range() arguments");
+                    Some((
+                        Op::CallRange {
+                            nargs: nargs as u32,
+                            deopt,
+                        },
+                        Ty::Range,
+                    ))
+                } else {
+                    None
+                }
+            }
+            ObjKind::Builtin(function) => self.builtin_result(function, &args).map(|result| {
+                let deopt = self.resume_here(index, state, "builtin call");
+                (
+                    Op::CallBuiltin {
+                        function,
+                        args: args.clone(),
+                        result: result.clone(),
+                        deopt,
+                    },
+                    result,
+                )
+            }),
+            ObjKind::Math(function) => math_result(function, &args, numbers, ints).map(|result| {
+                let deopt = self.resume_here(index, state, "math domain or range");
+                (
+                    Op::CallMath {
+                        function,
+                        args: args.clone(),
+                        result: result.clone(),
+                        deopt,
+                    },
+                    result,
+                )
+            }),
+            ObjKind::Random(function, generator) => {
+                let result = match function {
+                    RandomFn::Random if nargs == 0 => Some(Ty::Float),
+                    RandomFn::Uniform if nargs == 2 && numbers => Some(Ty::Float),
+                    RandomFn::Randint if nargs == 2 && ints => Some(Ty::Int),
+                    _ => None,
+                };
+                result.map(|result| {
+                    let deopt = self.resume_here(index, state, "random arguments");
+                    (
+                        Op::CallRandom {
+                            function,
+                            generator,
+                            args: args.clone(),
+                            deopt,
+                        },
+                        result,
+                    )
+                })
+            }
+            ObjKind::Function(function) => {
+                let code = &self.request.functions[function as usize];
+                if code.argcount as usize != nargs {
+                    None
+                } else {
+                    let plan = self.unit.plan_for(function, args.clone());
+                    let Some(result) = self.unit.results[plan].clone() else {
+                        // The callee's result type is not known yet: this path waits for
+                        // the next round of unit inference.
+                        return Ok(Transfer {
+                            op: Op::Nop,
+                            successors: Vec::new(),
+                            returns: None,
+                        });
+                    };
+                    let raised = self.add_deopt(DeoptPoint {
+                        kind: DeoptKind::Throw {
+                            offset: self.instrs[index].offset,
+                        },
+                        locals: state.locals.clone(),
+                        reason: "callee raised".to_owned(),
+                        line: self.line(index),
+                    });
+                    let mut after: Vec<StackSlot> =
+                        out.stack.iter().cloned().map(StackSlot::Typed).collect();
+                    after.push(StackSlot::Boxed);
+                    let boxed = self.add_deopt(DeoptPoint {
+                        kind: DeoptKind::Resume {
+                            offset: self.instrs[index].next,
+                            stack: after,
+                        },
+                        locals: state.locals.clone(),
+                        reason: "callee result of another type".to_owned(),
+                        line: self.line(index),
+                    });
+                    Some((
+                        Op::CallPlan {
+                            plan: plan as u32,
+                            nargs: nargs as u32,
+                            boxed,
+                            raised,
+                        },
+                        result,
+                    ))
+                }
+            }
+            ObjKind::Module(_) => {
+                return Err(self.refuse(index, "calling a module".to_owned()));
+            }
+        };
+        match result {
+            Some((op, ty)) => {
+                out.stack.push(ty);
+                Ok(Transfer {
+                    op,
+                    successors: vec![(next, out)],
+                    returns: None,
+                })
+            }
+            None => Ok(self.deopt_always(index, state, "call arguments")),
+        }
+    }
+
+    fn builtin_result(&self, function: BuiltinFn, args: &[Ty]) -> Option<Ty> {
+        let one = |f: &dyn Fn(&Ty) -> Option<Ty>| match args {
+            [arg] => f(arg),
+            _ => None,
+        };
+        match function {
+            BuiltinFn::Range => None,
+            BuiltinFn::Abs => one(&|t| match t {
+                Ty::Int | Ty::Bool => Some(Ty::Int),
+                Ty::Float => Some(Ty::Float),
+                _ => None,
+            }),
+            BuiltinFn::Min | BuiltinFn::Max => match args.first() {
+                Some(first)
+                    if args.len() >= 2 && first.is_number() && args.iter().all(|t| t == first) =>
+                {
+                    Some(first.clone())
+                }
+                _ => None,
+            },
+            BuiltinFn::Int => one(&|t| t.is_number().then_some(Ty::Int)),
+            BuiltinFn::Float => one(&|t| t.is_number().then_some(Ty::Float)),
+            BuiltinFn::Bool => one(&|t| can_test_truth(t).then_some(Ty::Bool)),
+            BuiltinFn::Round => match args {
+                [x] if x.is_number() => Some(Ty::Int),
+                [Ty::Float, n] if is_intlike(n) => Some(Ty::Float),
+                [x, n] if is_intlike(x) && is_intlike(n) => Some(Ty::Int),
+                _ => None,
+            },
+            BuiltinFn::Divmod => match args {
+                [a, b] if a.is_number() && b.is_number() => {
+                    let part = if is_intlike(a) && is_intlike(b) {
+                        Ty::Int
+                    } else {
+                        Ty::Float
+                    };
+                    Some(Ty::Tuple(vec![part.clone(), part]))
+                }
+                _ => None,
+            },
+            BuiltinFn::Len => one(&|t| matches!(t, Ty::Tuple(_)).then_some(Ty::Int)),
+        }
+    }
+}
+
+fn math_result(function: MathFn, args: &[Ty], numbers: bool, ints: bool) -> Option<Ty> {
+    if !numbers {
+        return None;
+    }
+    let n = args.len();
+    match function {
+        MathFn::Sqrt
+        | MathFn::Exp
+        | MathFn::Log2
+        | MathFn::Log10
+        | MathFn::Sin
+        | MathFn::Cos
+        | MathFn::Tan
+        | MathFn::Asin
+        | MathFn::Acos
+        | MathFn::Atan
+        | MathFn::Sinh
+        | MathFn::Cosh
+        | MathFn::Tanh
+        | MathFn::Fabs => (n == 1).then_some(Ty::Float),
+        MathFn::Log => (n == 1 || n == 2).then_some(Ty::Float),
+        MathFn::Floor | MathFn::Ceil | MathFn::Trunc => (n == 1).then_some(Ty::Int),
+        MathFn::Isnan | MathFn::Isinf | MathFn::Isfinite => (n == 1).then_some(Ty::Bool),
+        MathFn::Atan2 | MathFn::Copysign | MathFn::Pow | MathFn::Fmod => {
+            (n == 2).then_some(Ty::Float)
+        }
+        MathFn::Hypot => (1..=3).contains(&n).then_some(Ty::Float),
+        MathFn::Gcd => (n == 2 && ints).then_some(Ty::Int),
+    }
+}
+
+/// Formats a plan's signature for messages: `name(int, float)`.
+pub fn describe(request: &CompileRequest) -> String {
+    let name = request
+        .functions
+        .first()
+        .map_or("<none>", |f| f.qualname.as_str());
+    format!("{name}{}", types::signature(&request.arg_types))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::LineRange;
+
+    fn hex(text: &str) -> Vec<u8> {
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// A code object as CPython 3.11 compiled it: `code` is `co_code.hex()` and `lines`
+    /// is `co_lines()`.
+    fn snapshot(name: &str, varnames: &[&str], argcount: u32, code: &str) -> CodeSnapshot {
+        CodeSnapshot {
+            name: name.to_owned(),
+            qualname: name.to_owned(),
+            filename: "t.py".to_owned(),
+            first_line: 1,
+            argcount,
+            posonlyargcount: 0,
+            kwonlyargcount: 0,
+            flags: 0x3,
+            stacksize: 4,
+            varnames: varnames.iter().map(|v| (*v).to_owned()).collect(),
+            ncellvars: 0,
+            nfreevars: 0,
+            code: hex(code),
+            exception_table: Vec::new(),
+            consts: vec![Const::None],
+            names: Vec::new(),
+            lines: Vec::new(),
+            globals: Vec::new(),
+            module_attributes: Vec::new(),
+        }
+    }
+
+    fn lines(ranges: &[(u32, u32, u32)]) -> Vec<LineRange> {
+        ranges
+            .iter()
+            .map(|&(start, end, line)| LineRange {
+                start,
+                end,
+                line: Some(line),
+            })
+            .collect()
+    }
+
+    fn request(functions: Vec<CodeSnapshot>, arg_types: Vec<Ty>) -> CompileRequest {
+        CompileRequest {
+            functions,
+            objects: 1,
+            arg_types,
+            fastmath: false,
+        }
+    }
+
+    /// def add(a, b): return a + b            (line 2)
+    fn add() -> CodeSnapshot {
+        let mut code = snapshot("add", &["a", "b"], 2, "97007c007c017a0000005300");
+        code.lines = lines(&[(0, 2, 1), (2, 12, 2)]);
+        code
+    }
+
+    /// def fib(n):                            (line 1)
+    ///     if n < 2: return n                 (lines 2, 3)
+    ///     return fib(n - 1) + fib(n - 2)     (line 4)
+    fn fib() -> CodeSnapshot {
+        let mut code = snapshot(
+            "fib",
+            &["n"],
+            1,
+            "97007c0064016b000000000072027c0053007401000000000000000000007c0064027a0a0000\
+             a6010000ab0100000000000000007401000000000000000000007c0064017a0a0000a6010000\
+             ab0100000000000000007a0000005300",
+        );
+        code.consts = vec![Const::None, Const::Int(2), Const::Int(1)];
+        code.names = vec!["fib".to_owned()];
+        code.globals = vec![Binding::Function {
+            object: 0,
+            function: 0,
+        }];
+        code.lines = lines(&[(0, 2, 1), (2, 14, 2), (14, 18, 3), (18, 92, 4)]);
+        code
+    }
+
+    #[test]
+    fn arithmetic_result_types_follow_python_promotion() {
+        let cases = [
+            (vec![Ty::Int, Ty::Int], Ty::Int),
+            (vec![Ty::Int, Ty::Float], Ty::Float),
+            (vec![Ty::Float, Ty::Int], Ty::Float),
+            (vec![Ty::Bool, Ty::Bool], Ty::Int),
+            (vec![Ty::Bool, Ty::Float], Ty::Float),
+        ];
+        for (args, result) in cases {
+            let unit = plan_unit(&request(vec![add()], args.clone())).unwrap();
+            assert_eq!(unit.plans[0].result, result, "add{args:?}");
+        }
+    }
+
+    #[test]
+    fn recursive_result_type_is_found_by_the_fixpoint() {
+        for (arg, result) in [(Ty::Int, Ty::Int), (Ty::Float, Ty::Float)] {
+            let unit = plan_unit(&request(vec![fib()], vec![arg])).unwrap();
+            assert_eq!(unit.plans.len(), 1, "the recursive calls reuse plan 0");
+            assert_eq!(unit.plans[0].result, result);
+        }
+    }
+
+    #[test]
+    fn non_value_arguments_are_refused() {
+        let refused = plan_unit(&request(vec![add()], vec![Ty::Range, Ty::Int])).unwrap_err();
+        assert_eq!(refused.function, "add");
+        assert!(refused.construct.contains("range"), "{refused}");
+    }
+
+    #[test]
+    fn exception_handlers_are_refused_naming_the_construct() {
+        let mut code = add();
+        code.exception_table = vec![0x82, 0x04, 0x06, 0x00];
+        let refused = plan_unit(&request(vec![code], vec![Ty::Int, Ty::Int])).unwrap_err();
+        assert!(refused.construct.contains("try"), "{refused}");
+    }
+
+    #[test]
+    fn an_unsupported_global_is_refused_with_its_line() {
+        let mut code = fib();
+        code.globals = vec![Binding::Unsupported("a list".to_owned())];
+        let refused = plan_unit(&request(vec![code], vec![Ty::Int])).unwrap_err();
+        assert_eq!(refused.line, Some(4), "{refused}");
+        assert!(
+            refused.to_string().starts_with("fib (t.py:4): "),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn lists_are_refused_with_their_line() {
+        // def h(a):  x = []  (line 2);  return a  (line 3)
+        let mut code = snapshot("h", &["a", "x"], 1, "970067007d017c005300");
+        code.lines = lines(&[(0, 2, 1), (2, 6, 2), (6, 10, 3)]);
+        let refused = plan_unit(&request(vec![code], vec![Ty::Int])).unwrap_err();
+        assert_eq!(refused.line, Some(2), "{refused}");
+        assert!(refused.construct.contains("BUILD_LIST") || refused.construct.contains("list"));
+    }
+}

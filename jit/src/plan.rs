@@ -1,0 +1,406 @@
+//! The front end's output: for each function of a compile unit, its instructions with
+//! the types of every local and stack entry before each one, the typed operation each
+//! performs, and the points where compiled code hands over to the interpreter.
+//!
+//! The back end translates a plan to machine code one instruction at a time; `hooks`
+//! uses the deoptimization points to rebuild interpreter frames.
+
+use serde::{Deserialize, Serialize};
+
+use crate::snapshot::{BuiltinFn, MathFn, ObjectId, RandomFn};
+use crate::types::Ty;
+
+/// The state of one local before an instruction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Local {
+    Unbound,
+    Bound(Ty),
+    /// Bound on some paths only: compiled code keeps a flag beside the value.
+    MaybeBound(Ty),
+}
+
+impl Local {
+    pub fn ty(&self) -> Option<&Ty> {
+        match self {
+            Local::Unbound => None,
+            Local::Bound(ty) | Local::MaybeBound(ty) => Some(ty),
+        }
+    }
+}
+
+/// Types of every local and stack entry at one point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub locals: Vec<Local>,
+    pub stack: Vec<Ty>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BinOp {
+    Add,
+    And,
+    FloorDiv,
+    LShift,
+    MatMul,
+    Mul,
+    Mod,
+    Or,
+    Pow,
+    RShift,
+    Sub,
+    TrueDiv,
+    Xor,
+}
+
+impl BinOp {
+    /// `BINARY_OP`'s argument (in-place forms map to the plain operator: for the types
+    /// compiled code handles they compute the same thing).
+    pub fn from_arg(arg: u32) -> Option<BinOp> {
+        const ORDER: [BinOp; 13] = [
+            BinOp::Add,
+            BinOp::And,
+            BinOp::FloorDiv,
+            BinOp::LShift,
+            BinOp::MatMul,
+            BinOp::Mul,
+            BinOp::Mod,
+            BinOp::Or,
+            BinOp::Pow,
+            BinOp::RShift,
+            BinOp::Sub,
+            BinOp::TrueDiv,
+            BinOp::Xor,
+        ];
+        ORDER.get(arg as usize % 13).copied().filter(|_| arg < 26)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CmpOp {
+    Lt,
+    Le,
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    pub fn from_arg(arg: u32) -> Option<CmpOp> {
+        [
+            CmpOp::Lt,
+            CmpOp::Le,
+            CmpOp::Eq,
+            CmpOp::Ne,
+            CmpOp::Gt,
+            CmpOp::Ge,
+        ]
+        .get(arg as usize)
+        .copied()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnaryOp {
+    Negative,
+    Positive,
+    Invert,
+    Not,
+}
+
+/// How a conditional jump tests its operand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Test {
+    /// Truth value (`if x:`).
+    Truth,
+    /// `x is None`.
+    IsNone,
+}
+
+/// A constant the back end materializes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    None,
+    Tuple(Vec<Value>),
+}
+
+impl Value {
+    pub fn ty(&self) -> Ty {
+        match self {
+            Value::Int(_) => Ty::Int,
+            Value::Float(_) => Ty::Float,
+            Value::Bool(_) => Ty::Bool,
+            Value::None => Ty::None,
+            Value::Tuple(items) => Ty::Tuple(items.iter().map(Value::ty).collect()),
+        }
+    }
+}
+
+/// Index of a deoptimization point in [`FunctionPlan::deopts`].
+pub type DeoptId = u32;
+
+/// The typed operation of one instruction. Operand types are in the instruction's
+/// `before` state; results are pushed with the types given here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// No machine effect (RESUME, NOP, PRECALL, GET_ITER on a range).
+    Nop,
+    /// Push a local; `check` deopts (UnboundLocalError in the interpreter) when the
+    /// local may be unbound.
+    LoadLocal {
+        local: u32,
+        check: Option<DeoptId>,
+    },
+    StoreLocal {
+        local: u32,
+    },
+    DeleteLocal {
+        local: u32,
+        check: Option<DeoptId>,
+    },
+    Const(Value),
+    /// Push a value-less entry (a known object or NULL).
+    PushMarker(Ty),
+    /// LOAD_GLOBAL: push NULL first when `null`, then `value` (a `Const` or a
+    /// `PushMarker`).
+    LoadGlobal {
+        null: bool,
+        value: Box<Op>,
+    },
+    /// LOAD_ATTR / LOAD_METHOD on a module: pop the module, push NULL when `method`,
+    /// then `value`.
+    LoadAttribute {
+        method: bool,
+        value: Box<Op>,
+    },
+    Pop,
+    Copy(u32),
+    Swap(u32),
+    Binary {
+        op: BinOp,
+        result: Ty,
+        deopt: DeoptId,
+    },
+    Compare {
+        op: CmpOp,
+        deopt: DeoptId,
+    },
+    /// `is` / `is not` with a result known from the types.
+    IsStatic {
+        result: bool,
+    },
+    Unary {
+        op: UnaryOp,
+        result: Ty,
+        deopt: DeoptId,
+    },
+    /// Pop the top and jump to `target` (an instruction index) when the test gives
+    /// `jump_if`; backward jumps poll the eval breaker first (`poll`).
+    Branch {
+        test: Test,
+        jump_if: bool,
+        target: u32,
+        poll: Option<DeoptId>,
+    },
+    /// JUMP_IF_TRUE_OR_POP / JUMP_IF_FALSE_OR_POP.
+    BranchOrPop {
+        jump_if: bool,
+        target: u32,
+    },
+    /// Unconditional jump; backward jumps poll CPython's eval breaker.
+    Jump {
+        target: u32,
+        poll: Option<DeoptId>,
+    },
+    /// Advance a range iterator: push the next int, or pop it and jump to `exit`.
+    ForRange {
+        exit: u32,
+    },
+    /// `range(...)` with 1-3 int arguments.
+    CallRange {
+        nargs: u32,
+        deopt: DeoptId,
+    },
+    CallMath {
+        function: MathFn,
+        args: Vec<Ty>,
+        result: Ty,
+        deopt: DeoptId,
+    },
+    CallRandom {
+        function: RandomFn,
+        generator: ObjectId,
+        args: Vec<Ty>,
+        deopt: DeoptId,
+    },
+    CallBuiltin {
+        function: BuiltinFn,
+        args: Vec<Ty>,
+        result: Ty,
+        deopt: DeoptId,
+    },
+    /// A direct call of another plan of the unit.
+    CallPlan {
+        plan: u32,
+        nargs: u32,
+        /// Taken when the callee's result is not of its usual type (it was finished
+        /// by the interpreter): the caller resumes after the call with the object.
+        boxed: DeoptId,
+        /// Taken when the callee raised: the caller adds itself to the traceback.
+        raised: DeoptId,
+    },
+    BuildTuple(u32),
+    UnpackTuple {
+        count: u32,
+        deopt: DeoptId,
+    },
+    /// `tuple[index]`: a constant index (the LOAD_CONST before it), or a run-time index
+    /// into a tuple whose items share one type.
+    Subscript {
+        constant: Option<i64>,
+        result: Ty,
+        deopt: DeoptId,
+    },
+    Return,
+    /// Always hand over to the interpreter here (an operation that raises for these
+    /// types, or a name that is not defined).
+    Deopt(DeoptId),
+}
+
+/// How a deoptimization resumes the interpreter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum DeoptKind {
+    /// Run the function from its start with the original arguments (nothing has
+    /// happened yet: a guard failed or the recursion limit was reached).
+    Entry,
+    /// Continue at `offset` with these locals and this value stack.
+    Resume { offset: u32, stack: Vec<StackSlot> },
+    /// An exception is set: continue at `offset` as if the instruction there raised it.
+    Throw { offset: u32 },
+}
+
+/// A value-stack entry in a deoptimization record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StackSlot {
+    Typed(Ty),
+    /// An owned object reference (the result of a call the interpreter finished).
+    Boxed,
+}
+
+impl StackSlot {
+    pub fn slots(&self) -> usize {
+        match self {
+            StackSlot::Typed(ty) => ty.slots(),
+            StackSlot::Boxed => 1,
+        }
+    }
+}
+
+/// One place compiled code can hand over to the interpreter. Its record is written to
+/// 64-bit slots in this order: for each local in `locals`, a bound flag if the local is
+/// `MaybeBound`, then the value's slots; then each stack entry's slots, bottom first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeoptPoint {
+    pub kind: DeoptKind,
+    pub locals: Vec<Local>,
+    /// Why (for logs and statistics): "int overflow", "division by zero", ...
+    pub reason: String,
+    /// Source line of the instruction, if any.
+    pub line: Option<u32>,
+}
+
+impl DeoptPoint {
+    pub fn slots(&self) -> usize {
+        let locals: usize = self
+            .locals
+            .iter()
+            .map(|local| match local {
+                Local::Unbound => 0,
+                Local::Bound(ty) => ty.slots(),
+                Local::MaybeBound(ty) => 1 + ty.slots(),
+            })
+            .sum();
+        let stack: usize = match &self.kind {
+            DeoptKind::Resume { stack, .. } => stack.iter().map(StackSlot::slots).sum(),
+            _ => 0,
+        };
+        locals + stack
+    }
+}
+
+/// One instruction of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Byte offset where the instruction starts (its first EXTENDED_ARG).
+    pub start: u32,
+    /// Byte offset of the opcode.
+    pub offset: u32,
+    /// `None` when no path reaches the instruction.
+    pub before: Option<State>,
+    pub op: Op,
+}
+
+/// A function specialized for one signature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionPlan {
+    /// Index into the request's `functions`.
+    pub function: u32,
+    pub params: Vec<Ty>,
+    pub result: Ty,
+    pub steps: Vec<Step>,
+    pub deopts: Vec<DeoptPoint>,
+    /// The entry deoptimization point (recursion limit, failed guards).
+    pub entry_deopt: DeoptId,
+}
+
+impl FunctionPlan {
+    /// The types every local takes anywhere in the plan (the back end keeps one storage
+    /// location per local and type).
+    pub fn local_types(&self, local: usize) -> Vec<Ty> {
+        let mut types: Vec<Ty> = Vec::new();
+        for step in &self.steps {
+            if let Some(state) = &step.before
+                && let Some(ty) = state.locals.get(local).and_then(Local::ty)
+                && !types.contains(ty)
+            {
+                types.push(ty.clone());
+            }
+        }
+        types
+    }
+
+    /// Whether some point has the local `MaybeBound` (it needs a bound flag).
+    pub fn local_needs_flag(&self, local: usize) -> bool {
+        self.steps.iter().any(|step| {
+            step.before
+                .as_ref()
+                .is_some_and(|s| matches!(s.locals.get(local), Some(Local::MaybeBound(_))))
+        })
+    }
+
+    /// The largest deoptimization record of the plan, in slots.
+    pub fn max_deopt_slots(&self) -> usize {
+        self.deopts.iter().map(DeoptPoint::slots).max().unwrap_or(0)
+    }
+}
+
+/// What a compile request produces: plan 0 is the requested function; the others are
+/// the callees it calls directly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unit {
+    pub plans: Vec<FunctionPlan>,
+    pub fastmath: bool,
+}
+
+impl Unit {
+    pub fn max_deopt_slots(&self) -> usize {
+        self.plans
+            .iter()
+            .map(FunctionPlan::max_deopt_slots)
+            .max()
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,135 @@
+//! The types compiled code works with, and how values of each type are laid out as
+//! 64-bit slots (arguments, deoptimization records).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::snapshot::ObjectId;
+
+/// The type of a local or a value-stack entry at one point of a specialization.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Ty {
+    /// A Python int known to fit in 64 bits (an `i64`; leaving the range deoptimizes).
+    Int,
+    /// A Python float (an `f64`).
+    Float,
+    /// A Python bool (an `i1`).
+    Bool,
+    /// `None` (no machine value).
+    None,
+    /// A tuple of these, element by element.
+    Tuple(Vec<Ty>),
+    /// A `range` object with 64-bit start, step and length.
+    Range,
+    /// An iterator over a `range`, in the same representation.
+    RangeIter,
+    /// The NULL CPython pushes before some callables.
+    Null,
+    /// A specific object resolved at snapshot time (a function, a module, a builtin).
+    Object(ObjectId),
+}
+
+impl Ty {
+    /// How many 64-bit slots a value of this type takes in argument and deoptimization
+    /// records: ints, floats and bools one each (floats as their bits), tuples the sum
+    /// of their elements, ranges three (start, step, length), the rest none.
+    pub fn slots(&self) -> usize {
+        match self {
+            Ty::Int | Ty::Float | Ty::Bool => 1,
+            Ty::Tuple(items) => items.iter().map(Ty::slots).sum(),
+            Ty::Range | Ty::RangeIter => 3,
+            Ty::None | Ty::Null | Ty::Object(_) => 0,
+        }
+    }
+
+    /// Whether a value of this type can be a function argument or result (a Python
+    /// object the guards and boxing code handle).
+    pub fn is_value(&self) -> bool {
+        match self {
+            Ty::Int | Ty::Float | Ty::Bool | Ty::None => true,
+            Ty::Tuple(items) => items.iter().all(Ty::is_value),
+            _ => false,
+        }
+    }
+
+    /// Whether this is a number (int, float or bool) for arithmetic.
+    pub fn is_number(&self) -> bool {
+        matches!(self, Ty::Int | Ty::Float | Ty::Bool)
+    }
+}
+
+impl fmt::Display for Ty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ty::Int => write!(f, "int"),
+            Ty::Float => write!(f, "float"),
+            Ty::Bool => write!(f, "bool"),
+            Ty::None => write!(f, "None"),
+            Ty::Tuple(items) => {
+                write!(f, "tuple[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                if items.is_empty() {
+                    write!(f, "()")?;
+                }
+                write!(f, "]")
+            }
+            Ty::Range => write!(f, "range"),
+            Ty::RangeIter => write!(f, "range_iterator"),
+            Ty::Null => write!(f, "NULL"),
+            Ty::Object(id) => write!(f, "object#{id}"),
+        }
+    }
+}
+
+/// Formats a signature like `(int, float)`.
+pub fn signature(types: &[Ty]) -> String {
+    let inner: Vec<String> = types.iter().map(Ty::to_string).collect();
+    format!("({})", inner.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_counts() {
+        assert_eq!(Ty::Int.slots(), 1);
+        assert_eq!(Ty::None.slots(), 0);
+        assert_eq!(
+            Ty::Tuple(vec![
+                Ty::Int,
+                Ty::Tuple(vec![Ty::Float, Ty::None]),
+                Ty::Bool
+            ])
+            .slots(),
+            3
+        );
+        assert_eq!(Ty::RangeIter.slots(), 3);
+        assert_eq!(Ty::Object(3).slots(), 0);
+    }
+
+    #[test]
+    fn display() {
+        assert_eq!(
+            signature(&[
+                Ty::Int,
+                Ty::Tuple(vec![Ty::Float, Ty::Bool]),
+                Ty::Tuple(vec![])
+            ]),
+            "(int, tuple[float, bool], tuple[()])"
+        );
+    }
+
+    #[test]
+    fn values() {
+        assert!(Ty::Tuple(vec![Ty::Int, Ty::None]).is_value());
+        assert!(!Ty::Range.is_value());
+        assert!(!Ty::Tuple(vec![Ty::Null]).is_value());
+    }
+}

@@ -1,0 +1,340 @@
+"""The JIT at run time: Ctrl-C and other threads during compiled loops, no leaks,
+compiled code freed with its function, debuggers and tracers see the interpreter,
+PYOPT_JIT=0, and why a function was not compiled."""
+
+import re
+import signal
+import subprocess
+import textwrap
+import time
+
+from pyopt_testing import PYOPT, PYTHON3, assert_same, clean_environment, run, run_both
+
+FIRST_CALL = ["-X", "pyopt.jit_threshold=0"]
+
+
+def write(tmp_path, name, source):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(source).lstrip())
+    return str(path)
+
+
+def test_ctrl_c_stops_a_long_compiled_loop(tmp_path):
+    script = write(tmp_path, "spin.py", """
+        import python_optimizer
+
+        def spin(n):
+            x = 1
+            i = 0
+            while i < n:
+                x = (x * 1103515245 + 12345) & 0x7fffffff
+                i += 1
+            return x
+
+        spin(10)
+        assert python_optimizer.jit_info(spin)["specializations"] == ["(int)"]
+        print("ready", flush=True)
+        spin(10**15)
+    """)
+    process = subprocess.Popen([PYOPT, *FIRST_CALL, script], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=clean_environment())
+    assert process.stdout.readline() == "ready\n"
+    time.sleep(0.5)  # let it get into the compiled loop
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=10)
+    assert process.returncode == -signal.SIGINT
+    assert stderr.rstrip().endswith("KeyboardInterrupt"), stderr
+    # Raised at a loop back-edge, where python3 checks for signals too.
+    assert re.search(r"line [6-9], in spin", stderr), stderr
+
+
+def test_other_threads_run_while_a_compiled_loop_runs(tmp_path):
+    script = write(tmp_path, "threads.py", """
+        import threading, time, python_optimizer
+
+        ticks = 0
+        stop = False
+
+        def ticker():
+            global ticks
+            while not stop:
+                ticks += 1
+                time.sleep(0.001)
+
+        def lcg(n):
+            x = 1
+            for _ in range(n):
+                x = (x * 1103515245 + 12345) & 0x7fffffff
+            return x
+
+        lcg(10)
+        thread = threading.Thread(target=ticker)
+        thread.start()
+        started = time.perf_counter()
+        result = lcg(300_000_000)
+        elapsed = time.perf_counter() - started
+        stop = True
+        thread.join()
+        info = python_optimizer.jit_info(lcg)
+        # The loop stayed native (no hand-over to the interpreter) and the other thread
+        # kept ticking while it ran.
+        print(result, info["deopts"], ticks >= 10 * elapsed)
+    """)
+    done = run(PYOPT, [*FIRST_CALL, script], timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "1013904242 0 True\n" or done.stdout.endswith(" 0 True\n"), done.stdout
+
+
+def test_no_leaks_over_a_million_compiled_calls(tmp_path):
+    script = write(tmp_path, "leak.py", """
+        import gc, sys, resource, python_optimizer
+
+        def work(a, b):
+            return (a + b, a * 0.5, a > b)
+
+        def rss_kib():
+            with open("/proc/self/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+
+        x, y = 12345, 678
+        before = (sys.getrefcount(x), sys.getrefcount(y), sys.getrefcount(work))
+        for i in range(200_000):
+            work(x, y)
+        gc.collect()
+        rss_start = rss_kib()
+        for i in range(1_000_000):
+            work(x, y)
+        gc.collect()
+        growth = rss_kib() - rss_start
+        after = (sys.getrefcount(x), sys.getrefcount(y), sys.getrefcount(work))
+        info = python_optimizer.jit_info(work)
+        print(info["specializations"], before == after, growth < 2048, growth)
+    """)
+    done = run(PYOPT, [*FIRST_CALL, script], timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("['(int, int)'] True True"), done.stdout
+
+
+def test_compiled_code_is_freed_with_its_function(tmp_path):
+    script = write(tmp_path, "cycles.py", """
+        import gc, python_optimizer
+
+        def rss_kib():
+            with open("/proc/self/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+
+        def define_and_call(i):
+            namespace = {}
+            exec(f"def f(x):\\n    return x * {i} + {i}\\n", namespace)
+            assert namespace["f"](3) == 3 * i + i
+
+        for i in range(60):
+            define_and_call(i)
+        gc.collect()
+        live = [s for s in python_optimizer.jit_stats() if s["function"] == "f"]
+        start = rss_kib()
+        for i in range(60, 360):
+            define_and_call(i)
+        gc.collect()
+        growth = rss_kib() - start
+        live_after = [s for s in python_optimizer.jit_stats() if s["function"] == "f"]
+        print(len(live) <= 2, len(live_after) <= 2, growth < 8192, growth)
+    """)
+    done = run(PYOPT, [*FIRST_CALL, script], timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("True True True"), done.stdout
+
+
+def test_tracers_see_the_interpreter_after_compilation(tmp_path):
+    script = write(tmp_path, "trace.py", """
+        import sys
+
+        def add_up(n):
+            s = 0
+            for i in range(n):
+                s += i
+            return s
+
+        add_up(3)  # compiled here under pyopt-python
+        events = []
+
+        def tracer(frame, event, arg):
+            if frame.f_code is add_up.__code__:
+                events.append((event, frame.f_lineno))
+            return tracer
+
+        sys.settrace(tracer)
+        result = add_up(2)
+        sys.settrace(None)
+        print(result, events)
+    """)
+    reference, pyopt = run_both([*FIRST_CALL, script])
+    assert_same(reference, pyopt)
+
+
+def test_jit_can_be_switched_off():
+    code = "import python_optimizer as p\ndef f(x): return x + 1\nf(1)\nprint(p.jit_enabled(), p.jit_info(f))"
+    off = run(PYOPT, ["-X", "pyopt.jit=0", "-X", "pyopt.jit_threshold=0", "-c", code])
+    assert off.stdout == "False None\n", off.stderr
+    on = run(PYOPT, [*FIRST_CALL, "-c", code])
+    assert on.stdout.startswith("True {"), on.stderr
+
+
+def test_fastmath_only_when_asked(tmp_path):
+    script = write(tmp_path, "fastmath.py", """
+        import math, sys
+
+        def reduce(n):
+            s = 0.0
+            for i in range(n):
+                x = i * 0.1
+                s += x * 1.0000001 + 0.3
+            return s
+
+        def special(x):
+            return math.isnan(x * 2.0), math.isinf(x + 1.0), x * 0.5
+
+        print(repr(reduce(100000)))
+        print(special(float("nan")), special(float("inf")), special(-3.0))
+        if sys.argv[1:] == ["pyopt"]:
+            import python_optimizer
+            print(python_optimizer.jit_info(reduce)["specializations"])
+    """)
+    reference = run(PYTHON3, [script])
+    strict = run(PYOPT, [*FIRST_CALL, script, "pyopt"])
+    fast = run(PYOPT, [*FIRST_CALL, "-X", "pyopt.jit_fastmath", script, "pyopt"])
+    assert reference.returncode == 0, reference.stderr
+    assert strict.returncode == fast.returncode == 0, (strict.stderr, fast.stderr)
+    # By default compiled float code is python3's, bit for bit.
+    assert strict.stdout.splitlines()[:2] == reference.stdout.splitlines()[:2]
+    assert strict.stdout.splitlines()[2] == "['(int)']"
+    # Asked for, LLVM reassociates the reduction (a different rounding, not a different
+    # answer), while nan and inf keep their meaning (no NaN/Inf assumptions).
+    exact = float(reference.stdout.splitlines()[0])
+    relaxed = float(fast.stdout.splitlines()[0])
+    assert relaxed != exact
+    assert abs(relaxed - exact) <= 1e-9 * abs(exact)
+    assert fast.stdout.splitlines()[1:] == strict.stdout.splitlines()[1:]
+    assert len(fast.stdout.splitlines()) == 3
+
+
+def test_refusals_name_the_construct_and_the_line(tmp_path):
+    script = write(tmp_path, "refused.py", """
+        import python_optimizer
+
+        def with_try(x):
+            try:
+                return x + 1
+            except TypeError:
+                return 0
+
+        def with_dict(x):
+            d = {}
+            return x + 1
+
+        with_try(1)
+        with_dict(1)
+        print(python_optimizer.jit_info(with_try)["not_compiled"])
+        print(python_optimizer.jit_info(with_dict)["not_compiled"])
+    """)
+    done = run(PYOPT, [*FIRST_CALL, script])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "try/except/finally or with blocks (line 3)",
+        "the BUILD_MAP instruction (line 10)",
+    ]
+
+
+def test_jit_log_lines(tmp_path):
+    script = write(tmp_path, "logged.py", """
+        def f(a, b):
+            return a * b
+        f(2, 3)
+        f(2**62, 4)
+    """)
+    done = run(PYOPT, [*FIRST_CALL, "-X", "pyopt.jit_log", script])
+    assert done.returncode == 0
+    assert f"pyopt: compiled f ({script}:1) for (int, int) in " in done.stderr
+    assert f"pyopt: deoptimized f ({script}:2): " in done.stderr
+
+
+def test_python3_and_pyopt_agree_on_a_script_with_hot_functions(tmp_path):
+    # The default threshold (1000 calls): interpreted first, compiled later.
+    script = write(tmp_path, "hot.py", """
+        def poly(x):
+            return 3 * x * x - 2 * x + 1
+        total = 0
+        for i in range(5000):
+            total += poly(i - 2500)
+        print(total, poly(2**31), poly(-7))
+    """)
+    reference, pyopt = run_both([script])
+    assert_same(reference, pyopt)
+    assert PYTHON3 != PYOPT
+
+
+def test_audit_hooks_see_only_what_python3_shows_them(tmp_path):
+    # Compiling reads functions and code objects without attribute access, which
+    # would raise audit events python3 does not (and could call the hook recursively).
+    script = write(tmp_path, "audit.py", """
+        import sys
+
+        events = []
+
+        def hook(event, args):
+            if event.startswith("object.") or event == "exec":
+                events.append(event)
+
+        sys.addaudithook(hook)
+
+        def square(x):
+            return x * x
+
+        total = 0
+        for i in range(3000):
+            total += square(i)
+        print(total, sorted(set(events)), len(events))
+    """)
+    reference, pyopt = run_both([script])
+    assert_same(reference, pyopt)
+
+
+def test_daemon_threads_at_exit_end_as_in_python3(tmp_path):
+    # At exit CPython ends daemon threads that wake up with pthread_exit(), which unwinds
+    # their stacks: through pyopt's eval-frame hook and, for a thread in a compiled loop,
+    # through compiled code and the helpers it calls. Any of those frames refusing to be
+    # unwound aborts the process (SIGABRT) where python3 exits normally.
+    script = write(tmp_path, "daemons.py", """
+        import threading, time
+
+        def spin(n):
+            x = 0
+            i = 0
+            while i < n:
+                x = (x * 7 + 3) % 1000003
+                i += 1
+            return x
+
+        def sleeper():
+            while True:
+                time.sleep(0.0005)
+
+        def spinner():
+            spin(10)
+            spin(10**18)
+
+        for target in (sleeper, sleeper, spinner, spinner):
+            threading.Thread(target=target, daemon=True).start()
+        time.sleep(0.2)
+        print("main done")
+    """)
+    for _ in range(3):
+        reference, pyopt = run_both([script])
+        assert reference.returncode == 0, reference.stderr
+        assert_same(reference, pyopt)
+        compiled = run(PYOPT, [*FIRST_CALL, script])
+        assert (compiled.returncode, compiled.stdout) == (0, "main done\n"), compiled.stderr
