@@ -1,6 +1,7 @@
 """pytest configuration for pyopt's end-to-end tests (helpers: pyopt_testing.py)."""
 
 import os
+import signal
 
 import pytest
 
@@ -12,6 +13,11 @@ def pytest_report_header(config):
 
 
 def pytest_sessionstart(session):
+    # A shell starts background jobs with SIGINT ignored, and children inherit that:
+    # python3 and pyopt-python would then both shrug off the Ctrl-C the signal tests
+    # send. Handling it here makes every child start with the default disposition.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     for label, path in (("pyopt-python", PYOPT), ("reference python3", PYTHON3)):
         if not os.access(path, os.X_OK):
             raise pytest.UsageError(

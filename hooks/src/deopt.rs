@@ -253,19 +253,26 @@ fn stack_from(
 pub unsafe extern "C-unwind" fn pyopt_deopt(
     ctx: *mut Ctx,
     env: *const Env,
-    frame: *mut Frame,
+    out: *mut u64,
     plan: u32,
     point: u32,
     nslots: u64,
 ) -> Ret {
     // SAFETY: per this function's contract.
-    let (unit, slots) = unsafe {
+    let (unit, slots, frame) = unsafe {
+        // The plan the entry wrapper called has the wrapper's result slots and its
+        // interpreter frame; plans compiled code called have no frame.
+        let frame = if out == (*ctx).entry_out {
+            (*ctx).entry_frame.cast::<Frame>()
+        } else {
+            std::ptr::null_mut()
+        };
         let unit = &*((*env).unit as *const LoadedUnit);
         let slots = std::slice::from_raw_parts((*ctx).slots, nslots as usize).to_vec();
         // Undo the compiled function's entry decrement: the interpreter frame counts
         // itself when it starts.
         *(*ctx).recursion_remaining += 1;
-        (unit, slots)
+        (unit, slots, frame)
     };
     unit.deopts.fetch_add(1, Ordering::Relaxed);
     let plan = &unit.unit.plans[plan as usize];

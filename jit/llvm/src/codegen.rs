@@ -66,6 +66,9 @@ pub fn symbol(prefix: &str, kind: &str, plan: usize) -> String {
     format!("{prefix}_{kind}_{plan}")
 }
 
+/// Plans of at most this many steps that do not recurse are always inlined.
+const ALWAYS_INLINE_STEPS: usize = 96;
+
 pub struct Gen<'c> {
     ctx: &'c Context,
     pub module: Module<'c>,
@@ -274,6 +277,30 @@ impl<'c> Gen<'c> {
         }
     }
 
+    /// Whether plan `index` can reach itself through direct calls.
+    fn recursive(&self, index: usize) -> bool {
+        let callees = |plan: usize| {
+            self.unit.plans[plan]
+                .steps
+                .iter()
+                .filter_map(|step| match step.op {
+                    Op::CallPlan { plan, .. } => Some(plan as usize),
+                    _ => None,
+                })
+        };
+        let mut seen = vec![false; self.unit.plans.len()];
+        let mut work: Vec<usize> = callees(index).collect();
+        while let Some(plan) = work.pop() {
+            if plan == index {
+                return true;
+            }
+            if !std::mem::replace(&mut seen[plan], true) {
+                work.extend(callees(plan));
+            }
+        }
+        false
+    }
+
     pub fn generate(&mut self) -> Res<()> {
         // Declare every plan first: plans call each other.
         for (index, plan) in self.unit.plans.iter().enumerate() {
@@ -294,6 +321,15 @@ impl<'c> Gen<'c> {
                 self.i64t.fn_type(&params, false),
                 Some(Linkage::Internal),
             );
+            // Small functions that do not recurse belong inside their callers' loops;
+            // LLVM's size estimate counts the (cold) deoptimization paths, so say so.
+            if !self.recursive(index) && plan.steps.len() <= ALWAYS_INLINE_STEPS {
+                let kind = Attribute::get_named_enum_kind_id("alwaysinline");
+                f.add_attribute(
+                    AttributeLoc::Function,
+                    self.ctx.create_enum_attribute(kind, 0),
+                );
+            }
             self.plans.push(f);
         }
         for index in 0..self.unit.plans.len() {
@@ -845,24 +881,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
             position += 1;
         }
         self.sync_recursion()?;
-        // The interpreter frame of this call if the entry wrapper made it (its result
-        // slots are ours), none if compiled code called us.
-        let entry_out = self.load_ptr(self.field(self.g.ctx_t, self.ctx_ptr, 5)?)?;
-        let entry_frame = self.load_ptr(self.field(self.g.ctx_t, self.ctx_ptr, 4)?)?;
-        let outermost = self
-            .b()
-            .build_int_compare(IntPredicate::EQ, self.out_ptr, entry_out, "")
-            .map_err(err)?;
-        let frame = self
-            .b()
-            .build_select(outermost, entry_frame, self.g.ptrt.const_null(), "")
-            .map_err(err)?;
         let result = self.call_value(
             helper::DEOPT,
             &[
                 self.ctx_ptr.into(),
                 self.env_ptr.into(),
-                frame.into(),
+                self.out_ptr.into(),
                 self.g.i32t.const_int(self.index as u64, false).into(),
                 self.g.i32t.const_int(u64::from(point), false).into(),
                 self.g.i64t.const_int(position, false).into(),
@@ -1190,6 +1214,26 @@ impl<'g, 'c> FnGen<'g, 'c> {
         point: DeoptId,
     ) -> Res<IntValue<'c>> {
         let g = self.g;
+        if name == "llvm.smul.with.overflow" {
+            // By a constant c >= 2: x * c overflows exactly when x is outside
+            // [i64::MIN / c, i64::MAX / c]. A range check keeps the multiplication
+            // plain (`lea` for small c) and off the overflow flag.
+            let constant = |v: IntValue<'c>| v.get_sign_extended_constant().filter(|c| *c >= 2);
+            let operands = match (constant(a), constant(b)) {
+                (_, Some(c)) => Some((a, c)),
+                (Some(c), _) => Some((b, c)),
+                _ => None,
+            };
+            if let Some((x, c)) = operands {
+                let below = self.icmp(IntPredicate::SLT, x, self.const_i64(i64::MIN / c))?;
+                let above = self.icmp(IntPredicate::SGT, x, self.const_i64(i64::MAX / c))?;
+                self.deopt_if(self.or(below, above)?, point)?;
+                return self
+                    .b()
+                    .build_int_nsw_mul(x, self.const_i64(c), "")
+                    .map_err(err);
+            }
+        }
         let intrinsic = Intrinsic::find(name).ok_or("internal: overflow intrinsic")?;
         let f = intrinsic
             .get_declaration(&g.module, &[g.i64t.into()])

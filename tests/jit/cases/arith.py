@@ -61,3 +61,15 @@ for op, op_name in [("-", "neg"), ("+", "pos"), ("~", "invert"), ("not ", "not")
         raises = op == "~" and kind == "float"
         CASES.append((function, [(v,) for v in VALUES[kind]],
                       {"expect": "refused"} if raises else {}))
+
+# Multiplication by a constant checks the range of the other operand instead of the
+# overflow flag: the edges of that range, on both sides, in both operand orders.
+for constant in [2, 3, 7, 1000, -1, -3]:
+    edges = sorted({v for c in ([constant] if constant > 0 else [])
+                    for v in (2**63 // c, 2**63 // c + 1, -(2**63) // c, -(2**63) // c - 1,
+                              -((2**63 - 1) // c), -((2**63 - 1) // c) - 1)}
+                   | {0, 1, -1, 2**62, -(2**62), 2**63 - 1, -(2**63)})
+    for order, source in [("right", f"a * {constant}"), ("left", f"{constant} * a")]:
+        name = f"mul_const_{order}_{str(constant).replace('-', 'm')}"
+        function = make(name, f"def f(a):\n    return {source} + 1\n")
+        CASES.append((function, [(v,) for v in edges]))
