@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The JIT's settings, from pyopt's options.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct Settings {
     /// Calls before a function is compiled (0 and 1: on the first call).
     pub threshold: u64,
@@ -30,16 +30,17 @@ pub struct Settings {
     pub log: bool,
     /// Relaxed float semantics (reassociation, contraction), only when the user asks.
     pub fastmath: bool,
+    /// Directory for each compiled unit's LLVM IR and assembly.
+    pub dump: Option<String>,
 }
 
 static SETTINGS: OnceLock<Settings> = OnceLock::new();
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
-pub fn settings() -> Settings {
-    *SETTINGS.get_or_init(|| Settings {
+pub fn settings() -> &'static Settings {
+    SETTINGS.get_or_init(|| Settings {
         threshold: 1000,
-        log: false,
-        fastmath: false,
+        ..Settings::default()
     })
 }
 

@@ -369,6 +369,8 @@ fn compile(
             )
         }
     })?;
+    let mut unit = unit;
+    unit.dump = settings().dump.clone();
     let front_end = started.elapsed().as_nanos() as u64;
     let compiled = backend::compile(&unit)?;
     let record = CompileRecord {

@@ -148,6 +148,8 @@ pub fn plan_unit(request: &CompileRequest) -> Result<Unit, Refusal> {
             return Ok(Unit {
                 plans,
                 fastmath: request.fastmath,
+                dump: None,
+                name: describe(request),
             });
         }
     }

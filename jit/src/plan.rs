@@ -393,6 +393,10 @@ impl FunctionPlan {
 pub struct Unit {
     pub plans: Vec<FunctionPlan>,
     pub fastmath: bool,
+    /// Where the back end writes the unit's IR and assembly (`PYOPT_JIT_DUMP`), named
+    /// after `name`.
+    pub dump: Option<String>,
+    pub name: String,
 }
 
 impl Unit {

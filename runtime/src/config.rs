@@ -70,6 +70,14 @@ pub static OPTIONS: &[OptionSpec] = &[
         active: true,
     },
     OptionSpec {
+        key: "jit_dump",
+        kind: Kind::Path,
+        default: "",
+        help: "write each compiled unit's LLVM IR (before and after optimization) and \
+               assembly to this directory",
+        active: true,
+    },
+    OptionSpec {
         key: "cache",
         kind: Kind::Bool,
         default: "1",
@@ -352,7 +360,7 @@ pub fn help_text() -> String {
     );
     for spec in OPTIONS {
         let default = match spec.default {
-            "" => "computed",
+            "" => "unset",
             d => d,
         };
         let status = if spec.active { "" } else { " [not active yet]" };

@@ -70,10 +70,15 @@ fn install_jit(py: Python<'_>) {
     };
     let log = options.get("jit_log") == Some(&Value::Bool(true));
     let fastmath = options.get("jit_fastmath") == Some(&Value::Bool(true));
+    let dump = match options.get("jit_dump") {
+        Some(Value::Path(path)) => Some(path.to_string_lossy().into_owned()),
+        _ => None,
+    };
     let settings = pyopt_hooks::Settings {
         threshold,
         log,
         fastmath,
+        dump,
     };
     if let Err(message) = pyopt_hooks::install(settings) {
         // The program runs as in python3, without compiling.

@@ -338,3 +338,27 @@ def test_daemon_threads_at_exit_end_as_in_python3(tmp_path):
         assert_same(reference, pyopt)
         compiled = run(PYOPT, [*FIRST_CALL, script])
         assert (compiled.returncode, compiled.stdout) == (0, "main done\n"), compiled.stderr
+
+
+def test_jit_dump_writes_ir_and_assembly(tmp_path):
+    script = write(tmp_path, "dumped.py", """
+        def scale(x, k):
+            return x * k + 1.5
+        print(scale(2.0, 3.0))
+    """)
+    dump = tmp_path / "dump" / "nested"
+    done = run(PYOPT, [*FIRST_CALL, "-X", f"pyopt.jit_dump={dump}", script])
+    assert (done.returncode, done.stdout, done.stderr) == (0, "7.5\n", "")
+    files = {p.name: p.read_text() for p in dump.iterdir() if "scale" in p.name}
+    stems = {name.split(".")[0] for name in files}
+    assert len(stems) == 1 and next(iter(stems)).endswith("scale_float__float"), files.keys()
+    by_kind = {name[len(next(iter(stems))):]: text for name, text in files.items()}
+    assert set(by_kind) == {".ll", ".opt.ll", ".s"}
+    assert "fmul double" in by_kind[".ll"] and "fmul double" in by_kind[".opt.ll"]
+    assert "mulsd" in by_kind[".s"]
+    # An unusable directory is one warning, and the program runs on.
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    done = run(PYOPT, [*FIRST_CALL, "-X", f"pyopt.jit_dump={blocked}/sub", script])
+    assert done.returncode == 0 and done.stdout == "7.5\n"
+    assert done.stderr.count("pyopt: warning:") == 1, done.stderr

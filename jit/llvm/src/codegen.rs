@@ -1214,26 +1214,6 @@ impl<'g, 'c> FnGen<'g, 'c> {
         point: DeoptId,
     ) -> Res<IntValue<'c>> {
         let g = self.g;
-        if name == "llvm.smul.with.overflow" {
-            // By a constant c >= 2: x * c overflows exactly when x is outside
-            // [i64::MIN / c, i64::MAX / c]. A range check keeps the multiplication
-            // plain (`lea` for small c) and off the overflow flag.
-            let constant = |v: IntValue<'c>| v.get_sign_extended_constant().filter(|c| *c >= 2);
-            let operands = match (constant(a), constant(b)) {
-                (_, Some(c)) => Some((a, c)),
-                (Some(c), _) => Some((b, c)),
-                _ => None,
-            };
-            if let Some((x, c)) = operands {
-                let below = self.icmp(IntPredicate::SLT, x, self.const_i64(i64::MIN / c))?;
-                let above = self.icmp(IntPredicate::SGT, x, self.const_i64(i64::MAX / c))?;
-                self.deopt_if(self.or(below, above)?, point)?;
-                return self
-                    .b()
-                    .build_int_nsw_mul(x, self.const_i64(c), "")
-                    .map_err(err);
-            }
-        }
         let intrinsic = Intrinsic::find(name).ok_or("internal: overflow intrinsic")?;
         let f = intrinsic
             .get_declaration(&g.module, &[g.i64t.into()])

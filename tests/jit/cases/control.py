@@ -201,6 +201,39 @@ def reverse_range(n):
     return out
 
 
+def collatz_arms(m, limit):
+    # Both arms of the if compute; the odd one's check moves before the branch.
+    steps = 0
+    while m != 1 and steps < limit:
+        if m % 2 == 0:
+            m = m // 2
+        else:
+            m = 3 * m + 1
+        steps += 1
+    return m, steps
+
+
+def else_arm_check(a, n):
+    # The checked arm is the else arm; the overflow comes mid-loop.
+    t = 0
+    for i in range(n):
+        if i % 3 == 0:
+            t = t - 1
+        else:
+            t = t + a * 7
+    return t
+
+
+def two_checks_in_arm(a, b, n):
+    total = 0
+    for i in range(n):
+        if i & 1:
+            total = total + a * 5 - b * 3
+        else:
+            total -= 1
+    return total
+
+
 def step_overflow(a, b, c):
     n = 0
     for _ in range(a, b, c):
@@ -291,5 +324,9 @@ CASES = [
     (elif_chain, [(-20.0,), (-1.0,), (0.0,), (-0.0,), (5.0,), (50.0,), (SPECIAL,)]),
     (float_countdown, [(10.0,), (-1.0,), (0.0,)]),
     (not_not, [(0,), (5,), (0.0,), (SPECIAL,)]),
+    (collatz_arms, [(27, 1000), (2**62 + 1, 60), (2**61 + 3, 200), (-7, 30), (-(2**62) - 1, 40),
+                    (1, 5), (6, 0)]),
+    (else_arm_check, [(3, 10), (2**59, 12), (2**60, 40), (-(2**59), 30)]),
+    (two_checks_in_arm, [(1, 2, 20), (2**60, 0, 9), (0, 2**61, 9), (-(2**60), 2**60, 9)]),
     (step_overflow, [(0, 2**63 - 1, 2**62), (2**63 - 2, 2**63 - 1, 5), (-10, 10, 2**63 - 1)]),
 ]
