@@ -575,6 +575,7 @@ struct FnGen<'g, 'c> {
     env_ptr: PointerValue<'c>,
     /// Where a tuple result's slots go.
     out_ptr: PointerValue<'c>,
+    breaker_ptr: PointerValue<'c>,
     /// This frame's recursion budget (the caller's minus one).
     depth: PointerValue<'c>,
     out_i64: PointerValue<'c>,
@@ -595,6 +596,16 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let out_i64 = alloca_builder.build_alloca(g.i64t, "out_i").unwrap();
         let out_f64 = alloca_builder.build_alloca(g.f64t, "out_f").unwrap();
         let depth = alloca_builder.build_alloca(g.i32t, "depth").unwrap();
+        // Where the eval breaker is: fixed for the interpreter, so read once per call
+        // rather than at every loop back-edge.
+        let ctx_ptr = f.get_nth_param(0).unwrap().into_pointer_value();
+        let breaker_field = alloca_builder
+            .build_struct_gep(g.ctx_t, ctx_ptr, 1, "")
+            .unwrap();
+        let breaker_ptr = alloca_builder
+            .build_load(g.ptrt, breaker_field, "breaker")
+            .unwrap()
+            .into_pointer_value();
         let blocks = (0..plan.steps.len())
             .map(|i| g.ctx.append_basic_block(f, &format!("i{i}")))
             .collect();
@@ -609,7 +620,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
             flags: HashMap::new(),
             stack: HashMap::new(),
             types: Vec::new(),
-            ctx_ptr: f.get_nth_param(0).unwrap().into_pointer_value(),
+            ctx_ptr,
+            breaker_ptr,
             env_ptr: f.get_nth_param(1).unwrap().into_pointer_value(),
             out_ptr: f.get_nth_param(2).unwrap().into_pointer_value(),
             depth,
@@ -1112,8 +1124,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
     fn poll(&mut self, point: Option<DeoptId>) -> Res<()> {
         let Some(point) = point else { return Ok(()) };
         let g = self.g;
-        let breaker_ptr = self.load_ptr(self.field(g.ctx_t, self.ctx_ptr, 1)?)?;
-        let breaker = self.b().build_load(g.i32t, breaker_ptr, "").map_err(err)?;
+        let breaker = self
+            .b()
+            .build_load(g.i32t, self.breaker_ptr, "")
+            .map_err(err)?;
         // Another thread or a signal handler sets it: never hoist the load out of a loop.
         breaker
             .as_instruction_value()
