@@ -257,6 +257,27 @@ pub unsafe extern "C-unwind" fn pyopt_deopt(
     plan: u32,
     point: u32,
     nslots: u64,
+) -> u64 {
+    // SAFETY: per this function's contract.
+    let ret = unsafe { deoptimize(ctx, env, out, plan, point, nslots) };
+    // The object (or 0) goes to the plan's result slots, so that the plan's own return
+    // can be this call, as a tail call.
+    // SAFETY: `out` is the calling plan's result slots, at least one.
+    unsafe { *out = ret.value };
+    ret.status
+}
+
+/// [`pyopt_deopt`]'s work, returning the object and the status.
+///
+/// # Safety
+/// As for [`pyopt_deopt`].
+unsafe fn deoptimize(
+    ctx: *mut Ctx,
+    env: *const Env,
+    out: *mut u64,
+    plan: u32,
+    point: u32,
+    nslots: u64,
 ) -> Ret {
     // SAFETY: per this function's contract.
     let (unit, slots, frame) = unsafe {

@@ -22,7 +22,7 @@
 use std::ffi::c_char;
 
 /// Bumped whenever anything in this module changes meaning.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
 
 /// Per-thread state compiled code reads and writes.
 #[repr(C)]
@@ -85,9 +85,11 @@ pub const GUARD_FAILED: u64 = 3;
 /// Runtime helpers compiled code calls, by symbol name. Signatures are in the comments;
 /// `hooks::helpers` defines them and the back end declares them.
 pub mod helper {
-    /// `(ctx, env, out, plan: u32, point: u32, nslots: u64) -> Ret`: hand over to the
+    /// `(ctx, env, out, plan: u32, point: u32, nslots: u64) -> u64`: hand over to the
     /// interpreter with the record in `ctx.slots`; `out` is the plan's result slots
-    /// (when they are `ctx.entry_out`, the plan has the wrapper's frame `ctx.entry_frame`).
+    /// (when they are `ctx.entry_out`, the plan has the wrapper's frame
+    /// `ctx.entry_frame`). Writes the result object (or 0) to `out[0]` and returns
+    /// `BOXED` or `ERROR`, so a plan returns its value directly (a tail call).
     pub const DEOPT: &str = "pyopt_deopt";
     /// `(env) -> u32`: a watched dict changed; 0 if every name still refers to the same
     /// object (versions updated), 1 if the unit is no longer valid.

@@ -133,7 +133,6 @@ impl<'c> Gen<'c> {
 
     fn declare_helpers(&mut self) {
         let (i64t, i32t, f64t, p) = (self.i64t, self.i32t, self.f64t, self.ptrt);
-        let ret = self.ret_t;
         let decls: Vec<(
             &'static str,
             BasicTypeEnum<'c>,
@@ -141,7 +140,7 @@ impl<'c> Gen<'c> {
         )> = vec![
             (
                 helper::DEOPT,
-                ret.into(),
+                i64t.into(),
                 vec![
                     p.into(),
                     p.into(),
@@ -904,32 +903,21 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.g.i64t.const_int(position, false).into(),
             ],
         )?;
-        // The interpreter finished the call: its result is boxed or an exception, never
-        // OK. Telling LLVM lets it drop the "continue natively" edge after an inlined
-        // callee deoptimized, and the values that edge kept alive around loops.
-        let value = self
-            .b()
-            .build_extract_value(result.into_struct_value(), 0, "")
-            .map_err(err)?
-            .into_int_value();
-        self.b().build_store(self.out_ptr, value).map_err(err)?;
-        let status = self
-            .b()
-            .build_extract_value(result.into_struct_value(), 1, "")
-            .map_err(err)?
-            .into_int_value();
-        let not_ok = self.icmp(
-            IntPredicate::NE,
-            status,
-            self.g.i64t.const_int(abi::OK, false),
-        )?;
-        let assume = Intrinsic::find("llvm.assume").ok_or("internal: assume")?;
-        let assume = assume
-            .get_declaration(&self.g.module, &[])
-            .ok_or("internal: assume decl")?;
-        self.b()
-            .build_call(assume, &[not_ok.into()], "")
-            .map_err(err)?;
+        // The interpreter finished the call: its result (in our slots) is boxed or an
+        // exception, never OK. Saying so lets LLVM drop, after inlining, the "continue
+        // natively" edge from a callee's deoptimization; and returning the helper's
+        // status as is makes the call a tail call, so paths that only deoptimize need
+        // no stack frame (a leaf like `fib`'s base case then needs none either).
+        let status = result.into_int_value();
+        if let Some(call) = status.as_instruction() {
+            let g = self.g;
+            let boxed_or_error = g.ctx.metadata_node(&[
+                g.i64t.const_int(abi::BOXED, false).into(),
+                g.i64t.const_int(abi::ERROR + 1, false).into(),
+            ]);
+            call.set_metadata(boxed_or_error, g.ctx.get_kind_id("range"))
+                .map_err(|e| format!("internal: {e:?}"))?;
+        }
         self.b().build_return(Some(&status)).map_err(err)?;
         Ok(())
     }
