@@ -906,8 +906,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         // The interpreter finished the call: its result (in our slots) is boxed or an
         // exception, never OK. Saying so lets LLVM drop, after inlining, the "continue
         // natively" edge from a callee's deoptimization; and returning the helper's
-        // status as is makes the call a tail call, so paths that only deoptimize need
-        // no stack frame (a leaf like `fib`'s base case then needs none either).
+        // status as is makes the call a tail call (a jump).
         let status = result.into_int_value();
         if let Some(call) = status.as_instruction() {
             let g = self.g;
