@@ -45,6 +45,7 @@ thread_local! {
                 capacity: 0,
                 entry_frame: std::ptr::null_mut(),
                 entry_out: std::ptr::null_mut(),
+                env: std::ptr::null(),
             },
             buffer: Vec::new(),
         })

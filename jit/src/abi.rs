@@ -4,8 +4,7 @@
 //! Every compiled plan becomes a native function
 //!
 //! ```text
-//! fn(ctx: *mut Ctx, env: *const Env, out: *mut u64, remaining: i32, args...)
-//!     -> u64 (status)
+//! fn(ctx: *mut Ctx, out: *mut u64, remaining: i32, args...) -> u64 (status)
 //! ```
 //!
 //! with one machine argument per parameter slot (`i64` ints, `double` floats, `i64` 0/1
@@ -15,14 +14,15 @@
 //! from memory and is what `hooks` calls. `frame` is the interpreter frame `hooks` was
 //! given for this call; the wrapper leaves it in `ctx.entry_frame` (with its result
 //! slots in `ctx.entry_out`, which tells the plan it entered from the ones compiled code
-//! calls directly, which have no frame). Compiled
-//! code never raises: where it cannot go on it writes a deoptimization record to
-//! `ctx.slots` and passes on what the `pyopt_deopt` helper returns.
+//! calls directly, which have no frame) and the unit's env in `ctx.env`, restoring the
+//! previous values when the plan returns. Compiled code never raises: where it cannot
+//! go on it writes a deoptimization record to `ctx.slots` and passes on what the
+//! `pyopt_deopt` helper returns.
 
 use std::ffi::c_char;
 
 /// Bumped whenever anything in this module changes meaning.
-pub const ABI_VERSION: u32 = 5;
+pub const ABI_VERSION: u32 = 6;
 
 /// Per-thread state compiled code reads and writes.
 #[repr(C)]
@@ -40,6 +40,8 @@ pub struct Ctx {
     /// and restored by the wrapper), and that call's result slots.
     pub entry_frame: *mut std::ffi::c_void,
     pub entry_out: *mut u64,
+    /// The env of the unit whose code runs (set and restored by entry wrappers).
+    pub env: *const Env,
 }
 
 /// A dict whose PEP 509 version the compiled code checks on entry.

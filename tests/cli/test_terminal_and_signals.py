@@ -114,12 +114,17 @@ def interrupted_script(executable, tmp_path, signum):
         text=True,
         env=clean_environment(),
     )
-    assert process.stdout.readline() == "ready\n"
-    # Let it get into time.sleep(): a signal handled right after print() returns would
-    # be raised on the print line, under either interpreter.
-    time.sleep(0.3)
-    process.send_signal(signum)
-    stdout, stderr = process.communicate(timeout=30)
+    try:
+        assert process.stdout.readline() == "ready\n"
+        # Let it get into time.sleep(): a signal handled right after print() returns
+        # would be raised on the print line, under either interpreter.
+        time.sleep(0.3)
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     return Outcome("ready\n" + stdout, stderr, process.returncode).normalized(executable)
 
 

@@ -38,10 +38,16 @@ def test_ctrl_c_stops_a_long_compiled_loop(tmp_path):
     """)
     process = subprocess.Popen([PYOPT, *FIRST_CALL, script], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=clean_environment())
-    assert process.stdout.readline() == "ready\n"
-    time.sleep(0.5)  # let it get into the compiled loop
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=10)
+    try:
+        assert process.stdout.readline() == "ready\n"
+        time.sleep(0.5)  # let it get into the compiled loop
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=10)
+    finally:
+        # A loop that ignored the signal would spin on after the test: end it.
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     assert process.returncode == -signal.SIGINT
     assert stderr.rstrip().endswith("KeyboardInterrupt"), stderr
     # Raised at a loop back-edge, where python3 checks for signals too.
@@ -352,6 +358,7 @@ def test_jit_dump_writes_ir_and_assembly(tmp_path):
     files = {p.name: p.read_text() for p in dump.iterdir() if "scale" in p.name}
     stems = {name.split(".")[0] for name in files}
     assert len(stems) == 1 and next(iter(stems)).endswith("scale_float__float"), files.keys()
+    assert next(iter(stems)).split("-")[0].isdigit(), files.keys()  # the process id
     by_kind = {name[len(next(iter(stems))):]: text for name, text in files.items()}
     assert set(by_kind) == {".ll", ".opt.ll", ".s"}
     assert "fmul double" in by_kind[".ll"] and "fmul double" in by_kind[".opt.ll"]

@@ -95,13 +95,14 @@ impl<'c> Gen<'c> {
         let ptrt = ctx.ptr_type(AddressSpace::default());
         let ret_t = ctx.struct_type(&[i64t.into(), i64t.into()], false);
         // abi::Ctx: recursion_remaining, eval_breaker, slots, capacity, entry_frame,
-        // entry_out.
+        // entry_out, env.
         let ctx_t = ctx.struct_type(
             &[
                 ptrt.into(),
                 ptrt.into(),
                 ptrt.into(),
                 i64t.into(),
+                ptrt.into(),
                 ptrt.into(),
                 ptrt.into(),
             ],
@@ -224,6 +225,25 @@ impl<'c> Gen<'c> {
             );
             self.helpers.insert(name, f);
         }
+        // The random helpers only touch the generator (and the result slot): loads of
+        // anything else may stay out of the loop around them.
+        let argmem_only = [
+            ("memory", 3),
+            ("nounwind", 0),
+            ("willreturn", 0),
+            ("nosync", 0),
+        ];
+        for name in [helper::RANDOM, helper::RANDINT] {
+            if let Some(f) = self.helpers.get(name) {
+                for (attribute, value) in argmem_only {
+                    let kind = Attribute::get_named_enum_kind_id(attribute);
+                    f.add_attribute(
+                        AttributeLoc::Function,
+                        self.ctx.create_enum_attribute(kind, value),
+                    );
+                }
+            }
+        }
         // Leaving compiled code is the rare path: keep it out of the hot loops' way.
         for name in [helper::DEOPT, helper::GUARDS, helper::POLL] {
             if let Some(f) = self.helpers.get(name) {
@@ -303,15 +323,13 @@ impl<'c> Gen<'c> {
     pub fn generate(&mut self) -> Res<()> {
         // Declare every plan first: plans call each other.
         for (index, plan) in self.unit.plans.iter().enumerate() {
-            // (ctx, env, out, remaining) -> status: `out` receives the result's slots;
+            // (ctx, out, remaining) -> status: `out` receives the result's slots;
             // `remaining` is the caller's recursion budget (tstate's
-            // recursion_remaining, tracked in a register between compiled calls).
-            let mut params: Vec<BasicMetadataTypeEnum<'c>> = vec![
-                self.ptrt.into(),
-                self.ptrt.into(),
-                self.ptrt.into(),
-                self.i32t.into(),
-            ];
+            // recursion_remaining, tracked in a register between compiled calls). The
+            // unit's env is in ctx: only rare paths need it, and a register less per
+            // call matters to recursive code.
+            let mut params: Vec<BasicMetadataTypeEnum<'c>> =
+                vec![self.ptrt.into(), self.ptrt.into(), self.i32t.into()];
             for ty in &plan.params {
                 self.flat_types(ty, &mut params);
             }
@@ -459,11 +477,14 @@ impl<'c> Gen<'c> {
         let frame = f.get_nth_param(2).unwrap().into_pointer_value();
         let frame_field = b.build_struct_gep(self.ctx_t, ctx, 4, "").map_err(err)?;
         let out_field = b.build_struct_gep(self.ctx_t, ctx, 5, "").map_err(err)?;
+        let env_field = b.build_struct_gep(self.ctx_t, ctx, 6, "").map_err(err)?;
         let saved_frame = b.build_load(p, frame_field, "").map_err(err)?;
         let saved_out = b.build_load(p, out_field, "").map_err(err)?;
+        let saved_env = b.build_load(p, env_field, "").map_err(err)?;
         b.build_store(frame_field, frame).map_err(err)?;
         b.build_store(out_field, out).map_err(err)?;
-        let mut call_args: Vec<BasicMetadataValueEnum<'c>> = vec![ctx.into(), env.into()];
+        b.build_store(env_field, env).map_err(err)?;
+        let mut call_args: Vec<BasicMetadataValueEnum<'c>> = vec![ctx.into()];
         call_args.push(out.into());
         call_args.push(budget.into());
         let mut flat = Vec::new();
@@ -494,6 +515,7 @@ impl<'c> Gen<'c> {
         b.build_store(budget_ptr, budget).map_err(err)?;
         b.build_store(frame_field, saved_frame).map_err(err)?;
         b.build_store(out_field, saved_out).map_err(err)?;
+        b.build_store(env_field, saved_env).map_err(err)?;
         // The value (a number's bits, or the object a deoptimization produced) is in
         // the first slot.
         let first = b.build_load(i64t, out, "").map_err(err)?.into_int_value();
@@ -571,10 +593,12 @@ struct FnGen<'g, 'c> {
     /// The current instruction's stack types (popping updates it).
     types: Vec<Ty>,
     ctx_ptr: PointerValue<'c>,
-    env_ptr: PointerValue<'c>,
     /// Where a tuple result's slots go.
     out_ptr: PointerValue<'c>,
     breaker_ptr: PointerValue<'c>,
+    /// Objects of the unit's table this plan uses at run time (the `random`
+    /// generator), read once in the entry block.
+    objects: HashMap<u32, PointerValue<'c>>,
     /// This frame's recursion budget (the caller's minus one).
     depth: PointerValue<'c>,
     out_i64: PointerValue<'c>,
@@ -605,6 +629,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             .build_load(g.ptrt, breaker_field, "breaker")
             .unwrap()
             .into_pointer_value();
+
         let blocks = (0..plan.steps.len())
             .map(|i| g.ctx.append_basic_block(f, &format!("i{i}")))
             .collect();
@@ -621,8 +646,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
             types: Vec::new(),
             ctx_ptr,
             breaker_ptr,
-            env_ptr: f.get_nth_param(1).unwrap().into_pointer_value(),
-            out_ptr: f.get_nth_param(2).unwrap().into_pointer_value(),
+            objects: HashMap::new(),
+            out_ptr: f.get_nth_param(1).unwrap().into_pointer_value(),
             depth,
             out_i64,
             out_f64,
@@ -896,7 +921,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             helper::DEOPT,
             &[
                 self.ctx_ptr.into(),
-                self.env_ptr.into(),
+                self.env_ptr()?.into(),
                 self.out_ptr.into(),
                 self.g.i32t.const_int(self.index as u64, false).into(),
                 self.g.i32t.const_int(u64::from(point), false).into(),
@@ -1033,14 +1058,14 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.b().position_at_end(start);
         // Recursion accounting exactly like an interpreted call: the budget drops by one
         // for this frame; at zero, the interpreter raises RecursionError.
-        let remaining = self.f.get_nth_param(3).unwrap().into_int_value();
+        let remaining = self.f.get_nth_param(2).unwrap().into_int_value();
         let decremented = self
             .b()
             .build_int_sub(remaining, g.i32t.const_int(1, false), "")
             .map_err(err)?;
         self.b().build_store(self.depth, decremented).map_err(err)?;
         // Parameters into their locals (the entry record reads them).
-        let mut next_param = 4;
+        let mut next_param = 3;
         for (i, ty) in plan.params.iter().enumerate() {
             let value = self.unflatten_param(ty, &mut next_param)?;
             let store = self.local_store(i as u32, ty);
@@ -1137,7 +1162,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             .map_err(err)?;
         self.b().position_at_end(handle);
         let verdict = self
-            .call_value(helper::POLL, &[self.ctx_ptr.into(), self.env_ptr.into()])?
+            .call_value(helper::POLL, &[self.ctx_ptr.into(), self.env_ptr()?.into()])?
             .into_int_value();
         let hand_over = self.icmp(IntPredicate::NE, verdict, g.i32t.const_zero())?;
         self.deopt_if(hand_over, point)?;
@@ -1246,6 +1271,44 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     fn fcmp(&self, p: FloatPredicate, a: FloatValue<'c>, b: FloatValue<'c>) -> Res<IntValue<'c>> {
         self.b().build_float_compare(p, a, b, "").map_err(err)
+    }
+
+    /// The unit's env (the entry wrapper keeps it in ctx).
+    fn env_ptr(&self) -> Res<PointerValue<'c>> {
+        self.load_ptr(self.field(self.g.ctx_t, self.ctx_ptr, 6)?)
+    }
+
+    /// Object `id` of the unit's table, loaded in the entry block: the table does not
+    /// change while the unit lives, and a loop calling a helper with it then keeps the
+    /// pointer in a register.
+    fn object(&mut self, id: u32) -> Res<PointerValue<'c>> {
+        if let Some(object) = self.objects.get(&id) {
+            return Ok(*object);
+        }
+        let g = self.g;
+        let ab = &self.alloca_builder;
+        let env_field = ab
+            .build_struct_gep(g.ctx_t, self.ctx_ptr, 6, "")
+            .map_err(err)?;
+        let env = ab.build_load(g.ptrt, env_field, "env").map_err(err)?;
+        let table_field = ab
+            .build_struct_gep(g.env_t, env.into_pointer_value(), 0, "")
+            .map_err(err)?;
+        let table = ab
+            .build_load(g.ptrt, table_field, "objects")
+            .map_err(err)?
+            .into_pointer_value();
+        // SAFETY: object ids index the request's object table.
+        let slot = unsafe {
+            ab.build_in_bounds_gep(g.ptrt, table, &[g.i64t.const_int(u64::from(id), false)], "")
+                .map_err(err)?
+        };
+        let object = ab
+            .build_load(g.ptrt, slot, "object")
+            .map_err(err)?
+            .into_pointer_value();
+        self.objects.insert(id, object);
+        Ok(object)
     }
 
     /// `llvm.fabs(x)`.
@@ -1816,19 +1879,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 deopt,
             } => {
                 let values = self.pop_args(args.len())?;
-                let objects = self.load_ptr(self.field(g.env_t, self.env_ptr, 0)?)?;
-                // SAFETY: object ids index the request's object table.
-                let slot = unsafe {
-                    self.b()
-                        .build_in_bounds_gep(
-                            g.ptrt,
-                            objects,
-                            &[g.i64t.const_int(u64::from(*generator), false)],
-                            "",
-                        )
-                        .map_err(err)?
-                };
-                let gen_obj = self.load_ptr(slot)?;
+                let gen_obj = self.object(*generator)?;
                 let (ty, v) = match function {
                     RandomFn::Random => (
                         Ty::Float,
@@ -1892,12 +1943,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let result_ty = g.unit.plans[*plan as usize].result.clone();
                 let result_slots = self.scratch(result_ty.slots().max(1))?;
                 let depth = self.b().build_load(g.i32t, self.depth, "").map_err(err)?;
-                let mut call_args: Vec<BasicMetadataValueEnum<'c>> = vec![
-                    self.ctx_ptr.into(),
-                    self.env_ptr.into(),
-                    result_slots.into(),
-                    depth.into(),
-                ];
+                let mut call_args: Vec<BasicMetadataValueEnum<'c>> =
+                    vec![self.ctx_ptr.into(), result_slots.into(), depth.into()];
                 for v in &values {
                     self.flat_args(v, &mut call_args)?;
                 }

@@ -187,7 +187,13 @@ pub fn compile(unit: &Unit) -> Result<Compiled, String> {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
-        std::path::Path::new(dir).join(format!("{prefix}-{}", name.trim_matches('_')))
+        // The process id keeps processes sharing the directory (workers, MPI ranks)
+        // from overwriting each other's files.
+        std::path::Path::new(dir).join(format!(
+            "{}-{prefix}-{}",
+            std::process::id(),
+            name.trim_matches('_')
+        ))
     });
     if let Some(stem) = &dump {
         dump_or_warn(stem.with_extension("ll"), |path| {
