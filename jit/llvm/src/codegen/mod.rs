@@ -1,0 +1,1171 @@
+//! Plans to LLVM IR.
+//!
+//! Each plan becomes `<prefix>_plan_<i>(ctx, out, remaining, args...) -> status` and a
+//! wrapper `<prefix>_entry_<i>(ctx, env, frame, *const u64) -> Ret` (the calling
+//! convention is `pyopt_jit::abi`'s). Locals and value-stack entries live in stack slots
+//! (one per local or depth and type), which LLVM's mem2reg turns into registers; every
+//! instruction of the plan gets a basic block. Anything that cannot go on writes a
+//! deoptimization record and returns through `pyopt_deopt`.
+//!
+//! - this module: the generator for a unit (helper declarations, plan signatures) and
+//!   for one plan (storage, the value stack, deoptimization, control flow);
+//! - [`wrapper`]: the entry wrappers `hooks` calls;
+//! - [`ops`]: one plan instruction at a time;
+//! - [`numeric`]: arithmetic and comparisons with Python's semantics, `range`, `math`
+//!   and the builtins.
+
+mod numeric;
+mod ops;
+mod wrapper;
+
+use std::collections::HashMap;
+
+use inkwell::attributes::{Attribute, AttributeLoc};
+use inkwell::basic_block::BasicBlock;
+use inkwell::builder::Builder;
+use inkwell::context::Context;
+use inkwell::intrinsics::Intrinsic;
+use inkwell::module::{Linkage, Module};
+use inkwell::types::{
+    BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FloatType, IntType, PointerType, StructType,
+};
+use inkwell::values::{
+    BasicMetadataValueEnum, BasicValue, BasicValueEnum, FastMathFlags, FloatValue, FunctionValue,
+    InstructionValue, IntValue, PointerValue,
+};
+use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
+use pyopt_jit::abi::{self, helper};
+use pyopt_jit::plan::{
+    BinOp, CmpOp, DeoptId, DeoptKind, FunctionPlan, Local, Op, StackSlot, State, Test, UnaryOp,
+    Unit, Value,
+};
+use pyopt_jit::snapshot::{BuiltinFn, MathFn, RandomFn};
+use pyopt_jit::types::Ty;
+
+type Res<T> = Result<T, String>;
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// A value in registers, shaped like its type.
+#[derive(Clone, Debug)]
+enum Cv<'c> {
+    Int(IntValue<'c>),
+    Float(FloatValue<'c>),
+    /// An `i1`.
+    Bool(IntValue<'c>),
+    None,
+    Tuple(Vec<Cv<'c>>),
+    /// start, step, length
+    Range(IntValue<'c>, IntValue<'c>, IntValue<'c>),
+    /// NULL or a known object: no machine value.
+    Marker,
+}
+
+/// Stack-slot storage for a value of one type.
+#[derive(Clone, Debug)]
+enum Store<'c> {
+    Int(PointerValue<'c>),
+    Float(PointerValue<'c>),
+    Bool(PointerValue<'c>),
+    Tuple(Vec<Store<'c>>),
+    Range([PointerValue<'c>; 3]),
+    Empty(Ty),
+}
+
+pub fn symbol(prefix: &str, kind: &str, plan: usize) -> String {
+    format!("{prefix}_{kind}_{plan}")
+}
+
+/// Plans of at most this many steps that do not recurse are always inlined.
+const ALWAYS_INLINE_STEPS: usize = 96;
+
+pub struct Gen<'c> {
+    ctx: &'c Context,
+    pub module: Module<'c>,
+    builder: Builder<'c>,
+    i64t: IntType<'c>,
+    i32t: IntType<'c>,
+    i1t: IntType<'c>,
+    f64t: FloatType<'c>,
+    ptrt: PointerType<'c>,
+    ret_t: StructType<'c>,
+    ctx_t: StructType<'c>,
+    env_t: StructType<'c>,
+    watch_t: StructType<'c>,
+    helpers: HashMap<&'static str, FunctionValue<'c>>,
+    plans: Vec<FunctionValue<'c>>,
+    unit: &'c Unit,
+    prefix: String,
+}
+
+impl<'c> Gen<'c> {
+    pub fn new(ctx: &'c Context, unit: &'c Unit, prefix: &str) -> Self {
+        let module = ctx.create_module(prefix);
+        let i64t = ctx.i64_type();
+        let ptrt = ctx.ptr_type(AddressSpace::default());
+        let ret_t = ctx.struct_type(&[i64t.into(), i64t.into()], false);
+        // abi::Ctx: recursion_remaining, eval_breaker, slots, capacity, entry_frame,
+        // entry_out, env.
+        let ctx_t = ctx.struct_type(
+            &[
+                ptrt.into(),
+                ptrt.into(),
+                ptrt.into(),
+                i64t.into(),
+                ptrt.into(),
+                ptrt.into(),
+                ptrt.into(),
+            ],
+            false,
+        );
+        let env_t = ctx.struct_type(&[ptrt.into(), ptrt.into(), i64t.into(), ptrt.into()], false);
+        let watch_t = ctx.struct_type(&[ptrt.into(), i64t.into()], false);
+        let mut generator = Gen {
+            ctx,
+            module,
+            builder: ctx.create_builder(),
+            i64t,
+            i32t: ctx.i32_type(),
+            i1t: ctx.bool_type(),
+            f64t: ctx.f64_type(),
+            ptrt,
+            ret_t,
+            ctx_t,
+            env_t,
+            watch_t,
+            helpers: HashMap::new(),
+            plans: Vec::new(),
+            unit,
+            prefix: prefix.to_owned(),
+        };
+        generator.declare_helpers();
+        generator
+    }
+
+    fn declare_helpers(&mut self) {
+        let (i64t, i32t, f64t, p) = (self.i64t, self.i32t, self.f64t, self.ptrt);
+        let decls: Vec<(
+            &'static str,
+            BasicTypeEnum<'c>,
+            Vec<BasicMetadataTypeEnum<'c>>,
+        )> = vec![
+            (
+                helper::DEOPT,
+                i64t.into(),
+                vec![
+                    p.into(),
+                    p.into(),
+                    p.into(),
+                    i32t.into(),
+                    i32t.into(),
+                    i64t.into(),
+                ],
+            ),
+            (helper::GUARDS, i32t.into(), vec![p.into()]),
+            (helper::POLL, i32t.into(), vec![p.into(), p.into()]),
+            (
+                helper::FLOAT_FLOORDIV,
+                f64t.into(),
+                vec![f64t.into(), f64t.into()],
+            ),
+            (
+                helper::FLOAT_MOD,
+                f64t.into(),
+                vec![f64t.into(), f64t.into()],
+            ),
+            (
+                helper::FLOAT_POW,
+                i32t.into(),
+                vec![f64t.into(), f64t.into(), p.into()],
+            ),
+            (
+                helper::INT_POW,
+                i32t.into(),
+                vec![i64t.into(), i64t.into(), p.into()],
+            ),
+            (
+                helper::COMPARE_INT_FLOAT,
+                i32t.into(),
+                vec![i64t.into(), f64t.into(), i32t.into()],
+            ),
+            (
+                helper::INT_TRUEDIV,
+                i32t.into(),
+                vec![i64t.into(), i64t.into(), p.into()],
+            ),
+            (
+                helper::MATH,
+                i32t.into(),
+                vec![i32t.into(), f64t.into(), f64t.into(), f64t.into(), p.into()],
+            ),
+            (
+                helper::MATH_TO_INT,
+                i32t.into(),
+                vec![i32t.into(), f64t.into(), p.into()],
+            ),
+            (helper::GCD, i64t.into(), vec![i64t.into(), i64t.into()]),
+            (helper::RANDOM, f64t.into(), vec![p.into()]),
+            (
+                helper::RANDINT,
+                i32t.into(),
+                vec![p.into(), i64t.into(), i64t.into(), p.into()],
+            ),
+            (helper::ROUND, i32t.into(), vec![f64t.into(), p.into()]),
+            (
+                helper::ROUND_FLOAT_DIGITS,
+                i32t.into(),
+                vec![f64t.into(), i64t.into(), p.into()],
+            ),
+            (
+                helper::ROUND_INT_DIGITS,
+                i32t.into(),
+                vec![i64t.into(), i64t.into(), p.into()],
+            ),
+            (
+                helper::BOX_RESULT,
+                p.into(),
+                vec![p.into(), i32t.into(), p.into()],
+            ),
+        ];
+        for (name, result, params) in decls {
+            let f = self.module.add_function(
+                name,
+                result.fn_type(&params, false),
+                Some(Linkage::External),
+            );
+            self.helpers.insert(name, f);
+        }
+        // The random helpers only touch the generator (and the result slot): loads of
+        // anything else may stay out of the loop around them.
+        let argmem_only = [
+            ("memory", 3),
+            ("nounwind", 0),
+            ("willreturn", 0),
+            ("nosync", 0),
+        ];
+        for name in [helper::RANDOM, helper::RANDINT] {
+            if let Some(f) = self.helpers.get(name) {
+                for (attribute, value) in argmem_only {
+                    let kind = Attribute::get_named_enum_kind_id(attribute);
+                    f.add_attribute(
+                        AttributeLoc::Function,
+                        self.ctx.create_enum_attribute(kind, value),
+                    );
+                }
+            }
+        }
+        // Leaving compiled code is the rare path: keep it out of the hot loops' way.
+        for name in [helper::DEOPT, helper::GUARDS, helper::POLL] {
+            if let Some(f) = self.helpers.get(name) {
+                let cold = Attribute::get_named_enum_kind_id("cold");
+                f.add_attribute(
+                    AttributeLoc::Function,
+                    self.ctx.create_enum_attribute(cold, 0),
+                );
+            }
+        }
+        // The C library's functions only compute (CPython ignores the errno they set
+        // on the paths compiled code takes), so LLVM may treat them as pure: common
+        // subexpressions, and `sin(x)` with `cos(x)` as one `sincos` call (glibc's
+        // sincos gives the same bits as its sin and cos).
+        let pure = [
+            ("memory", 0),
+            ("nounwind", 0),
+            ("willreturn", 0),
+            ("nosync", 0),
+        ];
+        for name in helper::LIBM {
+            let f = self.module.add_function(
+                name,
+                f64t.fn_type(&[f64t.into()], false),
+                Some(Linkage::External),
+            );
+            for (attribute, value) in pure {
+                let kind = Attribute::get_named_enum_kind_id(attribute);
+                f.add_attribute(
+                    AttributeLoc::Function,
+                    self.ctx.create_enum_attribute(kind, value),
+                );
+            }
+            self.helpers.insert(name, f);
+        }
+    }
+
+    /// Machine parameter types of a value of type `ty`, flattened.
+    fn flat_types(&self, ty: &Ty, out: &mut Vec<BasicMetadataTypeEnum<'c>>) {
+        match ty {
+            Ty::Int | Ty::Bool => out.push(self.i64t.into()),
+            Ty::Float => out.push(self.f64t.into()),
+            Ty::Tuple(items) => items.iter().for_each(|t| self.flat_types(t, out)),
+            Ty::Range | Ty::RangeIter => {
+                for _ in 0..3 {
+                    out.push(self.i64t.into());
+                }
+            }
+            Ty::None | Ty::Null | Ty::Object(_) => {}
+        }
+    }
+
+    /// Whether plan `index` can reach itself through direct calls.
+    fn recursive(&self, index: usize) -> bool {
+        let callees = |plan: usize| {
+            self.unit.plans[plan]
+                .steps
+                .iter()
+                .filter_map(|step| match step.op {
+                    Op::CallPlan { plan, .. } => Some(plan as usize),
+                    _ => None,
+                })
+        };
+        let mut seen = vec![false; self.unit.plans.len()];
+        let mut work: Vec<usize> = callees(index).collect();
+        while let Some(plan) = work.pop() {
+            if plan == index {
+                return true;
+            }
+            if !std::mem::replace(&mut seen[plan], true) {
+                work.extend(callees(plan));
+            }
+        }
+        false
+    }
+
+    pub fn generate(&mut self) -> Res<()> {
+        // Declare every plan first: plans call each other.
+        for (index, plan) in self.unit.plans.iter().enumerate() {
+            // (ctx, out, remaining) -> status: `out` receives the result's slots;
+            // `remaining` is the caller's recursion budget (tstate's
+            // recursion_remaining, tracked in a register between compiled calls). The
+            // unit's env is in ctx: only rare paths need it, and a register less per
+            // call matters to recursive code.
+            let mut params: Vec<BasicMetadataTypeEnum<'c>> =
+                vec![self.ptrt.into(), self.ptrt.into(), self.i32t.into()];
+            for ty in &plan.params {
+                self.flat_types(ty, &mut params);
+            }
+            let f = self.module.add_function(
+                &symbol(&self.prefix, "plan", index),
+                self.i64t.fn_type(&params, false),
+                Some(Linkage::Internal),
+            );
+            // Small functions that do not recurse belong inside their callers' loops;
+            // LLVM's size estimate counts the (cold) deoptimization paths, so say so.
+            if !self.recursive(index) && plan.steps.len() <= ALWAYS_INLINE_STEPS {
+                let kind = Attribute::get_named_enum_kind_id("alwaysinline");
+                f.add_attribute(
+                    AttributeLoc::Function,
+                    self.ctx.create_enum_attribute(kind, 0),
+                );
+            }
+            self.plans.push(f);
+        }
+        for index in 0..self.unit.plans.len() {
+            FnGen::new(self, index).emit()?;
+            self.emit_wrapper(index)?;
+        }
+        self.module.verify().map_err(|e| format!("invalid IR: {e}"))
+    }
+}
+
+/// Code generation for one plan.
+struct FnGen<'g, 'c> {
+    g: &'g Gen<'c>,
+    plan: &'c FunctionPlan,
+    index: usize,
+    f: FunctionValue<'c>,
+    alloca_builder: Builder<'c>,
+    blocks: Vec<BasicBlock<'c>>,
+    locals: HashMap<(u32, Ty), Store<'c>>,
+    flags: HashMap<u32, PointerValue<'c>>,
+    stack: HashMap<(usize, Ty), Store<'c>>,
+    /// The current instruction's stack types (popping updates it).
+    types: Vec<Ty>,
+    ctx_ptr: PointerValue<'c>,
+    /// Where a tuple result's slots go.
+    out_ptr: PointerValue<'c>,
+    breaker_ptr: PointerValue<'c>,
+    /// Objects of the unit's table this plan uses at run time (the `random`
+    /// generator), read once in the entry block.
+    objects: HashMap<u32, PointerValue<'c>>,
+    /// This frame's recursion budget (the caller's minus one).
+    depth: PointerValue<'c>,
+    out_i64: PointerValue<'c>,
+    out_f64: PointerValue<'c>,
+    step: usize,
+}
+
+impl<'g, 'c> FnGen<'g, 'c> {
+    fn new(g: &'g Gen<'c>, index: usize) -> Self {
+        let f = g.plans[index];
+        let plan = &g.unit.plans[index];
+        // Stack slots go in a block of their own, created lazily while the rest is
+        // emitted; it branches to `start` once everything is generated.
+        let allocas = g.ctx.append_basic_block(f, "allocas");
+        g.ctx.append_basic_block(f, "start");
+        let alloca_builder = g.ctx.create_builder();
+        alloca_builder.position_at_end(allocas);
+        let out_i64 = alloca_builder.build_alloca(g.i64t, "out_i").unwrap();
+        let out_f64 = alloca_builder.build_alloca(g.f64t, "out_f").unwrap();
+        let depth = alloca_builder.build_alloca(g.i32t, "depth").unwrap();
+        // Where the eval breaker is: fixed for the interpreter, so read once per call
+        // rather than at every loop back-edge.
+        let ctx_ptr = f.get_nth_param(0).unwrap().into_pointer_value();
+        let breaker_field = alloca_builder
+            .build_struct_gep(g.ctx_t, ctx_ptr, 1, "")
+            .unwrap();
+        let breaker_ptr = alloca_builder
+            .build_load(g.ptrt, breaker_field, "breaker")
+            .unwrap()
+            .into_pointer_value();
+
+        let blocks = (0..plan.steps.len())
+            .map(|i| g.ctx.append_basic_block(f, &format!("i{i}")))
+            .collect();
+        FnGen {
+            g,
+            plan,
+            index,
+            f,
+            alloca_builder,
+            blocks,
+            locals: HashMap::new(),
+            flags: HashMap::new(),
+            stack: HashMap::new(),
+            types: Vec::new(),
+            ctx_ptr,
+            breaker_ptr,
+            objects: HashMap::new(),
+            out_ptr: f.get_nth_param(1).unwrap().into_pointer_value(),
+            depth,
+            out_i64,
+            out_f64,
+            step: 0,
+        }
+    }
+
+    fn b(&self) -> &Builder<'c> {
+        &self.g.builder
+    }
+
+    fn new_store(&self, ty: &Ty) -> Store<'c> {
+        let ab = &self.alloca_builder;
+        match ty {
+            Ty::Int => Store::Int(ab.build_alloca(self.g.i64t, "").unwrap()),
+            Ty::Float => Store::Float(ab.build_alloca(self.g.f64t, "").unwrap()),
+            Ty::Bool => Store::Bool(ab.build_alloca(self.g.i1t, "").unwrap()),
+            Ty::Tuple(items) => Store::Tuple(items.iter().map(|t| self.new_store(t)).collect()),
+            Ty::Range | Ty::RangeIter => Store::Range([
+                ab.build_alloca(self.g.i64t, "").unwrap(),
+                ab.build_alloca(self.g.i64t, "").unwrap(),
+                ab.build_alloca(self.g.i64t, "").unwrap(),
+            ]),
+            other => Store::Empty(other.clone()),
+        }
+    }
+
+    fn local_store(&mut self, local: u32, ty: &Ty) -> Store<'c> {
+        let ty = &storage_key(ty);
+        if let Some(store) = self.locals.get(&(local, ty.clone())) {
+            return store.clone();
+        }
+        let store = self.new_store(ty);
+        self.locals.insert((local, ty.clone()), store.clone());
+        store
+    }
+
+    fn stack_store(&mut self, depth: usize, ty: &Ty) -> Store<'c> {
+        let ty = &storage_key(ty);
+        if let Some(store) = self.stack.get(&(depth, ty.clone())) {
+            return store.clone();
+        }
+        let store = self.new_store(ty);
+        self.stack.insert((depth, ty.clone()), store.clone());
+        store
+    }
+
+    fn load(&self, store: &Store<'c>) -> Res<Cv<'c>> {
+        let b = self.b();
+        Ok(match store {
+            Store::Int(p) => Cv::Int(
+                b.build_load(self.g.i64t, *p, "")
+                    .map_err(err)?
+                    .into_int_value(),
+            ),
+            Store::Float(p) => Cv::Float(
+                b.build_load(self.g.f64t, *p, "")
+                    .map_err(err)?
+                    .into_float_value(),
+            ),
+            Store::Bool(p) => Cv::Bool(
+                b.build_load(self.g.i1t, *p, "")
+                    .map_err(err)?
+                    .into_int_value(),
+            ),
+            Store::Tuple(items) => {
+                Cv::Tuple(items.iter().map(|s| self.load(s)).collect::<Res<_>>()?)
+            }
+            Store::Range([a, c, d]) => Cv::Range(
+                b.build_load(self.g.i64t, *a, "")
+                    .map_err(err)?
+                    .into_int_value(),
+                b.build_load(self.g.i64t, *c, "")
+                    .map_err(err)?
+                    .into_int_value(),
+                b.build_load(self.g.i64t, *d, "")
+                    .map_err(err)?
+                    .into_int_value(),
+            ),
+            Store::Empty(Ty::None) => Cv::None,
+            Store::Empty(_) => Cv::Marker,
+        })
+    }
+
+    fn store(&self, store: &Store<'c>, value: &Cv<'c>) -> Res<()> {
+        let b = self.b();
+        match (store, value) {
+            (Store::Int(p), Cv::Int(v)) | (Store::Bool(p), Cv::Bool(v)) => {
+                b.build_store(*p, *v).map_err(err)?;
+            }
+            (Store::Float(p), Cv::Float(v)) => {
+                b.build_store(*p, *v).map_err(err)?;
+            }
+            (Store::Tuple(stores), Cv::Tuple(values)) if stores.len() == values.len() => {
+                for (s, v) in stores.iter().zip(values) {
+                    self.store(s, v)?;
+                }
+            }
+            (Store::Range(ptrs), Cv::Range(a, c, d)) => {
+                b.build_store(ptrs[0], *a).map_err(err)?;
+                b.build_store(ptrs[1], *c).map_err(err)?;
+                b.build_store(ptrs[2], *d).map_err(err)?;
+            }
+            (Store::Empty(_), Cv::None | Cv::Marker) => {}
+            (s, v) => return Err(format!("internal: storing {v:?} into {s:?}")),
+        }
+        Ok(())
+    }
+
+    fn pop(&mut self) -> Res<Cv<'c>> {
+        let ty = self
+            .types
+            .pop()
+            .ok_or("internal: pop from an empty stack")?;
+        let store = self.stack_store(self.types.len(), &ty);
+        self.load(&store)
+    }
+
+    fn peek(&mut self) -> Res<Cv<'c>> {
+        let ty = self
+            .types
+            .last()
+            .cloned()
+            .ok_or("internal: peek at an empty stack")?;
+        let store = self.stack_store(self.types.len() - 1, &ty);
+        self.load(&store)
+    }
+
+    fn push(&mut self, ty: Ty, value: Cv<'c>) -> Res<()> {
+        let store = self.stack_store(self.types.len(), &ty);
+        self.store(&store, &value)?;
+        self.types.push(ty);
+        Ok(())
+    }
+
+    fn const_i64(&self, v: i64) -> IntValue<'c> {
+        self.g.i64t.const_int(v as u64, true)
+    }
+
+    fn const_value(&self, value: &Value) -> Cv<'c> {
+        match value {
+            Value::Int(i) => Cv::Int(self.const_i64(*i)),
+            Value::Float(x) => Cv::Float(self.g.f64t.const_float(*x)),
+            Value::Bool(b) => Cv::Bool(self.g.i1t.const_int(u64::from(*b), false)),
+            Value::None => Cv::None,
+            Value::Tuple(items) => Cv::Tuple(items.iter().map(|v| self.const_value(v)).collect()),
+        }
+    }
+
+    fn call(
+        &self,
+        name: &str,
+        args: &[BasicMetadataValueEnum<'c>],
+    ) -> Res<Option<BasicValueEnum<'c>>> {
+        let f = *self
+            .g
+            .helpers
+            .get(name)
+            .ok_or_else(|| format!("internal: helper {name}"))?;
+        let site = self.b().build_call(f, args, "").map_err(err)?;
+        Ok(site.try_as_basic_value().basic())
+    }
+
+    fn call_value(
+        &self,
+        name: &str,
+        args: &[BasicMetadataValueEnum<'c>],
+    ) -> Res<BasicValueEnum<'c>> {
+        self.call(name, args)?
+            .ok_or_else(|| format!("internal: helper {name} returns nothing"))
+    }
+
+    fn field(
+        &self,
+        ty: StructType<'c>,
+        ptr: PointerValue<'c>,
+        index: u32,
+    ) -> Res<PointerValue<'c>> {
+        self.b().build_struct_gep(ty, ptr, index, "").map_err(err)
+    }
+
+    fn load_ptr(&self, ptr: PointerValue<'c>) -> Res<PointerValue<'c>> {
+        Ok(self
+            .b()
+            .build_load(self.g.ptrt, ptr, "")
+            .map_err(err)?
+            .into_pointer_value())
+    }
+
+    fn new_block(&self, name: &str) -> BasicBlock<'c> {
+        self.g.ctx.append_basic_block(self.f, name)
+    }
+
+    /// Branches to a new deoptimization block when `cond` holds; continues after.
+    fn deopt_if(&mut self, cond: IntValue<'c>, point: DeoptId) -> Res<()> {
+        let fail = self.new_block("deopt");
+        let cont = self.new_block("ok");
+        self.b()
+            .build_conditional_branch(cond, fail, cont)
+            .map_err(err)?;
+        self.b().position_at_end(fail);
+        self.emit_deopt(point, None)?;
+        self.b().position_at_end(cont);
+        Ok(())
+    }
+
+    /// Writes the record of `point` and returns what `pyopt_deopt` returns. `boxed` is
+    /// the owned object of a `Boxed` stack entry.
+    fn emit_deopt(&mut self, point: DeoptId, boxed: Option<IntValue<'c>>) -> Res<()> {
+        let record = self.plan.deopts[point as usize].clone();
+        let slots = self.load_ptr(self.field(self.g.ctx_t, self.ctx_ptr, 2)?)?;
+        let mut position = 0u64;
+        let mut values: Vec<IntValue<'c>> = Vec::new();
+        for (local, state) in record.locals.iter().enumerate() {
+            match state {
+                Local::Unbound => {}
+                Local::Bound(ty) => {
+                    let store = self.local_store(local as u32, ty);
+                    let v = self.load(&store)?;
+                    self.flatten(&v, &mut values)?;
+                }
+                Local::MaybeBound(ty) => {
+                    let flag = self.flag(local as u32);
+                    let bound = self
+                        .b()
+                        .build_load(self.g.i1t, flag, "")
+                        .map_err(err)?
+                        .into_int_value();
+                    values.push(
+                        self.b()
+                            .build_int_z_extend(bound, self.g.i64t, "")
+                            .map_err(err)?,
+                    );
+                    let store = self.local_store(local as u32, ty);
+                    let v = self.load(&store)?;
+                    self.flatten(&v, &mut values)?;
+                }
+            }
+        }
+        if let DeoptKind::Resume { stack, .. } = &record.kind {
+            for (depth, slot) in stack.iter().enumerate() {
+                match slot {
+                    StackSlot::Typed(ty) => {
+                        let store = self.stack_store(depth, ty);
+                        let v = self.load(&store)?;
+                        self.flatten(&v, &mut values)?;
+                    }
+                    StackSlot::Boxed => {
+                        values.push(boxed.ok_or("internal: boxed deopt without an object")?);
+                    }
+                }
+            }
+        }
+        for v in values {
+            // SAFETY: hooks sizes the slot buffer for the largest record of the unit.
+            let address = unsafe {
+                self.b()
+                    .build_in_bounds_gep(
+                        self.g.i64t,
+                        slots,
+                        &[self.g.i64t.const_int(position, false)],
+                        "",
+                    )
+                    .map_err(err)?
+            };
+            self.b().build_store(address, v).map_err(err)?;
+            position += 1;
+        }
+        self.sync_recursion()?;
+        let result = self.call_value(
+            helper::DEOPT,
+            &[
+                self.ctx_ptr.into(),
+                self.env_ptr()?.into(),
+                self.out_ptr.into(),
+                self.g.i32t.const_int(self.index as u64, false).into(),
+                self.g.i32t.const_int(u64::from(point), false).into(),
+                self.g.i64t.const_int(position, false).into(),
+            ],
+        )?;
+        // The interpreter finished the call: its result (in our slots) is boxed or an
+        // exception, never OK. Saying so lets LLVM drop, after inlining, the "continue
+        // natively" edge from a callee's deoptimization; and returning the helper's
+        // status as is makes the call a tail call (a jump).
+        let status = result.into_int_value();
+        if let Some(call) = status.as_instruction() {
+            let g = self.g;
+            let boxed_or_error = g.ctx.metadata_node(&[
+                g.i64t.const_int(abi::BOXED, false).into(),
+                g.i64t.const_int(abi::ERROR + 1, false).into(),
+            ]);
+            call.set_metadata(boxed_or_error, g.ctx.get_kind_id("range"))
+                .map_err(|e| format!("internal: {e:?}"))?;
+        }
+        self.b().build_return(Some(&status)).map_err(err)?;
+        Ok(())
+    }
+
+    /// Writes this frame's recursion budget to the thread state, before anything that
+    /// may run Python code (deoptimization, helpers that call CPython): there it must
+    /// be exact. The entry wrapper restores the caller's value when the call returns.
+    fn sync_recursion(&self) -> Res<()> {
+        let g = self.g;
+        let pointer = self.load_ptr(self.field(g.ctx_t, self.ctx_ptr, 0)?)?;
+        let depth = self.b().build_load(g.i32t, self.depth, "").map_err(err)?;
+        self.b().build_store(pointer, depth).map_err(err)?;
+        Ok(())
+    }
+
+    /// Flattens a value to 64-bit slots (floats as bits, bools as 0/1).
+    fn flatten(&self, v: &Cv<'c>, out: &mut Vec<IntValue<'c>>) -> Res<()> {
+        let b = self.b();
+        match v {
+            Cv::Int(i) => out.push(*i),
+            Cv::Float(x) => out.push(
+                b.build_bit_cast(*x, self.g.i64t, "")
+                    .map_err(err)?
+                    .into_int_value(),
+            ),
+            Cv::Bool(x) => out.push(b.build_int_z_extend(*x, self.g.i64t, "").map_err(err)?),
+            Cv::Tuple(items) => {
+                for item in items {
+                    self.flatten(item, out)?;
+                }
+            }
+            Cv::Range(a, c, d) => out.extend([*a, *c, *d]),
+            Cv::None | Cv::Marker => {}
+        }
+        Ok(())
+    }
+
+    /// Machine arguments for a call to a plan (ints and bools as i64, floats as double).
+    fn flat_args(&self, v: &Cv<'c>, out: &mut Vec<BasicMetadataValueEnum<'c>>) -> Res<()> {
+        match v {
+            Cv::Int(i) => out.push((*i).into()),
+            Cv::Float(x) => out.push((*x).into()),
+            Cv::Bool(x) => out.push(
+                self.b()
+                    .build_int_z_extend(*x, self.g.i64t, "")
+                    .map_err(err)?
+                    .into(),
+            ),
+            Cv::Tuple(items) => {
+                for item in items {
+                    self.flat_args(item, out)?;
+                }
+            }
+            Cv::Range(a, c, d) => {
+                for v in [a, c, d] {
+                    out.push((*v).into());
+                }
+            }
+            Cv::None | Cv::Marker => {}
+        }
+        Ok(())
+    }
+
+    /// Rebuilds a parameter from the function's machine arguments.
+    fn unflatten_param(&self, ty: &Ty, next: &mut u32) -> Res<Cv<'c>> {
+        let take = |next: &mut u32| {
+            let v = self
+                .f
+                .get_nth_param(*next)
+                .ok_or("internal: parameter count")?;
+            *next += 1;
+            Ok::<_, String>(v)
+        };
+        Ok(match ty {
+            Ty::Int => Cv::Int(take(next)?.into_int_value()),
+            Ty::Float => Cv::Float(take(next)?.into_float_value()),
+            Ty::Bool => {
+                let v = take(next)?.into_int_value();
+                Cv::Bool(
+                    self.b()
+                        .build_int_truncate(v, self.g.i1t, "")
+                        .map_err(err)?,
+                )
+            }
+            Ty::None => Cv::None,
+            Ty::Tuple(items) => Cv::Tuple(
+                items
+                    .iter()
+                    .map(|t| self.unflatten_param(t, next))
+                    .collect::<Res<_>>()?,
+            ),
+            other => return Err(format!("internal: parameter of type {other}")),
+        })
+    }
+
+    fn flag(&mut self, local: u32) -> PointerValue<'c> {
+        if let Some(flag) = self.flags.get(&local) {
+            return *flag;
+        }
+        let flag = self
+            .alloca_builder
+            .build_alloca(self.g.i1t, "bound")
+            .unwrap();
+        self.flags.insert(local, flag);
+        flag
+    }
+
+    fn emit(mut self) -> Res<()> {
+        let g = self.g;
+        let plan = self.plan;
+        // Entry: recursion accounting exactly like an interpreted call, then guards.
+        let allocas = self.f.get_first_basic_block().unwrap();
+        let start = allocas.get_next_basic_block().unwrap();
+        self.b().position_at_end(start);
+        // Recursion accounting exactly like an interpreted call: the budget drops by one
+        // for this frame; at zero, the interpreter raises RecursionError.
+        let remaining = self.f.get_nth_param(2).unwrap().into_int_value();
+        let decremented = self
+            .b()
+            .build_int_sub(remaining, g.i32t.const_int(1, false), "")
+            .map_err(err)?;
+        self.b().build_store(self.depth, decremented).map_err(err)?;
+        // Parameters into their locals (the entry record reads them).
+        let mut next_param = 3;
+        for (i, ty) in plan.params.iter().enumerate() {
+            let value = self.unflatten_param(ty, &mut next_param)?;
+            let store = self.local_store(i as u32, ty);
+            self.store(&store, &value)?;
+        }
+        for local in 0..plan
+            .steps
+            .first()
+            .and_then(|s| s.before.as_ref())
+            .map_or(0, |s| s.locals.len())
+        {
+            if plan.local_needs_flag(local) {
+                let flag = self.flag(local as u32);
+                let bound = local < plan.params.len();
+                self.b()
+                    .build_store(flag, g.i1t.const_int(u64::from(bound), false))
+                    .map_err(err)?;
+            }
+        }
+        let exhausted = self
+            .b()
+            .build_int_compare(IntPredicate::SLE, remaining, g.i32t.const_zero(), "")
+            .map_err(err)?;
+        self.deopt_if(exhausted, plan.entry_deopt)?;
+        self.b()
+            .build_unconditional_branch(self.blocks[0])
+            .map_err(err)?;
+
+        for index in 0..plan.steps.len() {
+            self.step = index;
+            let step = &plan.steps[index];
+            self.b().position_at_end(self.blocks[index]);
+            let Some(state) = &step.before else {
+                self.b().build_unreachable().map_err(err)?;
+                continue;
+            };
+            self.types = state.stack.clone();
+            self.emit_op(&step.op, state)?;
+        }
+        self.alloca_builder
+            .build_unconditional_branch(start)
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// Jumps to step `target` when `cond == jump_if`, else to step `next`.
+    fn branch(&self, cond: IntValue<'c>, jump_if: bool, target: usize, next: usize) -> Res<()> {
+        let (yes, no) = if jump_if {
+            (target, next)
+        } else {
+            (next, target)
+        };
+        self.b()
+            .build_conditional_branch(cond, self.blocks[yes], self.blocks[no])
+            .map_err(err)?;
+        Ok(())
+    }
+
+    fn goto(&self, index: usize) -> Res<()> {
+        let target = *self
+            .blocks
+            .get(index)
+            .ok_or("internal: jump past the end")?;
+        self.b().build_unconditional_branch(target).map_err(err)?;
+        Ok(())
+    }
+
+    fn poll(&mut self, point: Option<DeoptId>) -> Res<()> {
+        let Some(point) = point else { return Ok(()) };
+        let g = self.g;
+        let breaker = self
+            .b()
+            .build_load(g.i32t, self.breaker_ptr, "")
+            .map_err(err)?;
+        // Another thread or a signal handler sets it: never hoist the load out of a loop.
+        breaker
+            .as_instruction_value()
+            .ok_or("internal: load is an instruction")?
+            .set_volatile(true)
+            .map_err(err)?;
+        let set = self
+            .b()
+            .build_int_compare(
+                IntPredicate::NE,
+                breaker.into_int_value(),
+                g.i32t.const_zero(),
+                "",
+            )
+            .map_err(err)?;
+        let handle = self.new_block("breaker");
+        let carry_on = self.new_block("breaker_done");
+        self.b()
+            .build_conditional_branch(set, handle, carry_on)
+            .map_err(err)?;
+        self.b().position_at_end(handle);
+        let verdict = self
+            .call_value(helper::POLL, &[self.ctx_ptr.into(), self.env_ptr()?.into()])?
+            .into_int_value();
+        let hand_over = self.icmp(IntPredicate::NE, verdict, g.i32t.const_zero())?;
+        self.deopt_if(hand_over, point)?;
+        self.b().build_unconditional_branch(carry_on).map_err(err)?;
+        self.b().position_at_end(carry_on);
+        Ok(())
+    }
+
+    fn as_i64(&self, v: &Cv<'c>) -> Res<IntValue<'c>> {
+        match v {
+            Cv::Int(i) => Ok(*i),
+            Cv::Bool(b) => self
+                .b()
+                .build_int_z_extend(*b, self.g.i64t, "")
+                .map_err(err),
+            other => Err(format!("internal: {other:?} as an int")),
+        }
+    }
+
+    fn as_f64(&self, v: &Cv<'c>) -> Res<FloatValue<'c>> {
+        match v {
+            Cv::Float(x) => Ok(*x),
+            Cv::Int(i) => self
+                .b()
+                .build_signed_int_to_float(*i, self.g.f64t, "")
+                .map_err(err),
+            Cv::Bool(b) => self
+                .b()
+                .build_unsigned_int_to_float(*b, self.g.f64t, "")
+                .map_err(err),
+            other => Err(format!("internal: {other:?} as a float")),
+        }
+    }
+
+    /// The truth value of a value as an `i1`.
+    fn truth(&self, v: &Cv<'c>) -> Res<IntValue<'c>> {
+        let g = self.g;
+        let b = self.b();
+        Ok(match v {
+            Cv::Int(i) => b
+                .build_int_compare(IntPredicate::NE, *i, g.i64t.const_zero(), "")
+                .map_err(err)?,
+            Cv::Float(x) => b
+                .build_float_compare(FloatPredicate::UNE, *x, g.f64t.const_zero(), "")
+                .map_err(err)?,
+            Cv::Bool(x) => *x,
+            Cv::None => g.i1t.const_zero(),
+            Cv::Tuple(items) => g.i1t.const_int(u64::from(!items.is_empty()), false),
+            Cv::Marker => g.i1t.const_int(1, false),
+            Cv::Range(_, _, len) => b
+                .build_int_compare(IntPredicate::NE, *len, g.i64t.const_zero(), "")
+                .map_err(err)?,
+        })
+    }
+
+    fn icmp(&self, p: IntPredicate, a: IntValue<'c>, b: IntValue<'c>) -> Res<IntValue<'c>> {
+        self.b().build_int_compare(p, a, b, "").map_err(err)
+    }
+
+    fn fcmp(&self, p: FloatPredicate, a: FloatValue<'c>, b: FloatValue<'c>) -> Res<IntValue<'c>> {
+        self.b().build_float_compare(p, a, b, "").map_err(err)
+    }
+
+    /// The unit's env (the entry wrapper keeps it in ctx).
+    fn env_ptr(&self) -> Res<PointerValue<'c>> {
+        self.load_ptr(self.field(self.g.ctx_t, self.ctx_ptr, 6)?)
+    }
+
+    /// Object `id` of the unit's table, loaded in the entry block: the table does not
+    /// change while the unit lives, and a loop calling a helper with it then keeps the
+    /// pointer in a register.
+    fn object(&mut self, id: u32) -> Res<PointerValue<'c>> {
+        if let Some(object) = self.objects.get(&id) {
+            return Ok(*object);
+        }
+        let g = self.g;
+        let ab = &self.alloca_builder;
+        let env_field = ab
+            .build_struct_gep(g.ctx_t, self.ctx_ptr, 6, "")
+            .map_err(err)?;
+        let env = ab.build_load(g.ptrt, env_field, "env").map_err(err)?;
+        let table_field = ab
+            .build_struct_gep(g.env_t, env.into_pointer_value(), 0, "")
+            .map_err(err)?;
+        let table = ab
+            .build_load(g.ptrt, table_field, "objects")
+            .map_err(err)?
+            .into_pointer_value();
+        // SAFETY: object ids index the request's object table.
+        let slot = unsafe {
+            ab.build_in_bounds_gep(g.ptrt, table, &[g.i64t.const_int(u64::from(id), false)], "")
+                .map_err(err)?
+        };
+        let object = ab
+            .build_load(g.ptrt, slot, "object")
+            .map_err(err)?
+            .into_pointer_value();
+        self.objects.insert(id, object);
+        Ok(object)
+    }
+
+    /// `llvm.fabs(x)`.
+    fn fabs(&self, x: FloatValue<'c>) -> Res<FloatValue<'c>> {
+        let g = self.g;
+        let fabs = Intrinsic::find("llvm.fabs").ok_or("internal: fabs")?;
+        let f = fabs
+            .get_declaration(&g.module, &[g.f64t.into()])
+            .ok_or("internal: fabs decl")?;
+        Ok(self
+            .b()
+            .build_call(f, &[x.into()], "")
+            .map_err(err)?
+            .try_as_basic_value()
+            .unwrap_basic()
+            .into_float_value())
+    }
+
+    fn or(&self, a: IntValue<'c>, b: IntValue<'c>) -> Res<IntValue<'c>> {
+        self.b().build_or(a, b, "").map_err(err)
+    }
+
+    fn and(&self, a: IntValue<'c>, b: IntValue<'c>) -> Res<IntValue<'c>> {
+        self.b().build_and(a, b, "").map_err(err)
+    }
+
+    fn select_int(&self, c: IntValue<'c>, a: IntValue<'c>, b: IntValue<'c>) -> Res<IntValue<'c>> {
+        Ok(self
+            .b()
+            .build_select(c, a, b, "")
+            .map_err(err)?
+            .into_int_value())
+    }
+
+    /// A scratch array of `n` slots in the function's frame.
+    fn scratch(&self, n: usize) -> Res<PointerValue<'c>> {
+        let array = self.g.i64t.array_type(n.max(1) as u32);
+        self.alloca_builder
+            .build_alloca(array, "scratch")
+            .map_err(err)
+    }
+
+    /// The value a callee returned with status OK (tuples arrive in `slots`).
+    fn unbox_result(
+        &mut self,
+        ty: &Ty,
+        value: IntValue<'c>,
+        slots: PointerValue<'c>,
+    ) -> Res<Cv<'c>> {
+        let g = self.g;
+        Ok(match ty {
+            Ty::Int => Cv::Int(value),
+            Ty::Bool => Cv::Bool(self.b().build_int_truncate(value, g.i1t, "").map_err(err)?),
+            Ty::Float => Cv::Float(
+                self.b()
+                    .build_bit_cast(value, g.f64t, "")
+                    .map_err(err)?
+                    .into_float_value(),
+            ),
+            Ty::None => Cv::None,
+            Ty::Tuple(_) => {
+                let mut position = 0;
+                self.read_slots(ty, slots, &mut position)?
+            }
+            other => return Err(format!("internal: result of type {other}")),
+        })
+    }
+
+    fn read_slots(&self, ty: &Ty, slots: PointerValue<'c>, position: &mut u64) -> Res<Cv<'c>> {
+        let g = self.g;
+        let mut next = |this: &Self, t: BasicTypeEnum<'c>| -> Res<BasicValueEnum<'c>> {
+            // SAFETY: `position` stays below the scratch array's length (the type's slots).
+            let address = unsafe {
+                this.b()
+                    .build_in_bounds_gep(g.i64t, slots, &[g.i64t.const_int(*position, false)], "")
+                    .map_err(err)?
+            };
+            *position += 1;
+            this.b().build_load(t, address, "").map_err(err)
+        };
+        Ok(match ty {
+            Ty::Int => Cv::Int(next(self, g.i64t.into())?.into_int_value()),
+            Ty::Float => Cv::Float(next(self, g.f64t.into())?.into_float_value()),
+            Ty::Bool => {
+                let v = next(self, g.i64t.into())?.into_int_value();
+                Cv::Bool(self.b().build_int_truncate(v, g.i1t, "").map_err(err)?)
+            }
+            Ty::None => Cv::None,
+            Ty::Tuple(items) => Cv::Tuple(
+                items
+                    .iter()
+                    .map(|t| self.read_slots(t, slots, position))
+                    .collect::<Res<_>>()?,
+            ),
+            other => return Err(format!("internal: slot value of type {other}")),
+        })
+    }
+}
+
+/// Values that one instruction turns into another type in place share storage: GET_ITER
+/// makes a range iterator of a range without moving it.
+fn storage_key(ty: &Ty) -> Ty {
+    match ty {
+        Ty::RangeIter => Ty::Range,
+        other => other.clone(),
+    }
+}
+
+fn swap(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::Le => CmpOp::Ge,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::Ge => CmpOp::Le,
+        other => other,
+    }
+}
