@@ -43,7 +43,7 @@ def describe(x):
 
 random.seed(2024)
 started = time.perf_counter()
-results = (monte_carlo_pi(2_000_000), fib(27), harmonic(5_000_000), describe(math.fsum([0.1] * 10)))
+results = (monte_carlo_pi(4_000_000), fib(30), harmonic(10_000_000), describe(math.fsum([0.1] * 10)))
 elapsed = time.perf_counter() - started
 print(repr(results))
 print(f"ELAPSED {elapsed:.4f}", file=sys.stderr)
