@@ -45,14 +45,17 @@ pub enum PendingKind {
     },
 }
 
+/// Releases owned references (null allowed); the GIL is held.
+fn release(objects: Vec<*mut ffi::PyObject>) {
+    for object in objects {
+        // SAFETY: each is an owned reference or null, released once.
+        unsafe { ffi::Py_XDECREF(object) };
+    }
+}
+
 impl Drop for Pending {
     fn drop(&mut self) {
-        let release = |objects: &mut Vec<*mut ffi::PyObject>| {
-            for object in objects.drain(..) {
-                // SAFETY: owned references (or null); dropping happens with the GIL held.
-                unsafe { ffi::Py_XDECREF(object) };
-            }
-        };
+        let release = |objects: &mut Vec<*mut ffi::PyObject>| release(std::mem::take(objects));
         match &mut self.kind {
             PendingKind::Entry => {}
             PendingKind::Resume { locals, stack, .. } => {
@@ -180,10 +183,7 @@ fn locals_from(
     match result {
         Ok(()) => Ok(objects),
         Err(e) => {
-            for object in objects {
-                // SAFETY: references created above.
-                unsafe { ffi::Py_XDECREF(object) };
-            }
+            release(objects);
             Err(e)
         }
     }
@@ -228,10 +228,8 @@ fn stack_from(
     match result {
         Ok(()) => Ok(objects),
         Err(e) => {
-            for object in objects {
-                // SAFETY: references created above (the boxed one was owned too).
-                unsafe { ffi::Py_XDECREF(object) };
-            }
+            // (The boxed one among them was owned too.)
+            release(objects);
             if !boxed_seen && let Some(index) = stack.iter().position(|s| *s == StackSlot::Boxed) {
                 // The boxed result was not reached: it is owned too.
                 let offset = start + stack[..index].iter().map(StackSlot::slots).sum::<usize>();
@@ -321,10 +319,7 @@ unsafe fn deoptimize(
                     let stack = match stack_from(py, unit, stack, &slots, &mut position) {
                         Ok(stack) => stack,
                         Err(e) => {
-                            for object in locals {
-                                // SAFETY: references created above.
-                                unsafe { ffi::Py_XDECREF(object) };
-                            }
+                            release(locals);
                             return Err(e);
                         }
                     };

@@ -61,16 +61,12 @@ unsafe extern "C-unwind" fn free_state(pointer: *mut c_void) {
     let state = unsafe { Arc::from_raw(pointer as *const CodeState) };
     // Dropping a state releases Python objects, which can free other code objects and
     // come back here: never drop one while holding the registry lock.
-    let removed: Vec<Arc<CodeState>> = match registry().lock() {
-        Ok(mut registry) => {
-            let keys: Vec<usize> = registry
-                .iter()
-                .filter(|(_, s)| Arc::ptr_eq(s, &state))
-                .map(|(k, _)| *k)
-                .collect();
-            keys.iter().filter_map(|k| registry.remove(k)).collect()
-        }
-        Err(_) => Vec::new(),
+    let removed: Option<Arc<CodeState>> = match registry().lock() {
+        Ok(mut registry) => match registry.get(&state.code) {
+            Some(entry) if Arc::ptr_eq(entry, &state) => registry.remove(&state.code),
+            _ => None,
+        },
+        Err(_) => None,
     };
     drop(removed);
     drop(state);
@@ -116,6 +112,7 @@ unsafe fn state_of(code: *mut ffi::PyCodeObject) -> Option<*const CodeState> {
             return Some(existing as *const CodeState);
         }
         let state = Arc::new(CodeState {
+            code: code as usize,
             inner: Default::default(),
         });
         let raw = Arc::into_raw(state.clone());

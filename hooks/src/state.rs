@@ -172,6 +172,8 @@ pub struct CodeInner {
 }
 
 pub struct CodeState {
+    /// The code object's address: its key in [`registry`].
+    pub code: usize,
     pub inner: Mutex<CodeInner>,
 }
 

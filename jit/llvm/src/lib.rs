@@ -203,10 +203,13 @@ pub fn compile(unit: &Unit) -> Result<Compiled, String> {
                 .map_err(|e| e.to_string())
         });
     }
-    generator
-        .module
-        .run_passes("default<O3>", machine, PassBuilderOptions::create())
-        .map_err(|e| format!("optimization failed: {e}"))?;
+    let run = |pipeline: &str| {
+        generator
+            .module
+            .run_passes(pipeline, machine, PassBuilderOptions::create())
+            .map_err(|e| format!("optimization failed: {e}"))
+    };
+    run("default<O3>")?;
     // Rewrites O3 does not do (see `late`): multiplications by constants checked by
     // range, and checks inside branchy arms moved before the branch so the arms fold
     // into selects. A few rounds: each moves one check per arm.
@@ -216,24 +219,10 @@ pub fn compile(unit: &Unit) -> Result<Compiled, String> {
             break;
         }
         hoisted = true;
-        generator
-            .module
-            .run_passes(
-                "function(simplifycfg,instcombine)",
-                machine,
-                PassBuilderOptions::create(),
-            )
-            .map_err(|e| format!("optimization failed: {e}"))?;
+        run("function(simplifycfg,instcombine)")?;
     }
     if hoisted {
-        generator
-            .module
-            .run_passes(
-                "function(simplifycfg,instcombine,gvn,simplifycfg)",
-                machine,
-                PassBuilderOptions::create(),
-            )
-            .map_err(|e| format!("optimization failed: {e}"))?;
+        run("function(simplifycfg,instcombine,gvn,simplifycfg)")?;
     }
     let optimized = Instant::now();
     if let Some(stem) = &dump {

@@ -237,17 +237,47 @@ impl<'c> Gen<'c> {
             );
             self.helpers.insert(name, f);
         }
+        // The C library's functions only compute (CPython ignores the errno they set
+        // on the paths compiled code takes), so LLVM may treat them as pure: common
+        // subexpressions, and `sin(x)` with `cos(x)` as one `sincos` call (glibc's
+        // sincos gives the same bits as its sin and cos).
+        for name in helper::LIBM {
+            let f = self.module.add_function(
+                name,
+                f64t.fn_type(&[f64t.into()], false),
+                Some(Linkage::External),
+            );
+            self.helpers.insert(name, f);
+        }
+        // (`memory` values: 0 accesses no memory, 3 reads and writes its arguments only.)
+        let computes_only = [
+            ("memory", 0),
+            ("nounwind", 0),
+            ("willreturn", 0),
+            ("nosync", 0),
+        ];
+        self.add_attributes(&helper::LIBM, &computes_only);
         // The random helpers only touch the generator (and the result slot): loads of
         // anything else may stay out of the loop around them.
-        let argmem_only = [
+        let argument_memory = [
             ("memory", 3),
             ("nounwind", 0),
             ("willreturn", 0),
             ("nosync", 0),
         ];
-        for name in [helper::RANDOM, helper::RANDINT] {
+        self.add_attributes(&[helper::RANDOM, helper::RANDINT], &argument_memory);
+        // Leaving compiled code is the rare path: keep it out of the hot loops' way.
+        self.add_attributes(
+            &[helper::DEOPT, helper::GUARDS, helper::POLL],
+            &[("cold", 0)],
+        );
+    }
+
+    /// Adds function attributes (name, value) to the declared helpers `names`.
+    fn add_attributes(&self, names: &[&str], attributes: &[(&str, u64)]) {
+        for name in names {
             if let Some(f) = self.helpers.get(name) {
-                for (attribute, value) in argmem_only {
+                for &(attribute, value) in attributes {
                     let kind = Attribute::get_named_enum_kind_id(attribute);
                     f.add_attribute(
                         AttributeLoc::Function,
@@ -255,41 +285,6 @@ impl<'c> Gen<'c> {
                     );
                 }
             }
-        }
-        // Leaving compiled code is the rare path: keep it out of the hot loops' way.
-        for name in [helper::DEOPT, helper::GUARDS, helper::POLL] {
-            if let Some(f) = self.helpers.get(name) {
-                let cold = Attribute::get_named_enum_kind_id("cold");
-                f.add_attribute(
-                    AttributeLoc::Function,
-                    self.ctx.create_enum_attribute(cold, 0),
-                );
-            }
-        }
-        // The C library's functions only compute (CPython ignores the errno they set
-        // on the paths compiled code takes), so LLVM may treat them as pure: common
-        // subexpressions, and `sin(x)` with `cos(x)` as one `sincos` call (glibc's
-        // sincos gives the same bits as its sin and cos).
-        let pure = [
-            ("memory", 0),
-            ("nounwind", 0),
-            ("willreturn", 0),
-            ("nosync", 0),
-        ];
-        for name in helper::LIBM {
-            let f = self.module.add_function(
-                name,
-                f64t.fn_type(&[f64t.into()], false),
-                Some(Linkage::External),
-            );
-            for (attribute, value) in pure {
-                let kind = Attribute::get_named_enum_kind_id(attribute);
-                f.add_attribute(
-                    AttributeLoc::Function,
-                    self.ctx.create_enum_attribute(kind, value),
-                );
-            }
-            self.helpers.insert(name, f);
         }
     }
 
