@@ -13,6 +13,7 @@ import pathlib
 import subprocess
 import sys
 import sysconfig
+import textwrap
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -97,3 +98,10 @@ def assert_same(reference, pyopt):
     )
     assert pyopt.stdout == reference.stdout, "stdout differs"
     assert pyopt.stderr == reference.stderr, "stderr differs"
+
+
+def write_script(directory, name, source):
+    """Writes `source` (dedented) to `directory/name`; returns the path as a string."""
+    path = pathlib.Path(directory) / name
+    path.write_text(textwrap.dedent(source).lstrip())
+    return str(path)

@@ -399,8 +399,16 @@ unsafe fn deoptimize(
                 };
             }
         };
-        let code = match crate::snapshot::function_parts(&function) {
-            Ok((code, _, _)) => code.as_ptr().cast::<ffi::PyCodeObject>(),
+        // A trampolined function's frame must run its original code.
+        // SAFETY: `function` is a live function object; GIL held.
+        let original = unsafe {
+            Bound::from_owned_ptr_or_err(
+                py,
+                crate::trampoline::original_function(function.as_ptr()),
+            )
+        };
+        let original = match original {
+            Ok(original) => original,
             Err(e) => {
                 drop(kind);
                 e.restore(py);
@@ -410,13 +418,20 @@ unsafe fn deoptimize(
                 };
             }
         };
+        // SAFETY: as above.
+        let code = unsafe { crate::trampoline::original_code(function.as_ptr()) }
+            .cast::<ffi::PyCodeObject>();
         PENDING.with(|p| *p.borrow_mut() = Some(Pending { code, kind }));
         ANY_PENDING.with(|any| any.set(true));
+        // The hook takes the resume from the frame CPython makes next (nothing runs in
+        // between), and switches itself off again if it was off.
+        crate::discovery::force_hook();
         let result =
-            function.call1(pyo3::types::PyTuple::new(py, args).expect("a tuple of objects"));
+            original.call1(pyo3::types::PyTuple::new(py, args).expect("a tuple of objects"));
         // If the frame was never created (it always is), do not leave the resume behind.
         let leftover = PENDING.with(|p| p.borrow_mut().take());
         ANY_PENDING.with(|any| any.set(false));
+        crate::discovery::restore_hook();
         drop(leftover);
         match result {
             Ok(value) => Ret {

@@ -42,6 +42,8 @@ unsafe extern "C-unwind" {
     pub fn pyopt_shim_eval_breaker(tstate: *mut PyThreadState) -> *mut c_int;
     pub fn pyopt_shim_dict_version(dict: *mut PyObject) -> *mut u64;
     pub fn pyopt_shim_breaker_is_gil_request(tstate: *mut PyThreadState) -> c_int;
+    /// Sets the main interpreter's eval breaker (any thread, no GIL needed).
+    pub fn pyopt_shim_wake_main_interpreter();
     /// Continues a fresh frame at `offset` with the given locals and stack (references
     /// stolen); with `throwflag`, raises the pending exception there.
     pub fn pyopt_shim_resume(
@@ -59,4 +61,42 @@ unsafe extern "C-unwind" {
         free: Option<unsafe extern "C-unwind" fn(*mut c_void)>,
     ) -> isize;
     pub fn _PyCode_SetExtra(code: *mut PyObject, index: isize, extra: *mut c_void) -> c_int;
+}
+
+/// `vectorcallfunc`, as the entry type calls it ("C-unwind": it runs Python code).
+pub type EntryCall = unsafe extern "C-unwind" fn(
+    *mut PyObject,
+    *const *mut PyObject,
+    usize,
+    *mut PyObject,
+) -> *mut PyObject;
+
+// Trampolines (see shim.c).
+unsafe extern "C-unwind" {
+    pub fn pyopt_shim_entry_init(
+        call: EntryCall,
+        free: unsafe extern "C-unwind" fn(*mut c_void),
+    ) -> c_int;
+    /// A new entry object owning `target`, holding a reference to `original`.
+    pub fn pyopt_shim_entry_new(target: *mut c_void, original: *mut PyObject) -> *mut PyObject;
+    pub fn pyopt_shim_entry_target(entry: *mut PyObject) -> *mut c_void;
+    pub fn pyopt_shim_entry_original(entry: *mut PyObject) -> *mut PyObject;
+    /// The entry of a trampoline code object (borrowed), or null for other code.
+    pub fn pyopt_shim_trampoline_entry(code: *mut PyCodeObject) -> *mut PyObject;
+    /// The function whose trampoline is calling `entry` on this thread, or null.
+    pub fn pyopt_shim_calling_function(
+        tstate: *mut PyThreadState,
+        entry: *mut PyObject,
+    ) -> *mut PyObject;
+    pub fn pyopt_shim_make_trampoline(
+        original: *mut PyCodeObject,
+        entry: *mut PyObject,
+    ) -> *mut PyObject;
+    pub fn pyopt_shim_trampoline_fits(code: *mut PyCodeObject) -> c_int;
+    pub fn pyopt_shim_function_code(function: *mut PyObject) -> *mut PyObject;
+    pub fn pyopt_shim_function_set_code(function: *mut PyObject, code: *mut PyObject);
+    pub fn pyopt_shim_original_function(
+        function: *mut PyObject,
+        code: *mut PyObject,
+    ) -> *mut PyObject;
 }

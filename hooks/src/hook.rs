@@ -7,6 +7,7 @@
 //! profilers see exactly what python3 shows them).
 
 use std::cell::UnsafeCell;
+use std::collections::HashMap;
 use std::ffi::{c_int, c_void};
 use std::sync::Arc;
 
@@ -57,7 +58,7 @@ unsafe extern "C-unwind" fn free_state(pointer: *mut c_void) {
     if pointer.is_null() {
         return;
     }
-    // SAFETY: co_extra holds a pointer made by Arc::into_raw in `state_of`.
+    // SAFETY: co_extra holds a pointer made by Arc::into_raw in `create_state`.
     let state = unsafe { Arc::from_raw(pointer as *const CodeState) };
     // Dropping a state releases Python objects, which can free other code objects and
     // come back here: never drop one while holding the registry lock.
@@ -88,33 +89,73 @@ pub fn install() -> Result<(), String> {
             }
             EXTRA_INDEX = index;
         }
-        pyopt_shim_set_eval_frame(Some(eval_frame));
     }
+    crate::trampoline::init()?;
     Ok(())
 }
 
-/// Restores CPython's own evaluator.
-pub fn uninstall() {
+/// Installs the hook (`true`) or restores CPython's own evaluator (GIL held; only
+/// `discovery` decides which).
+pub(crate) fn set_installed(installed: bool) {
     // SAFETY: GIL held by the caller.
-    unsafe { pyopt_shim_set_eval_frame(None) }
+    unsafe { pyopt_shim_set_eval_frame(installed.then_some(eval_frame as EvalFrame)) }
 }
 
-/// The state of `code`, created on first use.
+/// Calls of code objects that are not hot yet, by address. Kept here rather than in
+/// co_extra: CPython calls every registered co_extra free function for every code
+/// object that has any extra, so pyopt only attaches state to code it compiles (or
+/// tries to). An address reused by a new code object inherits a count, which at worst
+/// makes it hot a little early.
+static COUNTS: std::sync::Mutex<Option<HashMap<usize, u64>>> = std::sync::Mutex::new(None);
+
+/// Most code objects [`COUNTS`] tracks before it starts over.
+const MAX_COUNTED: usize = 1 << 16;
+
+/// Counts a call of `code` (no state yet); returns the calls so far once it is hot.
+fn count_call(code: *mut ffi::PyCodeObject) -> Option<u64> {
+    let threshold = crate::discovery::threshold().max(1);
+    if threshold <= 1 {
+        return Some(1);
+    }
+    let mut counts = COUNTS.lock().unwrap_or_else(|p| p.into_inner());
+    let counts = counts.get_or_insert_with(HashMap::new);
+    if counts.len() >= MAX_COUNTED {
+        counts.clear();
+    }
+    let count = counts.entry(code as usize).or_insert(0);
+    *count += 1;
+    if *count < threshold {
+        return None;
+    }
+    let calls = *count;
+    counts.remove(&(code as usize));
+    Some(calls)
+}
+
+/// The state of `code`, if it has one.
 ///
 /// # Safety
 /// GIL held; `code` is a live code object.
-unsafe fn state_of(code: *mut ffi::PyCodeObject) -> Option<*const CodeState> {
+unsafe fn existing_state(code: *mut ffi::PyCodeObject) -> Option<*const CodeState> {
+    // SAFETY: per the contract; EXTRA_INDEX was set by `install`.
+    let existing = unsafe { pyopt_shim_code_extra(code, EXTRA_INDEX) };
+    (!existing.is_null()).then_some(existing as *const CodeState)
+}
+
+/// Creates the state of `code`, which was called `calls` times so far.
+///
+/// # Safety
+/// GIL held; `code` is a live code object without state.
+unsafe fn create_state(code: *mut ffi::PyCodeObject, calls: u64) -> Option<*const CodeState> {
     // SAFETY: per the contract; EXTRA_INDEX was set by `install`.
     unsafe {
         let index = EXTRA_INDEX;
-        let existing = pyopt_shim_code_extra(code, index);
-        if !existing.is_null() {
-            return Some(existing as *const CodeState);
-        }
         let state = Arc::new(CodeState {
             code: code as usize,
             inner: Default::default(),
         });
+        // `select` counts the call being made.
+        state.lock().calls = calls.saturating_sub(1);
         let raw = Arc::into_raw(state.clone());
         if _PyCode_SetExtra(code.cast(), index, raw as *mut c_void) != 0 {
             drop(Arc::from_raw(raw));
@@ -143,7 +184,12 @@ unsafe extern "C-unwind" fn eval_frame(
         }
         let code = pyopt_shim_frame_code(frame);
         if let Some(pending) = take_pending(code) {
+            // The hook may have been switched on just for this frame.
+            crate::discovery::restore_hook();
             return run_pending(tstate, frame, pending);
+        }
+        if !pyopt_shim_trampoline_entry(code).is_null() {
+            return pyopt_shim_eval_default(tstate, frame, 0);
         }
         let kind = CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR;
         let flags = pyopt_shim_code_flags(code) as u32;
@@ -155,7 +201,11 @@ unsafe extern "C-unwind" fn eval_frame(
         {
             return pyopt_shim_eval_default(tstate, frame, 0);
         }
-        match state_of(code) {
+        let state = match existing_state(code) {
+            Some(state) => Some(state),
+            None => count_call(code).and_then(|calls| create_state(code, calls)),
+        };
+        match state {
             Some(state) => match dispatch(tstate, frame, code, &*state) {
                 Some(result) => result,
                 None => pyopt_shim_eval_default(tstate, frame, 0),
@@ -166,7 +216,9 @@ unsafe extern "C-unwind" fn eval_frame(
 }
 
 /// Runs compiled code for this call if a specialization matches (compiling one if the
-/// function just became hot); `None` to let the interpreter run the frame.
+/// function just became hot); `None` to let the interpreter run the frame. A function
+/// that has compiled code gets a trampoline, so its later calls reach the code without
+/// the hook.
 ///
 /// # Safety
 /// As for the hook.
@@ -176,31 +228,59 @@ unsafe fn dispatch(
     code: *mut ffi::PyCodeObject,
     state: &CodeState,
 ) -> Option<*mut ffi::PyObject> {
+    // SAFETY: the frame's first `argcount` locals are its arguments; its function is
+    // live while it runs.
+    let (args, function) = unsafe {
+        let argcount = pyopt_shim_code_argcount(code) as usize;
+        let locals = pyopt_shim_frame_localsplus(frame);
+        let args = std::slice::from_raw_parts(locals, argcount);
+        (args, pyopt_shim_frame_function(frame))
+    };
+    // SAFETY: per the contract.
+    let (spec, slots) = unsafe { select(tstate, state, function, args) }?;
+    // SAFETY: GIL held; `function` runs `code`, whose state is `state`.
+    unsafe { crate::trampoline::install(function, code, state) };
+    // SAFETY: per the contract.
+    Some(unsafe {
+        run(tstate, frame, &spec, &slots, || {
+            pyopt_shim_eval_default(tstate, frame, 0)
+        })
+    })
+}
+
+/// Counts a call of `function` (whose code's state is `state`) and returns the
+/// specialization that takes these arguments, with the arguments flattened into slots;
+/// compiles one if the function just became hot. `None`: the interpreter runs the call.
+///
+/// # Safety
+/// GIL held; `function` is a live function object; `args` are live (null allowed).
+pub(crate) unsafe fn select(
+    tstate: *mut ffi::PyThreadState,
+    state: &CodeState,
+    function: *mut ffi::PyObject,
+    args: &[*mut ffi::PyObject],
+) -> Option<(Arc<Spec>, Vec<u64>)> {
     // The common case, a function that is not hot yet: count the call and go.
     {
         let mut inner = state.lock();
         inner.calls += 1;
-        if inner.disabled || (inner.specs.is_empty() && inner.calls < crate::settings().threshold) {
+        if inner.disabled || (inner.specs.is_empty() && inner.calls < crate::discovery::threshold())
+        {
             return None;
         }
     }
-    // SAFETY: per the contract (GIL held).
-    let py = unsafe { Python::assume_attached() };
-    // SAFETY: the frame's first `argcount` locals are its arguments.
-    let (args, globals, builtins) = unsafe {
-        let argcount = pyopt_shim_code_argcount(code) as usize;
-        let locals = pyopt_shim_frame_localsplus(frame);
-        let args: Vec<*mut ffi::PyObject> = (0..argcount).map(|i| *locals.add(i)).collect();
-        (
-            args,
-            pyopt_shim_frame_globals(frame),
-            pyopt_shim_frame_builtins(frame),
-        )
-    };
     if args.iter().any(|a| a.is_null()) {
         return None;
     }
-    // SAFETY: the arguments are live references held by the frame.
+    // SAFETY: per the contract (GIL held).
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: live objects per the contract.
+    let function = unsafe { Bound::from_borrowed_ptr(py, function) };
+    let (globals, builtins) = match crate::snapshot::function_parts(&function) {
+        Ok((_, globals, builtins)) => (globals.as_ptr(), builtins.as_ptr()),
+        Err(_) => return None,
+    };
+    // SAFETY: the arguments are live references held by the caller.
     let args: Vec<Bound<'_, PyAny>> = args
         .iter()
         .map(|a| unsafe { Bound::from_borrowed_ptr(py, *a) })
@@ -230,46 +310,40 @@ unsafe fn dispatch(
         chosen
     };
     drop(retired);
-    let spec = match chosen {
-        Some(spec) => spec,
-        None => {
-            // Compiling runs Python code; near the recursion limit that would fail in
-            // confusing ways, so wait for a shallower call.
-            // SAFETY: tstate is the running thread's state.
-            if unsafe { *pyopt_shim_recursion_remaining(tstate) } < MIN_HEADROOM {
-                return None;
-            }
-            // SAFETY: the frame's function is live.
-            let function =
-                unsafe { Bound::from_borrowed_ptr(py, pyopt_shim_frame_function(frame)) };
-            let spec = maybe_compile(py, state, &function, &args)?;
-            if spec.unit.globals != globals || spec.unit.builtins != builtins {
-                return None;
-            }
-            slots.clear();
-            if !args
-                .iter()
-                .zip(&spec.params)
-                .all(|(arg, ty)| guard_and_flatten(arg, ty, &mut slots))
-            {
-                return None;
-            }
-            spec
-        }
-    };
-    // SAFETY: per the contract.
-    Some(unsafe { run(tstate, frame, &spec, &slots) })
+    if let Some(spec) = chosen {
+        return Some((spec, slots));
+    }
+    // Compiling runs Python code; near the recursion limit that would fail in
+    // confusing ways, so wait for a shallower call.
+    // SAFETY: tstate is the running thread's state.
+    if unsafe { *pyopt_shim_recursion_remaining(tstate) } < MIN_HEADROOM {
+        return None;
+    }
+    let spec = maybe_compile(py, state, &function, &args)?;
+    if spec.unit.globals != globals || spec.unit.builtins != builtins {
+        return None;
+    }
+    slots.clear();
+    args.iter()
+        .zip(&spec.params)
+        .all(|(arg, ty)| guard_and_flatten(arg, ty, &mut slots))
+        .then_some((spec, slots))
 }
 
 /// Calls a specialization's native code and boxes its result.
 ///
+/// `frame` is the call's interpreter frame (deoptimization continues in it), or null
+/// when the call has none (a trampoline's call); `guard_failed` runs the call in the
+/// interpreter when a global the code depends on changed before anything ran.
+///
 /// # Safety
 /// As for the hook; `slots` are the flattened arguments for `spec.params`.
-unsafe fn run(
+pub(crate) unsafe fn run(
     tstate: *mut ffi::PyThreadState,
     frame: *mut Frame,
     spec: &Arc<Spec>,
     slots: &[u64],
+    guard_failed: impl FnOnce() -> *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     let ctx = CTX.with(|cell| {
         // SAFETY: only this thread touches its context, and no reference to it is held
@@ -293,12 +367,9 @@ unsafe fn run(
     let ret = unsafe { (spec.entry)(ctx, spec.unit.env(), frame, slots.as_ptr()) };
     match ret.status {
         OK => box_result(&spec.unit.unit.plans[0].result, ret.value),
-        GUARD_FAILED => {
-            // A global the code depends on changed; nothing ran. The interpreter runs
-            // this call; the next call drops the specialization and may recompile.
-            // SAFETY: per the contract.
-            unsafe { pyopt_shim_eval_default(tstate, frame, 0) }
-        }
+        // A global the code depends on changed; nothing ran. The interpreter runs this
+        // call; the next call drops the specialization and may recompile.
+        GUARD_FAILED => guard_failed(),
         BOXED => ret.value as *mut ffi::PyObject,
         ERROR => std::ptr::null_mut(),
         _ => {

@@ -1,6 +1,8 @@
 //! pyopt's bridge between CPython 3.11 and the JIT.
 //!
 //! - [`hook`]: the eval-frame hook (counting, dispatch to compiled code);
+//! - [`discovery`]: when the hook is installed (short windows, or always for tests);
+//! - [`trampoline`]: compiled functions entered through their `__code__`, no hook;
 //! - [`state`]: per-code-object state, compiled units and specializations;
 //! - [`snapshot`]: what the compiler is told about a function, taken under the GIL;
 //! - [`backend`]: loading the LLVM back end library on first use;
@@ -10,12 +12,14 @@
 
 pub mod backend;
 pub mod deopt;
+pub mod discovery;
 pub mod ffi;
 pub mod helpers;
 pub mod hook;
 pub mod random;
 pub mod snapshot;
 pub mod state;
+pub mod trampoline;
 pub mod values;
 
 use std::sync::OnceLock;
@@ -48,6 +52,7 @@ pub fn settings() -> &'static Settings {
 pub fn install(settings: Settings) -> Result<(), String> {
     let _ = SETTINGS.set(settings);
     hook::install()?;
+    pyo3::Python::attach(discovery::start).map_err(|e| format!("cannot start the JIT: {e}"))?;
     ACTIVE.store(true, Ordering::Relaxed);
     Ok(())
 }

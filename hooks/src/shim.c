@@ -114,3 +114,183 @@ int pyopt_shim_breaker_is_gil_request(PyThreadState *tstate) {
            !_Py_atomic_load_relaxed(&interp->ceval.pending.calls_to_do) &&
            !interp->ceval.pending.async_exc;
 }
+
+/* ---- Trampolines: compiled functions entered without the eval-frame hook ----------
+ *
+ * A compiled function's `__code__` is swapped for a trampoline: a code object with the
+ * same signature, name, file and first line whose bytecode only calls its constant, a
+ * `pyopt_entry` object, with the arguments and returns the result. The trampoline has
+ * no RESUME instruction, so CPython treats its frame as never started ("incomplete"):
+ * tracebacks, `sys._getframe`, `f_back` and trace functions skip it, and it emits no
+ * trace events. The entry object is called through vectorcall, which (unlike a builtin
+ * function) adds no recursion-depth check of its own. */
+
+#include "opcode.h"
+#include "internal/pycore_code.h"
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    void *target;       /* owned by Rust, released with `entry_free` */
+    PyObject *original; /* the original code object (strong) */
+} pyopt_entry;
+
+static void (*entry_free)(void *);
+
+static void entry_dealloc(PyObject *self) {
+    pyopt_entry *entry = (pyopt_entry *)self;
+    if (entry->target != NULL && entry_free != NULL) {
+        entry_free(entry->target);
+    }
+    Py_XDECREF(entry->original);
+    PyObject_Free(self);
+}
+
+static PyTypeObject pyopt_entry_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyopt.entry",
+    .tp_doc = "pyopt's entry into a compiled function (called by its trampoline)",
+    .tp_basicsize = sizeof(pyopt_entry),
+    .tp_dealloc = entry_dealloc,
+    .tp_vectorcall_offset = offsetof(pyopt_entry, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+};
+
+static vectorcallfunc entry_call;
+
+/* Readies the entry type; `call` runs a call, `free` releases a target. 0 or -1. */
+int pyopt_shim_entry_init(vectorcallfunc call, void (*free)(void *)) {
+    entry_call = call;
+    entry_free = free;
+    return PyType_Ready(&pyopt_entry_type);
+}
+
+/* A new entry owning `target` and a reference to `original`. */
+PyObject *pyopt_shim_entry_new(void *target, PyObject *original) {
+    pyopt_entry *entry = PyObject_New(pyopt_entry, &pyopt_entry_type);
+    if (entry == NULL) {
+        return NULL;
+    }
+    entry->vectorcall = entry_call;
+    entry->target = target;
+    Py_INCREF(original);
+    entry->original = original;
+    return (PyObject *)entry;
+}
+
+void *pyopt_shim_entry_target(PyObject *entry) { return ((pyopt_entry *)entry)->target; }
+PyObject *pyopt_shim_entry_original(PyObject *entry) { return ((pyopt_entry *)entry)->original; }
+
+/* The entry of a trampoline code object (borrowed), or NULL for any other code. */
+PyObject *pyopt_shim_trampoline_entry(PyCodeObject *code) {
+    PyObject *consts = code->co_consts;
+    if (PyTuple_GET_SIZE(consts) == 0) {
+        return NULL;
+    }
+    PyObject *first = PyTuple_GET_ITEM(consts, 0);
+    return Py_IS_TYPE(first, &pyopt_entry_type) ? first : NULL;
+}
+
+/* The function whose trampoline frame is running `entry`'s call on this thread
+ * (borrowed), or NULL when `entry` was called some other way. */
+PyObject *pyopt_shim_calling_function(PyThreadState *tstate, PyObject *entry) {
+    _PyInterpreterFrame *frame = tstate->cframe->current_frame;
+    if (frame == NULL || pyopt_shim_trampoline_entry(frame->f_code) != entry) {
+        return NULL;
+    }
+    return (PyObject *)frame->f_func;
+}
+
+/* A trampoline for `original` calling `entry` (new reference), or NULL with an
+ * exception. `original` takes positional-or-keyword parameters only and has no cell or
+ * free variables (the caller checks). */
+PyObject *pyopt_shim_make_trampoline(PyCodeObject *original, PyObject *entry) {
+    int nargs = original->co_argcount;
+    int ncodeunits = 2 + nargs + 1 + INLINE_CACHE_ENTRIES_PRECALL + 1 +
+                     INLINE_CACHE_ENTRIES_CALL + 1;
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)ncodeunits * 2);
+    if (bytes == NULL) {
+        return NULL;
+    }
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(bytes);
+    memset(out, 0, (size_t)ncodeunits * 2); /* CACHE entries are zero */
+    int at = 0;
+#define EMIT(op, arg) (out[at] = (op), out[at + 1] = (unsigned char)(arg), at += 2)
+    EMIT(PUSH_NULL, 0);
+    EMIT(LOAD_CONST, 0);
+    for (int i = 0; i < nargs; i++) {
+        if (i > 255) {
+            Py_DECREF(bytes);
+            PyErr_SetString(PyExc_ValueError, "pyopt: too many parameters for a trampoline");
+            return NULL;
+        }
+        EMIT(LOAD_FAST, i);
+    }
+    EMIT(PRECALL, nargs);
+    at += 2 * INLINE_CACHE_ENTRIES_PRECALL;
+    EMIT(CALL, nargs);
+    at += 2 * INLINE_CACHE_ENTRIES_CALL;
+    EMIT(RETURN_VALUE, 0);
+#undef EMIT
+    PyObject *consts = PyTuple_Pack(1, entry);
+    PyObject *names = PyTuple_New(0);
+    PyObject *varnames = PyCode_GetVarnames(original);
+    PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
+    PyObject *result = NULL;
+    if (consts != NULL && names != NULL && varnames != NULL && empty != NULL) {
+        result = (PyObject *)PyCode_NewWithPosOnlyArgs(
+            nargs, original->co_posonlyargcount, 0, original->co_nlocals, nargs + 2,
+            original->co_flags, bytes, consts, names, varnames, names, names,
+            original->co_filename, original->co_name, original->co_qualname,
+            original->co_firstlineno, empty, empty);
+    }
+    Py_DECREF(bytes);
+    Py_XDECREF(consts);
+    Py_XDECREF(names);
+    Py_XDECREF(varnames);
+    Py_XDECREF(empty);
+    return result;
+}
+
+/* Whether `code` can have a trampoline: parameters that are positional or keyword
+ * (no *args, **kwargs or keyword-only), no cells or free variables. */
+int pyopt_shim_trampoline_fits(PyCodeObject *code) {
+    return !(code->co_flags & (CO_VARARGS | CO_VARKEYWORDS)) && code->co_kwonlyargcount == 0 &&
+           code->co_nfreevars == 0 && code->co_ncellvars == 0 && code->co_argcount <= 255;
+}
+
+PyObject *pyopt_shim_function_code(PyObject *function) {
+    return ((PyFunctionObject *)function)->func_code;
+}
+
+/* Sets a function's code as `f.__code__ = code` does, without the attribute access
+ * (which raises an audit event python3 would not). */
+void pyopt_shim_function_set_code(PyObject *function, PyObject *code) {
+    PyFunctionObject *f = (PyFunctionObject *)function;
+    Py_INCREF(code);
+    Py_SETREF(f->func_code, code);
+    f->func_version = 0;
+}
+
+/* A function running `code` with `function`'s globals, builtins and name (for running
+ * a trampolined function's original code). Arguments are always passed positionally
+ * in full, so defaults are not needed. */
+PyObject *pyopt_shim_original_function(PyObject *function, PyObject *code) {
+    PyFunctionObject *f = (PyFunctionObject *)function;
+    PyObject *result = PyFunction_NewWithQualName(code, f->func_globals, f->func_qualname);
+    if (result != NULL) {
+        Py_XINCREF(f->func_name);
+        Py_XSETREF(((PyFunctionObject *)result)->func_name, f->func_name);
+    }
+    return result;
+}
+
+/* Makes the main thread look at its pending calls soon. Py_AddPendingCall from a
+ * thread other than the main one does not set the eval breaker in 3.11 (it computes
+ * "can this thread handle pending calls" for the calling thread), so the call would
+ * wait until something else trips the breaker. CPython's own signal handler sets the
+ * breaker the same way, without the GIL. */
+void pyopt_shim_wake_main_interpreter(void) {
+    _Py_atomic_store_relaxed(&PyInterpreterState_Main()->ceval.eval_breaker, 1);
+}

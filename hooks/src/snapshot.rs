@@ -234,7 +234,7 @@ pub fn take(function: &Bound<'_, PyAny>, arg_types: Vec<Ty>, fastmath: bool) -> 
     })
 }
 
-/// A Python function's code, globals and builtins, read from the function object
+/// A Python function's (original) code, globals and builtins, read from the function object
 /// itself: attribute access (`f.__code__`) raises audit events that python3 would not.
 pub fn function_parts<'py>(
     function: &Bound<'py, PyAny>,
@@ -245,7 +245,9 @@ pub fn function_parts<'py>(
     // declares for this CPython; the fields are strong references it holds.
     unsafe {
         let raw = function.as_ptr().cast::<pyo3::ffi::PyFunctionObject>();
-        let code = Bound::from_borrowed_ptr(py, (*raw).func_code);
+        // A compiled function's `__code__` is its trampoline; what it runs is the original.
+        let code =
+            Bound::from_borrowed_ptr(py, crate::trampoline::original_code(function.as_ptr()));
         let globals = Bound::from_borrowed_ptr(py, (*raw).func_globals).cast_into::<PyDict>()?;
         let builtins = Bound::from_borrowed_ptr(py, (*raw).func_builtins);
         Ok((code, globals, builtins))

@@ -254,7 +254,7 @@ pub fn maybe_compile(
     args: &[Bound<'_, PyAny>],
 ) -> Option<Arc<Spec>> {
     let mut inner = state.lock();
-    if inner.disabled || inner.calls < settings().threshold.max(1) {
+    if inner.disabled || inner.calls < crate::discovery::threshold().max(1) {
         return None;
     }
     if inner.name.is_empty() {
@@ -328,6 +328,7 @@ pub fn maybe_compile(
                 );
             }
             inner.compiles.push(record);
+            crate::discovery::compiled();
             inner.specs.push(spec.clone());
             Some(spec)
         }

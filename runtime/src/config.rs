@@ -51,7 +51,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         key: "jit_threshold",
         kind: Kind::Count { max: 1_000_000_000 },
         default: "1000",
-        help: "calls before a function counts as hot (0: compile on first call)",
+        help: "calls before a function is hot, as seen in discovery windows (0 or 1: compile on first call, hook always on)",
         active: true,
     },
     OptionSpec {

@@ -110,7 +110,8 @@ fn jit_info<'py>(
         Ok(code) => code,
         Err(_) => function.clone(),
     };
-    match pyopt_hooks::stats_for_code(code.as_ptr() as usize) {
+    // A compiled function's `__code__` is its trampoline; statistics are the original's.
+    match pyopt_hooks::stats_for_code(pyopt_hooks::trampoline::resolve(&code) as usize) {
         Some(stats) => Ok(Some(stats_dict(py, &stats)?)),
         None => Ok(None),
     }

@@ -1,22 +1,15 @@
 """The JIT at run time: Ctrl-C and other threads during compiled loops, no leaks,
-compiled code freed with its function, debuggers and tracers see the interpreter,
-PYOPT_JIT=0, and why a function was not compiled."""
+compiled code freed with its function, PYOPT_JIT=0, and why a function was not compiled."""
 
 import re
 import signal
 import subprocess
-import textwrap
 import time
 
 from pyopt_testing import PYOPT, PYTHON3, assert_same, clean_environment, run, run_both
+from pyopt_testing import write_script as write
 
 FIRST_CALL = ["-X", "pyopt.jit_threshold=0"]
-
-
-def write(tmp_path, name, source):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(source).lstrip())
-    return str(path)
 
 
 def test_ctrl_c_stops_a_long_compiled_loop(tmp_path):
@@ -153,33 +146,6 @@ def test_compiled_code_is_freed_with_its_function(tmp_path):
     done = run(PYOPT, [*FIRST_CALL, script], timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("True True True"), done.stdout
-
-
-def test_tracers_see_the_interpreter_after_compilation(tmp_path):
-    script = write(tmp_path, "trace.py", """
-        import sys
-
-        def add_up(n):
-            s = 0
-            for i in range(n):
-                s += i
-            return s
-
-        add_up(3)  # compiled here under pyopt-python
-        events = []
-
-        def tracer(frame, event, arg):
-            if frame.f_code is add_up.__code__:
-                events.append((event, frame.f_lineno))
-            return tracer
-
-        sys.settrace(tracer)
-        result = add_up(2)
-        sys.settrace(None)
-        print(result, events)
-    """)
-    reference, pyopt = run_both([*FIRST_CALL, script])
-    assert_same(reference, pyopt)
 
 
 def test_jit_can_be_switched_off():
