@@ -136,7 +136,7 @@ fn count_call(code: *mut ffi::PyCodeObject) -> Option<u64> {
 ///
 /// # Safety
 /// GIL held; `code` is a live code object.
-unsafe fn existing_state(code: *mut ffi::PyCodeObject) -> Option<*const CodeState> {
+pub(crate) unsafe fn existing_state(code: *mut ffi::PyCodeObject) -> Option<*const CodeState> {
     // SAFETY: per the contract; EXTRA_INDEX was set by `install`.
     let existing = unsafe { pyopt_shim_code_extra(code, EXTRA_INDEX) };
     (!existing.is_null()).then_some(existing as *const CodeState)
@@ -146,7 +146,10 @@ unsafe fn existing_state(code: *mut ffi::PyCodeObject) -> Option<*const CodeStat
 ///
 /// # Safety
 /// GIL held; `code` is a live code object without state.
-unsafe fn create_state(code: *mut ffi::PyCodeObject, calls: u64) -> Option<*const CodeState> {
+pub(crate) unsafe fn create_state(
+    code: *mut ffi::PyCodeObject,
+    calls: u64,
+) -> Option<*const CodeState> {
     // SAFETY: per the contract; EXTRA_INDEX was set by `install`.
     unsafe {
         let index = EXTRA_INDEX;
@@ -264,7 +267,10 @@ pub(crate) unsafe fn select(
     {
         let mut inner = state.lock();
         inner.calls += 1;
-        if inner.disabled || (inner.specs.is_empty() && inner.calls < crate::discovery::threshold())
+        if inner.disabled
+            || (inner.specs.is_empty()
+                && !inner.requested.eager
+                && inner.calls < crate::discovery::threshold())
         {
             return None;
         }

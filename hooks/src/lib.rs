@@ -117,6 +117,64 @@ pub fn stats_for_code(code: usize) -> Option<FunctionStats> {
     Some(stats_of(&state))
 }
 
+/// What `python_optimizer.optimize` asks of one function: `jit=False` keeps it in the
+/// interpreter for good; otherwise it compiles on its first call (its trampoline is
+/// installed now, so no discovery window is needed), with `fastmath` for it alone, and
+/// with one specialization only unless `specialize`. Does nothing while the JIT is off.
+pub fn optimize(
+    function: &pyo3::Bound<'_, pyo3::PyAny>,
+    jit: bool,
+    specialize: bool,
+    fastmath: bool,
+) -> pyo3::PyResult<()> {
+    use pyo3::types::{PyAnyMethods, PyTypeMethods};
+    if !function.is_instance_of::<pyo3::types::PyFunction>() {
+        let kind = function.get_type().name()?;
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "python_optimizer.optimize() takes a Python function (def or lambda), not {kind}"
+        )));
+    }
+    if !active() {
+        return Ok(());
+    }
+    // SAFETY: GIL held (a Bound exists); `function` is a live function object, and
+    // `code` its original code object, which it keeps alive.
+    unsafe {
+        let raw = function.as_ptr();
+        let code = trampoline::original_code(raw).cast::<pyo3::ffi::PyCodeObject>();
+        let state = match hook::existing_state(code) {
+            Some(state) => state,
+            None => hook::create_state(code, 0).ok_or_else(|| {
+                pyo3::exceptions::PyRuntimeError::new_err(
+                    "pyopt: cannot attach the JIT's state to this function's code",
+                )
+            })?,
+        };
+        let state = &*state;
+        state::name_state(state, function);
+        {
+            let mut inner = state.lock();
+            if !jit {
+                inner.refuse("()".to_owned(), "@optimize(jit=False)".to_owned(), true);
+                return Ok(());
+            }
+            if crate::ffi::pyopt_shim_trampoline_fits(code) == 0 {
+                let reason = "@optimize: functions with keyword-only parameters, *args, \
+                              **kwargs or closures are not compiled yet";
+                inner.refuse("()".to_owned(), reason.to_owned(), true);
+                return Ok(());
+            }
+            inner.requested = state::Requested {
+                eager: true,
+                fastmath,
+                single: !specialize,
+            };
+        }
+        trampoline::install(raw, code, state);
+    }
+    Ok(())
+}
+
 /// LLVM version and host CPU (loads the back end).
 pub fn target() -> Result<String, String> {
     backend::target()

@@ -167,8 +167,21 @@ pub struct CodeInner {
     failed: Vec<Vec<Ty>>,
     /// Set when the function will never be compiled (the reason is the last refusal).
     pub disabled: bool,
+    /// What `@optimize` asked for this function.
+    pub requested: Requested,
     /// Deoptimizations of units that were replaced (live units count their own).
     pub retired_deopts: u64,
+}
+
+/// Per-function choices made with `python_optimizer.optimize`.
+#[derive(Default, Clone, Copy)]
+pub struct Requested {
+    /// Compile on the first call, whatever the threshold.
+    pub eager: bool,
+    /// Relaxed float arithmetic for this function.
+    pub fastmath: bool,
+    /// One specialization only (the first call's argument types).
+    pub single: bool,
 }
 
 pub struct CodeState {
@@ -195,8 +208,8 @@ impl CodeInner {
                 .sum::<u64>()
     }
 
-    fn refuse(&mut self, signature: &[Ty], reason: String, disable: bool) {
-        let signature = types::signature(signature);
+    /// Records why the function is not compiled for `signature` (e.g. "(int, str)").
+    pub fn refuse(&mut self, signature: String, reason: String, disable: bool) {
         if settings().log {
             eprintln!(
                 "pyopt: not compiling {} ({}:{}) for {signature}: {reason}",
@@ -245,6 +258,29 @@ pub fn registry() -> &'static Mutex<HashMap<usize, Arc<CodeState>>> {
     REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
+/// Records the function's name, file and first line in its state (for statistics and
+/// log lines). Call without holding the state's lock.
+pub fn name_state(state: &CodeState, function: &Bound<'_, PyAny>) {
+    let (name, filename, first_line) = match snapshot::function_parts(function) {
+        Ok((code, _, _)) => (
+            code.getattr("co_qualname")
+                .and_then(|n| n.extract())
+                .unwrap_or_default(),
+            code.getattr("co_filename")
+                .and_then(|n| n.extract())
+                .unwrap_or_default(),
+            code.getattr("co_firstlineno")
+                .and_then(|n| n.extract())
+                .unwrap_or(0),
+        ),
+        Err(_) => (String::from("?"), String::new(), 0),
+    };
+    let mut inner = state.lock();
+    inner.name = name;
+    inner.filename = filename;
+    inner.first_line = first_line;
+}
+
 /// Decides, after a call was counted, whether to compile now, and does it. Returns the
 /// new specialization.
 pub fn maybe_compile(
@@ -254,30 +290,16 @@ pub fn maybe_compile(
     args: &[Bound<'_, PyAny>],
 ) -> Option<Arc<Spec>> {
     let mut inner = state.lock();
-    if inner.disabled || inner.calls < crate::discovery::threshold().max(1) {
+    if inner.disabled
+        || (!inner.requested.eager && inner.calls < crate::discovery::threshold().max(1))
+    {
         return None;
     }
     if inner.name.is_empty() {
         // Python code must not run while the lock is held (it can call this function).
         drop(inner);
-        let (name, filename, first_line) = match snapshot::function_parts(function) {
-            Ok((code, _, _)) => (
-                code.getattr("co_qualname")
-                    .and_then(|n| n.extract())
-                    .unwrap_or_default(),
-                code.getattr("co_filename")
-                    .and_then(|n| n.extract())
-                    .unwrap_or_default(),
-                code.getattr("co_firstlineno")
-                    .and_then(|n| n.extract())
-                    .unwrap_or(0),
-            ),
-            Err(_) => (String::from("?"), String::new(), 0),
-        };
+        name_state(state, function);
         inner = state.lock();
-        inner.name = name;
-        inner.filename = filename;
-        inner.first_line = first_line;
     }
 
     let mut types = Vec::with_capacity(args.len());
@@ -295,24 +317,40 @@ pub fn maybe_compile(
                 } else {
                     format!("a {type_name}")
                 };
-                inner.refuse(&[], format!("argument {} is {what}", i + 1), true);
+                let names: Vec<String> = args
+                    .iter()
+                    .map(|a| {
+                        a.get_type()
+                            .name()
+                            .map(|n| n.to_string())
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                let signature = format!("({})", names.join(", "));
+                inner.refuse(signature, format!("argument {} is {what}", i + 1), true);
                 return None;
             }
         }
     }
-    if inner.failed.contains(&types) || inner.specs.len() >= MAX_SPECIALIZATIONS {
+    let most = if inner.requested.single {
+        1
+    } else {
+        MAX_SPECIALIZATIONS
+    };
+    if inner.failed.contains(&types) || inner.specs.len() >= most {
         return None;
     }
     if inner.compiles.len() >= MAX_COMPILES {
         inner.refuse(
-            &types,
+            types::signature(&types),
             "recompiled too often (the globals it uses keep changing)".to_owned(),
             true,
         );
         return None;
     }
+    let fastmath = settings().fastmath || inner.requested.fastmath;
     drop(inner); // compiling runs Python code (snapshots) and may re-enter the hook
-    let result = compile(py, function, types.clone());
+    let result = compile(py, function, types.clone(), fastmath);
     let mut inner = state.lock();
     match result {
         Ok((spec, record)) => {
@@ -335,7 +373,7 @@ pub fn maybe_compile(
         Err(reason) => {
             inner.failed.push(types.clone());
             let disable = inner.failed.len() >= MAX_FAILED_SIGNATURES;
-            inner.refuse(&types, reason, disable);
+            inner.refuse(types::signature(&types), reason, disable);
             None
         }
     }
@@ -346,9 +384,10 @@ fn compile(
     py: Python<'_>,
     function: &Bound<'_, PyAny>,
     types: Vec<Ty>,
+    fastmath: bool,
 ) -> Result<(Arc<Spec>, CompileRecord), String> {
     let started = Instant::now();
-    let snapshot = snapshot::take(function, types.clone(), settings().fastmath).map_err(|e| {
+    let snapshot = snapshot::take(function, types.clone(), fastmath).map_err(|e| {
         let message = e.to_string();
         e.restore(py);
         PyErr::take(py); // the snapshot's failure is reported as a refusal

@@ -182,7 +182,13 @@ unsafe extern "C-unwind" fn entry_call(
                 Some((spec, slots)) => run(tstate, std::ptr::null_mut(), &spec, &slots, || {
                     call_original(function, args)
                 }),
-                None => call_original(function, args),
+                None => {
+                    // Never to be compiled: calls go straight to the original code.
+                    if target.state.lock().disabled {
+                        pyopt_shim_function_set_code(function, pyopt_shim_entry_original(entry));
+                    }
+                    call_original(function, args)
+                }
             }
         };
         *remaining -= 1;

@@ -117,6 +117,17 @@ fn jit_info<'py>(
     }
 }
 
+/// `python_optimizer.optimize`'s work on one function (see `pyopt_hooks::optimize`).
+#[pyfunction]
+fn optimize_function(
+    function: &Bound<'_, PyAny>,
+    jit: bool,
+    specialize: bool,
+    fastmath: bool,
+) -> PyResult<()> {
+    pyopt_hooks::optimize(function, jit, specialize, fastmath)
+}
+
 /// Whether the JIT is on in this process.
 #[pyfunction]
 fn jit_enabled() -> bool {
@@ -138,6 +149,7 @@ pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<crate::importer::EmbeddedImporter>()?;
     m.add_function(wrap_pyfunction!(jit_stats, m)?)?;
     m.add_function(wrap_pyfunction!(jit_info, m)?)?;
+    m.add_function(wrap_pyfunction!(optimize_function, m)?)?;
     m.add_function(wrap_pyfunction!(jit_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(jit_target, m)?)?;
     Ok(())

@@ -7,7 +7,7 @@ A case module defines ``CASES``: a list of ``(function, [args, ...])`` or
 ``(function, [args, ...], options)``. Each call's result (its repr and exact type) or
 exception (with the formatted traceback) is printed; the transcript must be identical
 under python3 and pyopt-python. Options: ``{"expect": "refused"}`` for functions the JIT
-must not compile, ``{"before": callable}`` run (interpreted) before each call, e.g. to
+must not compile, ``{"expect": "any"}`` for functions only compared (the fuzzer's), ``{"before": callable}`` run (interpreted) before each call, e.g. to
 seed ``random``. With ``--report``, what the JIT did for each function is written as JSON
 (under pyopt-python only).
 """

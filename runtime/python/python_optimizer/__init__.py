@@ -1,8 +1,9 @@
 """pyopt's Python API, shipped inside the pyopt-python binary.
 
 ``import python_optimizer`` works under ``pyopt-python`` with no files on disk. This
-release provides the version, pyopt's resolved options and build facts; the JIT API
-(``optimize``), ``distributed``, ``genetic`` and ``profiling`` are added as they land.
+release provides the version, pyopt's resolved options and build facts, the JIT's
+decorator (``optimize``) and statistics (``jit_stats``, ``jit_info``); ``distributed``,
+``genetic`` and ``profiling`` are added as they land.
 """
 
 from python_optimizer import _native
@@ -17,6 +18,7 @@ __all__ = [
     "jit_enabled",
     "jit_info",
     "jit_stats",
+    "optimize",
 ]
 
 
@@ -65,3 +67,40 @@ def jit_info(function):
 def build_info():
     """Facts about this pyopt-python build: version, target, profile, libpython dir."""
     return _native.build_info()
+
+
+def optimize(function=None, *, jit=True, specialize=True, fastmath=False, cache=True):
+    """Asks the JIT to compile a function now rather than when it gets hot.
+
+    Use it bare (``@optimize``) or with arguments (``@optimize(fastmath=True)``). The
+    function is returned itself, unchanged for the caller; its first call compiles it
+    for that call's argument types (waiting for the compiler, once) and later calls
+    with those types run native code. What cannot be compiled runs in the interpreter,
+    exactly as without the decorator, and ``jit_info(function)`` says why.
+
+    - ``jit=False``: never compile this function.
+    - ``specialize=False``: compile for the first call's argument types only (other
+      types run in the interpreter); by default up to four sets of types get code.
+    - ``fastmath=True``: relaxed float arithmetic for this function (reassociation,
+      contraction, vectorized reductions): results may differ from python3 in the last
+      bits, as with ``PYOPT_JIT_FASTMATH=1``.
+    - ``cache``: whether the compiled code may be shared through the on-disk cache;
+      accepted now, takes effect when the cache lands (issue 6).
+
+    Under ``PYOPT_JIT=0`` the decorator changes nothing. Functions with keyword-only
+    parameters, ``*args``/``**kwargs`` or closures are not compiled yet (``jit_info``
+    says so); ``optimize`` raises TypeError for anything but a Python function.
+    """
+    for name, value in (("jit", jit), ("specialize", specialize), ("fastmath", fastmath),
+                        ("cache", cache)):
+        if not isinstance(value, bool):
+            raise TypeError(f"optimize(): {name} must be True or False, "
+                            f"not {type(value).__name__}")
+
+    def decorate(f):
+        _native.optimize_function(f, jit, specialize, fastmath)
+        return f
+
+    if function is None:
+        return decorate
+    return decorate(function)
