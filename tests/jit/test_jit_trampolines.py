@@ -244,3 +244,30 @@ def test_forked_children_end_like_python3s(tmp_path):
     """)
     reference, pyopt = run_both([script], timeout=60)
     assert_same(reference, pyopt)
+
+
+def test_coverage_reports_the_same_lines_for_a_compiled_function(tmp_path):
+    script = write(tmp_path, "covered.py", """
+        import coverage
+
+        def poly(x):
+            y = 3 * x
+            if y > 10:
+                y -= 1
+            else:
+                y += 1
+            return y
+
+        for i in range(5):
+            poly(i)  # compiled (and trampolined) under pyopt-python
+        cov = coverage.Coverage(data_file=None, branch=True)
+        cov.start()
+        print(poly(7), poly(1))
+        cov.stop()
+        data = cov.get_data()
+        print(sorted(data.lines(__file__)))
+        print(sorted(data.arcs(__file__)))
+    """)
+    reference, pyopt = run_both([*FIRST_CALL, script])
+    assert_same(reference, pyopt)
+    assert "[4, 5, 6, 8, 9]" in pyopt.stdout
