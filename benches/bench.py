@@ -114,6 +114,18 @@ def overhead_benchmarks():
     ]
 
 
+def pause_benchmark():
+    """The longest pause a script sees when 20 functions become hot at once: compiles
+    on the background pool (the default) against compiles the hot call waits for."""
+    script = str(HERE / "pause" / "twenty_hot.py")
+    return Benchmark(
+        "compile-pause", "longest loop iteration while 20 functions become hot at once",
+        {"python3": [PYTHON3, script],
+         "pyopt": [PYOPT, script],
+         "pyopt-no-background": [PYOPT, "-X", "pyopt.jit_background=0", script]},
+        goal="pyopt's longest pause near python3's longest iteration")
+
+
 def default_benchmarks():
     return [
         Benchmark(
@@ -132,6 +144,7 @@ def default_benchmarks():
             count_instructions=True,
         ),
         *overhead_benchmarks(),
+        pause_benchmark(),
         *jit_benchmarks(),
     ]
 

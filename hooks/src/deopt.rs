@@ -31,11 +31,13 @@ pub struct Pending {
 pub enum PendingKind {
     /// Run the frame from the start in the interpreter.
     Entry,
-    /// Continue at `offset` with these locals and stack (owned references).
+    /// Continue at `offset` with these locals and stack (owned references); with an
+    /// exception (a pending call compiled code ran failed), raise it there.
     Resume {
         offset: i32,
         locals: Vec<*mut ffi::PyObject>,
         stack: Vec<*mut ffi::PyObject>,
+        exception: Option<PyErr>,
     },
     /// Raise `exception` at `offset`, with these locals.
     Throw {
@@ -99,42 +101,37 @@ pub unsafe fn run_pending(
 ) -> *mut ffi::PyObject {
     let mut pending = pending;
     let kind = std::mem::replace(&mut pending.kind, PendingKind::Entry);
+    let (offset, mut locals, mut stack, exception) = match kind {
+        // SAFETY: per this function's contract.
+        PendingKind::Entry => return unsafe { pyopt_shim_eval_default(tstate, frame, 0) },
+        PendingKind::Resume {
+            offset,
+            locals,
+            stack,
+            exception,
+        } => (offset, locals, stack, exception),
+        PendingKind::Throw {
+            offset,
+            locals,
+            exception,
+        } => (offset, locals, Vec::new(), Some(exception)),
+    };
+    let throw = exception.is_some();
+    if let Some(exception) = exception {
+        Python::attach(|py| exception.restore(py));
+    }
     // SAFETY: per this function's contract; the vectors' references are stolen.
     unsafe {
-        match kind {
-            PendingKind::Entry => pyopt_shim_eval_default(tstate, frame, 0),
-            PendingKind::Resume {
-                offset,
-                mut locals,
-                mut stack,
-            } => pyopt_shim_resume(
-                tstate,
-                frame,
-                offset,
-                locals.as_mut_ptr(),
-                locals.len() as i32,
-                stack.as_mut_ptr(),
-                stack.len() as i32,
-                0,
-            ),
-            PendingKind::Throw {
-                offset,
-                mut locals,
-                exception,
-            } => {
-                Python::attach(|py| exception.restore(py));
-                pyopt_shim_resume(
-                    tstate,
-                    frame,
-                    offset,
-                    locals.as_mut_ptr(),
-                    locals.len() as i32,
-                    std::ptr::null_mut(),
-                    0,
-                    1,
-                )
-            }
-        }
+        pyopt_shim_resume(
+            tstate,
+            frame,
+            offset,
+            locals.as_mut_ptr(),
+            locals.len() as i32,
+            stack.as_mut_ptr(),
+            stack.len() as i32,
+            i32::from(throw),
+        )
     }
 }
 
@@ -315,6 +312,9 @@ unsafe fn deoptimize(
             Ok(match &record.kind {
                 DeoptKind::Entry => PendingKind::Entry,
                 DeoptKind::Resume { offset, stack } => {
+                    // Set only when a pending call run at a loop's eval-breaker check
+                    // failed (see `pyopt_poll`).
+                    let exception = PyErr::take(py);
                     let locals = locals_from(py, &record.locals, &slots, &mut position)?;
                     let stack = match stack_from(py, unit, stack, &slots, &mut position) {
                         Ok(stack) => stack,
@@ -327,6 +327,7 @@ unsafe fn deoptimize(
                         offset: *offset as i32,
                         locals,
                         stack,
+                        exception,
                     }
                 }
                 DeoptKind::Throw { offset } => {

@@ -182,6 +182,42 @@ fn timer(generation: u64) {
     }
 }
 
+/// Code states whose background compile finished, for the main thread to load.
+static READY: std::sync::Mutex<Vec<std::sync::Arc<crate::state::CodeState>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Called on the background pool when a compile finished: asks the main thread to load
+/// the code and give the function its trampoline (no window needed).
+pub fn compiled_in_background(state: std::sync::Arc<crate::state::CodeState>) {
+    if let Ok(mut ready) = READY.lock() {
+        ready.push(state);
+    }
+    // SAFETY: as in `ask` (no GIL needed; not after finalization started).
+    unsafe {
+        if _Py_IsFinalizing() == 0
+            && pyo3::ffi::Py_AddPendingCall(Some(load_ready), std::ptr::null_mut()) == 0
+        {
+            crate::ffi::pyopt_shim_wake_main_interpreter();
+        }
+    }
+}
+
+extern "C" fn load_ready(_: *mut c_void) -> c_int {
+    let ready = match READY.lock() {
+        Ok(mut ready) => std::mem::take(&mut *ready),
+        Err(_) => return 0,
+    };
+    // Pending calls run with the GIL held, in the main thread.
+    Python::attach(|py| {
+        for state in &ready {
+            crate::state::finish_pending(state);
+            crate::trampoline::install_for(py, state);
+        }
+    });
+    drop(ready);
+    0
+}
+
 extern "C" fn open_window(_: *mut c_void) -> c_int {
     WINDOW_OPEN.store(true, Ordering::Relaxed);
     restore_hook();

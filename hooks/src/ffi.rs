@@ -41,7 +41,9 @@ unsafe extern "C-unwind" {
     pub fn pyopt_shim_recursion_remaining(tstate: *mut PyThreadState) -> *mut c_int;
     pub fn pyopt_shim_eval_breaker(tstate: *mut PyThreadState) -> *mut c_int;
     pub fn pyopt_shim_dict_version(dict: *mut PyObject) -> *mut u64;
-    pub fn pyopt_shim_breaker_is_gil_request(tstate: *mut PyThreadState) -> c_int;
+    /// Why the eval breaker is set: bit 1 signal or async exception, 2 pending calls
+    /// this thread runs, 4 a GIL request.
+    pub fn pyopt_shim_breaker_reasons(tstate: *mut PyThreadState) -> c_int;
     /// Sets the main interpreter's eval breaker (any thread, no GIL needed).
     pub fn pyopt_shim_wake_main_interpreter();
     /// Continues a fresh frame at `offset` with the given locals and stack (references

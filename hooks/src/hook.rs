@@ -267,6 +267,12 @@ pub(crate) unsafe fn select(
     {
         let mut inner = state.lock();
         inner.calls += 1;
+        if inner.pending.is_some() {
+            drop(inner);
+            // Loading it runs Python code (dropping objects), so without the lock.
+            crate::state::finish_pending(state);
+            inner = state.lock();
+        }
         if inner.disabled
             || (inner.specs.is_empty()
                 && !inner.requested.eager

@@ -34,6 +34,8 @@ pub struct Settings {
     pub log: bool,
     /// Relaxed float semantics (reassociation, contraction), only when the user asks.
     pub fastmath: bool,
+    /// Compile on the background pool (not for compile-on-first-call or `@optimize`).
+    pub background: bool,
     /// Directory for each compiled unit's LLVM IR and assembly.
     pub dump: Option<String>,
 }

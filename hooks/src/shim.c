@@ -106,13 +106,24 @@ PyObject *pyopt_shim_frame_builtins(_PyInterpreterFrame *frame) { return frame->
 
 #include "internal/pycore_runtime.h"
 
-/* Whether the eval breaker can only mean another thread asking for the GIL: no
- * signal, pending call or asynchronous exception waits to be handled. */
-int pyopt_shim_breaker_is_gil_request(PyThreadState *tstate) {
+/* What the eval breaker is set for, as bits: 1 a signal or an asynchronous exception
+ * (the interpreter must handle them), 2 pending calls this thread can run (the main
+ * thread), 4 another thread asking for the GIL. */
+int pyopt_shim_breaker_reasons(PyThreadState *tstate) {
     PyInterpreterState *interp = tstate->interp;
-    return !_Py_atomic_load_relaxed(&_PyRuntime.ceval.signals_pending) &&
-           !_Py_atomic_load_relaxed(&interp->ceval.pending.calls_to_do) &&
-           !interp->ceval.pending.async_exc;
+    int reasons = 0;
+    if (_Py_atomic_load_relaxed(&_PyRuntime.ceval.signals_pending) ||
+        interp->ceval.pending.async_exc) {
+        reasons |= 1;
+    }
+    if (_Py_atomic_load_relaxed(&interp->ceval.pending.calls_to_do) && _Py_IsMainThread() &&
+        _Py_IsMainInterpreter(interp)) {
+        reasons |= 2;
+    }
+    if (_Py_atomic_load_relaxed(&interp->ceval.gil_drop_request)) {
+        reasons |= 4;
+    }
+    return reasons;
 }
 
 /* ---- Trampolines: compiled functions entered without the eval-frame hook ----------

@@ -122,12 +122,21 @@ pub unsafe extern "C-unwind" fn pyopt_poll(_ctx: *mut Ctx, env: *const Env) -> u
     // SAFETY: per this function's contract.
     unsafe {
         let tstate = ffi::PyThreadState_Get();
-        if crate::ffi::pyopt_shim_breaker_is_gil_request(tstate) == 0 {
-            return 1; // signals and pending calls: the interpreter handles them
+        let reasons = crate::ffi::pyopt_shim_breaker_reasons(tstate);
+        if reasons & 1 != 0 {
+            return 1; // signals and asynchronous exceptions: the interpreter handles them
         }
-        // Let the thread waiting for the GIL run, then carry on natively.
-        let saved = ffi::PyEval_SaveThread();
-        ffi::PyEval_RestoreThread(saved);
+        // Pending calls (pyopt's discovery windows, mostly) run here, as the
+        // interpreter would run them at this back-edge; one that fails hands over to
+        // the interpreter with its exception.
+        if reasons & 2 != 0 && ffi::Py_MakePendingCalls() < 0 {
+            return 1;
+        }
+        if reasons & 4 != 0 {
+            // Let the thread waiting for the GIL run, then carry on natively.
+            let saved = ffi::PyEval_SaveThread();
+            ffi::PyEval_RestoreThread(saved);
+        }
         let unit = &*((*env).unit as *const LoadedUnit);
         let watches = &*unit.watches.get();
         if watches.iter().any(|w| *w.version != w.expected) {
@@ -169,9 +178,27 @@ pub struct CodeInner {
     pub disabled: bool,
     /// What `@optimize` asked for this function.
     pub requested: Requested,
+    /// A compile running on the background pool.
+    pub pending: Option<PendingCompile>,
     /// Deoptimizations of units that were replaced (live units count their own).
     pub retired_deopts: u64,
 }
+
+/// What the background pool hands back: the plan and native code, or why not.
+type Built = Result<(Unit, backend::Compiled, u64), String>;
+
+/// A compile on the background pool. The snapshot (Python references) stays here,
+/// under the GIL; the pool only sees its plain-data request.
+pub struct PendingCompile {
+    types: Vec<Ty>,
+    snapshot: snapshot::Snapshot,
+    versions: Vec<u64>,
+    result: Arc<Mutex<Option<Built>>>,
+}
+
+// SAFETY: the snapshot's Python references are only touched with the GIL held (the
+// pool gets a copy of the request, plain data).
+unsafe impl Send for PendingCompile {}
 
 /// Per-function choices made with `python_optimizer.optimize`.
 #[derive(Default, Clone, Copy)]
@@ -348,9 +375,76 @@ pub fn maybe_compile(
         );
         return None;
     }
+    if inner.pending.is_some() {
+        return None; // one compile at a time per function
+    }
     let fastmath = settings().fastmath || inner.requested.fastmath;
+    let background =
+        settings().background && !inner.requested.eager && crate::discovery::threshold() > 1;
     drop(inner); // compiling runs Python code (snapshots) and may re-enter the hook
-    let result = compile(py, function, types.clone(), fastmath);
+    let taken = take_snapshot(py, function, types.clone(), fastmath);
+    if background && let Ok((snapshot, versions)) = taken {
+        let request = snapshot.request.clone();
+        let result = Arc::new(Mutex::new(None));
+        let filled = result.clone();
+        let owner = registry()
+            .lock()
+            .ok()
+            .and_then(|r| r.get(&state.code).cloned());
+        rayon::spawn(move || {
+            let built = build(&request);
+            if let Ok(mut slot) = filled.lock() {
+                *slot = Some(built);
+            }
+            if let Some(owner) = owner {
+                crate::discovery::compiled_in_background(owner);
+            }
+        });
+        state.lock().pending = Some(PendingCompile {
+            types,
+            snapshot,
+            versions,
+            result,
+        });
+        return None;
+    }
+    let result = taken.and_then(|(snapshot, versions)| {
+        let built = build(&snapshot.request);
+        finish(snapshot, versions, &types, built)
+    });
+    record_result(state, types, result)
+}
+
+/// Takes a finished background compile's result into the state (GIL held); returns
+/// the new specialization.
+pub fn finish_pending(state: &CodeState) -> Option<Arc<Spec>> {
+    let pending = {
+        let mut inner = state.lock();
+        let ready = inner
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.result.lock().map(|r| r.is_some()).unwrap_or(true));
+        if !ready {
+            return None;
+        }
+        inner.pending.take()?
+    };
+    let built = pending
+        .result
+        .lock()
+        .ok()
+        .and_then(|mut slot| slot.take())
+        .unwrap_or_else(|| Err("the background compile failed".to_owned()));
+    let result = finish(pending.snapshot, pending.versions, &pending.types, built);
+    record_result(state, pending.types, result)
+}
+
+/// Records a compile's outcome: a new specialization, or a refusal.
+fn record_result(
+    state: &CodeState,
+    types: Vec<Ty>,
+    result: Result<(Arc<Spec>, CompileRecord), String>,
+) -> Option<Arc<Spec>> {
     let mut inner = state.lock();
     match result {
         Ok((spec, record)) => {
@@ -379,22 +473,35 @@ pub fn maybe_compile(
     }
 }
 
-/// Snapshot, front end, back end, load.
-fn compile(
+/// The snapshot a compile starts from (GIL held), with the version of each dict it
+/// watches at this moment: code built from it is valid only while they stay.
+fn take_snapshot(
     py: Python<'_>,
     function: &Bound<'_, PyAny>,
     types: Vec<Ty>,
     fastmath: bool,
-) -> Result<(Arc<Spec>, CompileRecord), String> {
-    let started = Instant::now();
-    let snapshot = snapshot::take(function, types.clone(), fastmath).map_err(|e| {
+) -> Result<(snapshot::Snapshot, Vec<u64>), String> {
+    let snapshot = snapshot::take(function, types, fastmath).map_err(|e| {
         let message = e.to_string();
         e.restore(py);
         PyErr::take(py); // the snapshot's failure is reported as a refusal
         format!("could not read the function: {message}")
     })?;
-    let unit = pyopt_jit::plan_unit(&snapshot.request).map_err(|refusal| {
-        let root = &snapshot.request.functions[0];
+    let versions = snapshot
+        .dicts
+        .iter()
+        // SAFETY: the dicts are alive (GIL held).
+        .map(|dict| unsafe { *crate::ffi::pyopt_shim_dict_version(dict.as_ptr()) })
+        .collect();
+    Ok((snapshot, versions))
+}
+
+/// Front end and back end: plain data in, plan and native code out (no GIL needed).
+/// The last element is the front end's time in nanoseconds.
+fn build(request: &pyopt_jit::snapshot::CompileRequest) -> Built {
+    let started = Instant::now();
+    let unit = pyopt_jit::plan_unit(request).map_err(|refusal| {
+        let root = &request.functions[0];
         let place = match refusal.line {
             Some(line) => format!("line {line}"),
             None => "its definition".to_owned(),
@@ -415,8 +522,19 @@ fn compile(
     unit.dump = settings().dump.clone();
     let front_end = started.elapsed().as_nanos() as u64;
     let compiled = backend::compile(&unit)?;
+    Ok((unit, compiled, front_end))
+}
+
+/// Loads built code as a specialization (GIL held).
+fn finish(
+    snapshot: snapshot::Snapshot,
+    versions: Vec<u64>,
+    types: &[Ty],
+    built: Built,
+) -> Result<(Arc<Spec>, CompileRecord), String> {
+    let (unit, compiled, front_end) = built?;
     let record = CompileRecord {
-        signature: types::signature(&types),
+        signature: types::signature(types),
         nanos: [
             front_end,
             compiled.nanos[0],
@@ -427,13 +545,13 @@ fn compile(
         object_bytes: compiled.object_len,
     };
     let entry_address = compiled.entries[0];
-    let unit = load(snapshot, unit, compiled);
+    let unit = load(snapshot, versions, unit, compiled);
     // SAFETY: the back end returned the address of plan 0's entry wrapper, which has
     // exactly the EntryFn signature (pyopt_jit::abi).
     let entry: EntryFn = unsafe { std::mem::transmute::<usize, EntryFn>(entry_address as usize) };
     Ok((
         Arc::new(Spec {
-            params: types,
+            params: types.to_vec(),
             unit,
             entry,
         }),
@@ -441,19 +559,25 @@ fn compile(
     ))
 }
 
-fn load(snapshot: snapshot::Snapshot, unit: Unit, compiled: backend::Compiled) -> Arc<LoadedUnit> {
+/// `versions`: each watched dict's version when the snapshot was taken. A dict that
+/// changed since (while the code was being built) fails the guard on the first call,
+/// which re-checks the names.
+fn load(
+    snapshot: snapshot::Snapshot,
+    versions: Vec<u64>,
+    unit: Unit,
+    compiled: backend::Compiled,
+) -> Arc<LoadedUnit> {
     let object_pointers: Box<[*mut ffi::PyObject]> =
         snapshot.objects.iter().map(Held::address).collect();
     let watches: Box<[Watch]> = snapshot
         .dicts
         .iter()
-        .map(|dict| {
+        .zip(versions)
+        .map(|(dict, expected)| Watch {
             // SAFETY: the dicts are alive now (GIL held); see DictRef for later.
-            let (version, expected) = unsafe {
-                let version = crate::ffi::pyopt_shim_dict_version(dict.as_ptr());
-                (version, *version)
-            };
-            Watch { version, expected }
+            version: unsafe { crate::ffi::pyopt_shim_dict_version(dict.as_ptr()) },
+            expected,
         })
         .collect();
     let max_slots = unit.max_deopt_slots();

@@ -88,6 +88,24 @@ pub unsafe fn install(
     }
 }
 
+/// Gives the function a state's compiled code belongs to its trampoline, once the
+/// state has a specialization (GIL held).
+pub fn install_for(py: pyo3::Python<'_>, state: &CodeState) {
+    let function = {
+        let inner = state.lock();
+        match inner.specs.first() {
+            Some(spec) => spec.unit.functions[0].get(py),
+            None => None,
+        }
+    };
+    if let Some(function) = function {
+        let code = state.code as *mut ffi::PyCodeObject;
+        // SAFETY: GIL held; `install` checks that the function still runs `code`
+        // (the state's code object, alive while the state is registered to it).
+        unsafe { install(function.as_ptr(), code, state) };
+    }
+}
+
 /// The code a function really runs: the original behind its trampoline, or its
 /// `__code__` (borrowed).
 ///

@@ -62,6 +62,14 @@ pub static OPTIONS: &[OptionSpec] = &[
         active: true,
     },
     OptionSpec {
+        key: "jit_background",
+        kind: Kind::Bool,
+        default: "1",
+        help: "compile hot functions on a background thread (the interpreter runs them \
+               meanwhile); 0: the call that makes a function hot waits for the compiler",
+        active: true,
+    },
+    OptionSpec {
         key: "jit_fastmath",
         kind: Kind::Bool,
         default: "0",

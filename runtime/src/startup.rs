@@ -70,6 +70,7 @@ fn install_jit(py: Python<'_>) {
     };
     let log = options.get("jit_log") == Some(&Value::Bool(true));
     let fastmath = options.get("jit_fastmath") == Some(&Value::Bool(true));
+    let background = options.get("jit_background") != Some(&Value::Bool(false));
     let dump = match options.get("jit_dump") {
         Some(Value::Path(path)) => Some(path.to_string_lossy().into_owned()),
         _ => None,
@@ -78,6 +79,7 @@ fn install_jit(py: Python<'_>) {
         threshold,
         log,
         fastmath,
+        background,
         dump,
     };
     if let Err(message) = pyopt_hooks::install(settings) {

@@ -184,7 +184,8 @@ def test_windows_find_hot_functions_without_a_permanent_hook(tmp_path):
             deadline = time.perf_counter() + seconds
             while time.perf_counter() < deadline:
                 f(arg)
-                if python_optimizer.jit_info(f):
+                info = python_optimizer.jit_info(f)
+                if info and info["specializations"]:
                     return True
             return False
 
