@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from pyopt_testing import PYOPT, PYTHON3, clean_environment  # noqa: E402
 
 SELF_TIMED = re.compile(r"^BENCH_SECONDS=([0-9.eE+-]+)$", re.M)
+FIRST_CALL = re.compile(r"^BENCH_FIRST_CALL_SECONDS=([0-9.eE+-]+)$", re.M)
 
 
 @dataclasses.dataclass
@@ -163,7 +164,9 @@ def time_command(variant):
     if done.returncode != 0:
         raise SystemExit(f"benchmark command failed ({done.returncode}): {argv}\n{done.stderr}")
     reported = SELF_TIMED.search(done.stdout)
-    return float(reported.group(1)) if reported else elapsed
+    first_call = FIRST_CALL.search(done.stdout)
+    return (float(reported.group(1)) if reported else elapsed,
+            float(first_call.group(1)) if first_call else None)
 
 
 def count_instructions(variant):
@@ -186,13 +189,17 @@ def count_instructions(variant):
 def run_benchmark(benchmark, repeat, warmup):
     labels = list(benchmark.variants)
     samples = {label: [] for label in labels}
+    first_calls = {label: [] for label in labels}
     for _ in range(warmup):
         for label in labels:
             time_command(benchmark.variants[label])
     for i in range(repeat):
         order = labels[i % len(labels):] + labels[:i % len(labels)]
         for label in order:
-            samples[label].append(time_command(benchmark.variants[label]))
+            seconds, first_call = time_command(benchmark.variants[label])
+            samples[label].append(seconds)
+            if first_call is not None:
+                first_calls[label].append(first_call)
     baseline = min(samples[labels[0]])
     results = {
         label: {
@@ -203,6 +210,9 @@ def run_benchmark(benchmark, repeat, warmup):
         }
         for label, times in samples.items()
     }
+    for label, times in first_calls.items():
+        if times:
+            results[label]["first_call_median_s"] = statistics.median(times)
     if benchmark.count_instructions:
         counts = {label: count_instructions(benchmark.variants[label]) for label in labels}
         if counts[labels[0]]:
@@ -242,6 +252,60 @@ def format_table(report):
     return "\n".join(lines)
 
 
+def ms(seconds):
+    return f"{seconds * 1e3:.1f} ms" if seconds >= 0.01 else f"{seconds * 1e3:.2f} ms"
+
+
+def summary_table(report):
+    """The README's one table: every JIT kernel against python3, Numba and PyPy (time,
+    speed-up, first call), what pyopt costs code it does not compile, the longest pause
+    while functions compile, and compile time per function."""
+    lines = [
+        "| benchmark | python3 | pyopt-python | pyopt speed-up | pyopt first call "
+        "| Numba `@njit` (first call) | PyPy | pyopt vs best of Numba/PyPy |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    benchmarks = report["benchmarks"]
+    for name, entry in benchmarks.items():
+        if not name.startswith("jit-"):
+            continue
+        r = entry["results"]
+        base, opt = r["python3"]["best_s"], r["pyopt"]["best_s"]
+        others = {k: r[k]["best_s"] for k in ("numba", "pypy") if k in r}
+        best = min(others, key=others.get) if others else None
+        first = lambda label: (ms(r[label]["first_call_median_s"])  # noqa: E731
+                               if "first_call_median_s" in r[label] else "-")
+        numba = f"{ms(r['numba']['best_s'])} ({first('numba')})" if "numba" in r else "-"
+        lines.append(
+            f"| {entry['description']} | {ms(base)} | {ms(opt)} | {base / opt:.1f}x "
+            f"| {first('pyopt')} | {numba} "
+            f"| {ms(others['pypy']) if 'pypy' in others else '-'} "
+            f"| {f'{others[best] / opt:.2f}x ({best})' if best else '-'} |")
+    for name, entry in benchmarks.items():
+        if name.startswith(("overhead-", "startup", "import-")):
+            r = entry["results"]
+            base, opt = r["python3"]["best_s"], r["pyopt"]["best_s"]
+            instructions = r["pyopt"].get("instructions_ratio")
+            extra = (f"; {instructions:.4f}x instructions" if instructions else "")
+            hook = r.get("pyopt-hook-always")
+            extra += (f"; {base / hook['best_s']:.2f}x with the hook always on"
+                      if hook else "")
+            lines.append(f"| not compiled: {entry['description']} | {ms(base)} | {ms(opt)} "
+                         f"| {base / opt:.3f}x{extra} | | | | |")
+    if "compile-pause" in benchmarks:
+        r = benchmarks["compile-pause"]["results"]
+        waiting = r.get("pyopt-no-background")
+        note = f"waiting for compiles: {ms(waiting['best_s'])}" if waiting else ""
+        lines.append(
+            f"| longest pause, 20 functions hot at once | {ms(r['python3']['best_s'])} "
+            f"| {ms(r['pyopt']['best_s'])} | {note} | | | | |")
+    if report.get("compile_times"):
+        c = report["compile_times"]
+        lines.append(f"| compile time per function ({c['functions']} functions) | | "
+                     f"p50 {c['p50_ms']:.1f} ms, p95 {c['p95_ms']:.1f} ms | | | | | |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     benchmarks = default_benchmarks()
     names = [b.name for b in benchmarks]
@@ -252,6 +316,8 @@ def main(argv=None):
                         help="runs per variant (default: 30 for start-up, 5 for JIT kernels)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--json", default=str(ROOT / "target" / "bench" / "latest.json"))
+    parser.add_argument("--markdown", default=None,
+                        help="also write the README's summary table to this file")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.benchmarks) - set(names))
     if unknown:
@@ -285,6 +351,9 @@ def main(argv=None):
         c = report["compile_times"]
         print(f"\ncompile time per function over {c['functions']} functions: "
               f"p50 {c['p50_ms']:.2f} ms, p95 {c['p95_ms']:.2f} ms, max {c['max_ms']:.2f} ms")
+    if args.markdown:
+        pathlib.Path(args.markdown).write_text(summary_table(report) + "\n")
+        print(f"\nwrote {args.markdown}", file=sys.stderr)
     path = pathlib.Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1) + "\n")

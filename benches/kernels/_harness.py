@@ -2,8 +2,9 @@
 
 A kernel script defines its functions, then calls `run(main, warmup_args, args,
 functions)`: `main(*warmup_args)` runs first (under pyopt-python this compiles the
-kernel; under Numba it triggers the JIT), then `main(*args)` is timed and its result
-printed with `BENCH_SECONDS=<s>` (benches/bench.py reads it). With BENCH_NUMBA=1 the
+kernel; under Numba it triggers the JIT) and its time is printed with
+`BENCH_FIRST_CALL_SECONDS=<s>`; then `main(*args)` is timed and its result printed with
+`BENCH_SECONDS=<s>` (benches/bench.py reads both). With BENCH_NUMBA=1 the
 listed functions are replaced by `numba.njit` versions first.
 """
 
@@ -19,7 +20,10 @@ def run(module_globals, main_name, warmup_args, args, functions):
         for name in functions:
             module_globals[name] = numba.njit(module_globals[name])
     main = module_globals[main_name]
+    started = time.perf_counter()
     main(*warmup_args)
+    # The first call: compiling included (Numba, pyopt-python compiling on first call).
+    print(f"BENCH_FIRST_CALL_SECONDS={time.perf_counter() - started:.6f}")
     started = time.perf_counter()
     result = main(*args)
     elapsed = time.perf_counter() - started
