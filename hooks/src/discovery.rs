@@ -203,6 +203,10 @@ pub fn compiled_in_background(state: std::sync::Arc<crate::state::CodeState>) {
 }
 
 extern "C" fn load_ready(_: *mut c_void) -> c_int {
+    // SAFETY: no preconditions.
+    if unsafe { _Py_IsFinalizing() } != 0 {
+        return 0;
+    }
     let ready = match READY.lock() {
         Ok(mut ready) => std::mem::take(&mut *ready),
         Err(_) => return 0,
@@ -219,8 +223,14 @@ extern "C" fn load_ready(_: *mut c_void) -> c_int {
 }
 
 extern "C" fn open_window(_: *mut c_void) -> c_int {
+    // Py_FinalizeEx runs the pending calls left over: no window during finalization.
+    // SAFETY: no preconditions.
+    if unsafe { _Py_IsFinalizing() } != 0 {
+        return 0;
+    }
     WINDOW_OPEN.store(true, Ordering::Relaxed);
     restore_hook();
+    crate::hook::compile_long_calls();
     0
 }
 

@@ -46,6 +46,12 @@ unsafe extern "C-unwind" {
     pub fn pyopt_shim_breaker_reasons(tstate: *mut PyThreadState) -> c_int;
     /// Sets the main interpreter's eval breaker (any thread, no GIL needed).
     pub fn pyopt_shim_wake_main_interpreter();
+    /// Up to `max` innermost started function frames of this thread (innermost first).
+    pub fn pyopt_shim_running_frames(
+        tstate: *mut PyThreadState,
+        out: *mut *mut Frame,
+        max: c_int,
+    ) -> c_int;
     /// Continues a fresh frame at `offset` with the given locals and stack (references
     /// stolen); with `throwflag`, raises the pending exception there.
     pub fn pyopt_shim_resume(

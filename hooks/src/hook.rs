@@ -111,6 +111,84 @@ static COUNTS: std::sync::Mutex<Option<HashMap<usize, u64>>> = std::sync::Mutex:
 /// Most code objects [`COUNTS`] tracks before it starts over.
 const MAX_COUNTED: usize = 1 << 16;
 
+/// Function frames on the main thread's stack when the last discovery window opened,
+/// as (frame address, code address).
+static LAST_SEEN: std::sync::Mutex<Vec<(usize, usize)>> = std::sync::Mutex::new(Vec::new());
+
+/// Innermost frames looked at when a window opens.
+const SAMPLED_FRAMES: usize = 8;
+
+/// Called when a discovery window opens (main thread, GIL held): a function whose same
+/// frame was running at the previous window too spends long in one call, so it is
+/// compiled (for the types its parameters hold now) and its next call runs natively,
+/// however rarely it is called. (Entering the native code in the middle of the
+/// running call, on-stack replacement, is not done yet.)
+pub(crate) fn compile_long_calls() {
+    // SAFETY: GIL held by the caller (a pending call); frames are this thread's.
+    unsafe {
+        let tstate = ffi::PyThreadState_Get();
+        if pyopt_shim_use_tracing(tstate) != 0 {
+            return;
+        }
+        let mut frames = [std::ptr::null_mut::<Frame>(); SAMPLED_FRAMES];
+        let n = pyopt_shim_running_frames(tstate, frames.as_mut_ptr(), SAMPLED_FRAMES as c_int);
+        let frames = &frames[..n.max(0) as usize];
+        let seen: Vec<(usize, usize)> = frames
+            .iter()
+            .map(|&f| (f as usize, pyopt_shim_frame_code(f) as usize))
+            .collect();
+        let previous = match LAST_SEEN.lock() {
+            Ok(mut last) => std::mem::replace(&mut *last, seen.clone()),
+            Err(_) => return,
+        };
+        for (&frame, key) in frames.iter().zip(&seen) {
+            if previous.contains(key) {
+                compile_long_call(tstate, frame);
+            }
+        }
+    }
+}
+
+/// # Safety
+/// GIL held; `frame` is a started function frame of this thread.
+unsafe fn compile_long_call(tstate: *mut ffi::PyThreadState, frame: *mut Frame) {
+    // SAFETY: per the contract.
+    unsafe {
+        let code = pyopt_shim_frame_code(frame);
+        let threshold = crate::discovery::threshold();
+        let Some(state) = existing_state(code).or_else(|| create_state(code, threshold)) else {
+            return;
+        };
+        let state = &*state;
+        {
+            let mut inner = state.lock();
+            if inner.disabled || !inner.specs.is_empty() || inner.pending.is_some() {
+                return;
+            }
+            inner.calls = inner.calls.max(threshold);
+        }
+        if *pyopt_shim_recursion_remaining(tstate) < MIN_HEADROOM {
+            return;
+        }
+        let argcount = pyopt_shim_code_argcount(code) as usize;
+        let locals = pyopt_shim_frame_localsplus(frame);
+        let args = std::slice::from_raw_parts(locals, argcount);
+        if args.iter().any(|a| a.is_null()) {
+            return;
+        }
+        let py = Python::assume_attached();
+        let function = Bound::from_borrowed_ptr(py, pyopt_shim_frame_function(frame));
+        let args: Vec<Bound<'_, PyAny>> = args
+            .iter()
+            .map(|a| Bound::from_borrowed_ptr(py, *a))
+            .collect();
+        // In the background (the trampoline comes when it is loaded), or now.
+        if maybe_compile(py, state, &function, &args).is_some() {
+            crate::trampoline::install(function.as_ptr(), code, state);
+        }
+    }
+}
+
 /// Counts a call of `code` (no state yet); returns the calls so far once it is hot.
 fn count_call(code: *mut ffi::PyCodeObject) -> Option<u64> {
     let threshold = crate::discovery::threshold().max(1);

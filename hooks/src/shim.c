@@ -305,3 +305,21 @@ PyObject *pyopt_shim_original_function(PyObject *function, PyObject *code) {
 void pyopt_shim_wake_main_interpreter(void) {
     _Py_atomic_store_relaxed(&PyInterpreterState_Main()->ceval.eval_breaker, 1);
 }
+
+/* Up to `max` of this thread's innermost frames that run a function (not a generator
+ * or coroutine) and have started, innermost first; returns how many. */
+int pyopt_shim_running_frames(PyThreadState *tstate, _PyInterpreterFrame **out, int max) {
+    int n = 0;
+    for (_PyInterpreterFrame *frame = tstate->cframe->current_frame; frame != NULL && n < max;
+         frame = frame->previous) {
+        if (frame->owner != FRAME_OWNED_BY_THREAD || frame->f_func == NULL ||
+            _PyFrame_IsIncomplete(frame) ||
+            (frame->f_code->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR |
+                                        CO_ITERABLE_COROUTINE)) ||
+            !(frame->f_code->co_flags & CO_OPTIMIZED)) {
+            continue;
+        }
+        out[n++] = frame;
+    }
+    return n;
+}

@@ -272,3 +272,27 @@ def test_coverage_reports_the_same_lines_for_a_compiled_function(tmp_path):
     reference, pyopt = run_both([*FIRST_CALL, script])
     assert_same(reference, pyopt)
     assert "[4, 5, 6, 8, 9]" in pyopt.stdout
+
+
+def test_a_long_call_gets_its_function_compiled_for_the_next_call(tmp_path):
+    # Called only a few times, each call running long: the windows see the same frame
+    # twice, compile the function in the background, and its later calls run natively.
+    script = write(tmp_path, "long_calls.py", """
+        def simulate(n, dt):
+            x, v = 1.0, 0.0
+            for i in range(n):
+                a = -x * 0.5 - v * 0.01
+                v += a * dt
+                x += v * dt
+            return x, v
+
+        results = [simulate(2_000_000, 0.001) for _ in range(5)]
+        print(results[0], len(set(results)))
+        try:
+            import python_optimizer
+            print(python_optimizer.jit_info(simulate)["specializations"])
+        except ImportError:
+            print(['(int, float)'])
+    """)
+    reference, pyopt = run_both([script], timeout=300)
+    assert_same(reference, pyopt)
