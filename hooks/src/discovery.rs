@@ -122,11 +122,41 @@ fn restart_after_fork(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
+/// Runs `f` with every asynchronous signal blocked in this thread, so that threads it
+/// starts inherit the mask: signals sent to the process then reach Python's threads
+/// only, as under python3 (which has no other threads). A signal delivered to a pyopt
+/// thread would run its Python handler at an unexpected moment (and `sigpending()` in
+/// a thread that blocked it would not see it). Faults (SIGSEGV and the like) stay
+/// unblocked.
+pub fn with_signals_blocked<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: plain libc calls on sigset_t values this function owns.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut previous: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        for fault in [
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGFPE,
+            libc::SIGILL,
+            libc::SIGABRT,
+        ] {
+            libc::sigdelset(&mut all, fault);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut previous);
+        let result = f();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+        result
+    }
+}
+
 fn spawn_timer() {
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed) + 1;
-    let spawned = std::thread::Builder::new()
-        .name("pyopt-discovery".to_owned())
-        .spawn(move || timer(generation));
+    let spawned = with_signals_blocked(|| {
+        std::thread::Builder::new()
+            .name("pyopt-discovery".to_owned())
+            .spawn(move || timer(generation))
+    });
     if let Err(e) = spawned {
         eprintln!("pyopt: cannot start the JIT's discovery thread ({e}); nothing will be compiled");
     }
@@ -189,9 +219,12 @@ static READY: std::sync::Mutex<Vec<std::sync::Arc<crate::state::CodeState>>> =
 /// Called on the background pool when a compile finished: asks the main thread to load
 /// the code and give the function its trampoline (no window needed).
 pub fn compiled_in_background(state: std::sync::Arc<crate::state::CodeState>) {
-    if let Ok(mut ready) = READY.lock() {
-        ready.push(state);
-    }
+    // Always kept (never dropped here): the last reference to a state must be dropped
+    // with the GIL held, in `load_ready`.
+    READY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(state);
     // SAFETY: as in `ask` (no GIL needed; not after finalization started).
     unsafe {
         if _Py_IsFinalizing() == 0
@@ -207,7 +240,10 @@ extern "C" fn load_ready(_: *mut c_void) -> c_int {
     if unsafe { _Py_IsFinalizing() } != 0 {
         return 0;
     }
-    let ready = match READY.lock() {
+    // try_lock: in a child forked while a pool thread held the lock it stays held
+    // forever. A compile not taken here is not lost: the next call the hook or the
+    // trampoline sees takes it (`finish_pending`).
+    let ready = match READY.try_lock() {
         Ok(mut ready) => std::mem::take(&mut *ready),
         Err(_) => return 0,
     };

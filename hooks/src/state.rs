@@ -383,7 +383,10 @@ pub fn maybe_compile(
         settings().background && !inner.requested.eager && crate::discovery::threshold() > 1;
     drop(inner); // compiling runs Python code (snapshots) and may re-enter the hook
     let taken = take_snapshot(py, function, types.clone(), fastmath);
-    if background && let Ok((snapshot, versions)) = taken {
+    if background
+        && let Some(pool) = pool()
+        && let Ok((snapshot, versions)) = taken
+    {
         let request = snapshot.request.clone();
         let result = Arc::new(Mutex::new(None));
         let filled = result.clone();
@@ -391,7 +394,7 @@ pub fn maybe_compile(
             .lock()
             .ok()
             .and_then(|r| r.get(&state.code).cloned());
-        rayon::spawn(move || {
+        pool.spawn(move || {
             let built = build(&request);
             if let Ok(mut slot) = filled.lock() {
                 *slot = Some(built);
@@ -413,6 +416,22 @@ pub fn maybe_compile(
         finish(snapshot, versions, &types, built)
     });
     record_result(state, types, result)
+}
+
+/// The background compile pool: rayon's threads, started with signals blocked (see
+/// `discovery::with_signals_blocked`). `None` if it cannot start: compiles then run in
+/// the call.
+fn pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        crate::discovery::with_signals_blocked(|| {
+            rayon::ThreadPoolBuilder::new()
+                .thread_name(|i| format!("pyopt-compile-{i}"))
+                .build()
+                .ok()
+        })
+    })
+    .as_ref()
 }
 
 /// Takes a finished background compile's result into the state (GIL held); returns

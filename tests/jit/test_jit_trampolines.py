@@ -296,3 +296,34 @@ def test_a_long_call_gets_its_function_compiled_for_the_next_call(tmp_path):
     """)
     reference, pyopt = run_both([script], timeout=300)
     assert_same(reference, pyopt)
+
+
+def test_signals_blocked_by_the_main_thread_stay_pending(tmp_path):
+    # pyopt's own threads (the discovery timer, the compile pool) block signals, so a
+    # signal the main thread blocks stays pending, as in python3 with no other thread.
+    script = write(tmp_path, "pending.py", """
+        import os
+        import signal
+        import time
+
+        def work(n):
+            s = 0
+            for i in range(n):
+                s += i % 7
+            return s
+
+        deadline = time.perf_counter() + 0.5
+        while time.perf_counter() < deadline:  # long enough to compile in the background
+            work(1000)
+        caught = []
+        signal.signal(signal.SIGUSR1, lambda signum, frame: caught.append(signum))
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+        os.kill(os.getpid(), signal.SIGUSR1)
+        time.sleep(0.2)
+        print(signal.sigpending() == {signal.SIGUSR1}, caught)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGUSR1])
+        print(caught)
+    """)
+    reference, pyopt = run_both([script])
+    assert_same(reference, pyopt)
+    assert pyopt.stdout.splitlines()[0] == "True []"
