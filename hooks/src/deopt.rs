@@ -135,6 +135,15 @@ pub unsafe fn run_pending(
     }
 }
 
+/// The status for an error: `e` becomes the raised exception.
+fn raised(py: Python<'_>, e: PyErr) -> Ret {
+    e.restore(py);
+    Ret {
+        value: 0,
+        status: ERROR,
+    }
+}
+
 fn ret_of(result: *mut ffi::PyObject) -> Ret {
     if result.is_null() {
         Ret {
@@ -348,11 +357,7 @@ unsafe fn deoptimize(
         let kind = match prepared {
             Ok(kind) => kind,
             Err(e) => {
-                e.restore(py);
-                return Ret {
-                    value: 0,
-                    status: ERROR,
-                };
+                return raised(py, e);
             }
         };
         if !frame.is_null() {
@@ -368,14 +373,10 @@ unsafe fn deoptimize(
         // to the frame CPython creates.
         let Some(function) = unit.functions[plan.function as usize].get(py) else {
             drop(kind);
-            pyo3::exceptions::PyRuntimeError::new_err(
+            let e = pyo3::exceptions::PyRuntimeError::new_err(
                 "pyopt internal error: compiled function freed",
-            )
-            .restore(py);
-            return Ret {
-                value: 0,
-                status: ERROR,
-            };
+            );
+            return raised(py, e);
         };
         let args: PyResult<Vec<Bound<'_, PyAny>>> = match &record.kind {
             DeoptKind::Entry => {
@@ -393,11 +394,7 @@ unsafe fn deoptimize(
             Ok(args) => args,
             Err(e) => {
                 drop(kind);
-                e.restore(py);
-                return Ret {
-                    value: 0,
-                    status: ERROR,
-                };
+                return raised(py, e);
             }
         };
         // A trampolined function's frame must run its original code.
@@ -412,11 +409,7 @@ unsafe fn deoptimize(
             Ok(original) => original,
             Err(e) => {
                 drop(kind);
-                e.restore(py);
-                return Ret {
-                    value: 0,
-                    status: ERROR,
-                };
+                return raised(py, e);
             }
         };
         // SAFETY: as above.
@@ -439,13 +432,7 @@ unsafe fn deoptimize(
                 value: value.into_ptr() as u64,
                 status: BOXED,
             },
-            Err(e) => {
-                e.restore(py);
-                Ret {
-                    value: 0,
-                    status: ERROR,
-                }
-            }
+            Err(e) => raised(py, e),
         }
     })
 }

@@ -170,9 +170,7 @@ unsafe fn compile_long_call(tstate: *mut ffi::PyThreadState, frame: *mut Frame) 
         if *pyopt_shim_recursion_remaining(tstate) < MIN_HEADROOM {
             return;
         }
-        let argcount = pyopt_shim_code_argcount(code) as usize;
-        let locals = pyopt_shim_frame_localsplus(frame);
-        let args = std::slice::from_raw_parts(locals, argcount);
+        let args = frame_args(frame, code);
         if args.iter().any(|a| a.is_null()) {
             return;
         }
@@ -186,6 +184,21 @@ unsafe fn compile_long_call(tstate: *mut ffi::PyThreadState, frame: *mut Frame) 
         if maybe_compile(py, state, &function, &args).is_some() {
             crate::trampoline::install(function.as_ptr(), code, state);
         }
+    }
+}
+
+/// A frame's parameters: its first `co_argcount` locals (null where unbound).
+///
+/// # Safety
+/// GIL held; `frame` is a live frame of this thread running `code`.
+unsafe fn frame_args<'f>(
+    frame: *mut Frame,
+    code: *mut ffi::PyCodeObject,
+) -> &'f [*mut ffi::PyObject] {
+    // SAFETY: per the contract, the frame has at least `co_argcount` locals.
+    unsafe {
+        let argcount = pyopt_shim_code_argcount(code) as usize;
+        std::slice::from_raw_parts(pyopt_shim_frame_localsplus(frame), argcount)
     }
 }
 
@@ -309,14 +322,8 @@ unsafe fn dispatch(
     code: *mut ffi::PyCodeObject,
     state: &CodeState,
 ) -> Option<*mut ffi::PyObject> {
-    // SAFETY: the frame's first `argcount` locals are its arguments; its function is
-    // live while it runs.
-    let (args, function) = unsafe {
-        let argcount = pyopt_shim_code_argcount(code) as usize;
-        let locals = pyopt_shim_frame_localsplus(frame);
-        let args = std::slice::from_raw_parts(locals, argcount);
-        (args, pyopt_shim_frame_function(frame))
-    };
+    // SAFETY: per the contract; its function is live while the frame runs.
+    let (args, function) = unsafe { (frame_args(frame, code), pyopt_shim_frame_function(frame)) };
     // SAFETY: per the contract.
     let (spec, slots) = unsafe { select(tstate, state, function, args) }?;
     // SAFETY: GIL held; `function` runs `code`, whose state is `state`.
