@@ -91,6 +91,31 @@ def jit_benchmarks():
     return benchmarks
 
 
+SINGLE_CALL_KERNELS = [
+    ("nbody", 10, "three bodies, 2M steps, in one call", "fast when called once"),
+    ("montecarlo", 4, "monte-carlo pi, 2e7 samples, in one call", "fast when called once"),
+]
+
+
+def single_call_benchmarks():
+    """Kernels called exactly once with a long loop (a script's `main()`), compiling
+    included: pyopt-python with its default settings notices the running call and
+    continues it in a compiled loop (on-stack replacement); Numba compiles at the call."""
+    with_numba = numba_available()
+    benchmarks = []
+    for name, scale, description, goal in SINGLE_CALL_KERNELS:
+        script = str(KERNELS / f"{name}.py")
+        single = {"BENCH_SINGLE_CALL": str(scale)}
+        variants = {
+            "python3": ([PYTHON3, script], single),
+            "pyopt": ([PYOPT, script], single),
+        }
+        if with_numba:
+            variants["numba"] = ([PYTHON3, script], {**single, "BENCH_NUMBA": "1"})
+        benchmarks.append(Benchmark(f"single-call-{name}", description, variants, goal=goal))
+    return benchmarks
+
+
 OVERHEAD = HERE / "overhead"
 OVERHEAD_SCRIPTS = [
     ("strings_dicts", "recursion over strings and dicts"),
@@ -147,6 +172,7 @@ def default_benchmarks():
         *overhead_benchmarks(),
         pause_benchmark(),
         *jit_benchmarks(),
+        *single_call_benchmarks(),
     ]
 
 
@@ -282,6 +308,17 @@ def summary_table(report):
             f"| {ms(others['pypy']) if 'pypy' in others else '-'} "
             f"| {f'{others[best] / opt:.2f}x ({best})' if best else '-'} |")
     for name, entry in benchmarks.items():
+        if not name.startswith("single-call-"):
+            continue
+        r = entry["results"]
+        base, opt = r["python3"]["best_s"], r["pyopt"]["best_s"]
+        numba = r["numba"]["best_s"] if "numba" in r else None
+        numba_time = ms(numba) if numba else "-"
+        versus = f"{numba / opt:.2f}x (numba)" if numba else "-"
+        lines.append(
+            f"| {entry['description']} (compiling included) | {ms(base)} | {ms(opt)} "
+            f"| {base / opt:.1f}x | | {numba_time} | - | {versus} |")
+    for name, entry in benchmarks.items():
         if name.startswith(("overhead-", "startup", "import-")):
             r = entry["results"]
             base, opt = r["python3"]["best_s"], r["pyopt"]["best_s"]
@@ -335,8 +372,9 @@ def main(argv=None):
         "benchmarks": {},
     }
     for benchmark in selected:
-        repeat = args.repeat or (5 if benchmark.name.startswith("jit-") else 30)
-        warmup = min(args.warmup, 1) if benchmark.name.startswith("jit-") else args.warmup
+        long_running = benchmark.name.startswith(("jit-", "single-call-"))
+        repeat = args.repeat or (5 if long_running else 30)
+        warmup = min(args.warmup, 1) if long_running else args.warmup
         print(f"{benchmark.name}: {benchmark.description} ({repeat} runs each)",
               file=sys.stderr, flush=True)
         report["benchmarks"][benchmark.name] = {

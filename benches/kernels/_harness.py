@@ -6,6 +6,10 @@ kernel; under Numba it triggers the JIT) and its time is printed with
 `BENCH_FIRST_CALL_SECONDS=<s>`; then `main(*args)` is timed and its result printed with
 `BENCH_SECONDS=<s>` (benches/bench.py reads both). With BENCH_NUMBA=1 the
 listed functions are replaced by `numba.njit` versions first.
+
+With BENCH_SINGLE_CALL=<k> there is no warm-up: `main` is called exactly once, with its
+first argument multiplied by k (a script spending seconds in one call), and that call
+is timed, compiling included.
 """
 
 import os
@@ -20,10 +24,15 @@ def run(module_globals, main_name, warmup_args, args, functions):
         for name in functions:
             module_globals[name] = numba.njit(module_globals[name])
     main = module_globals[main_name]
-    started = time.perf_counter()
-    main(*warmup_args)
-    # The first call: compiling included (Numba, pyopt-python compiling on first call).
-    print(f"BENCH_FIRST_CALL_SECONDS={time.perf_counter() - started:.6f}")
+    single = os.environ.get("BENCH_SINGLE_CALL")
+    if single:
+        args = (args[0] * int(single), *args[1:])
+    else:
+        started = time.perf_counter()
+        main(*warmup_args)
+        # The first call: compiling included (Numba, pyopt-python compiling on first
+        # call).
+        print(f"BENCH_FIRST_CALL_SECONDS={time.perf_counter() - started:.6f}")
     started = time.perf_counter()
     result = main(*args)
     elapsed = time.perf_counter() - started

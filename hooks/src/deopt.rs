@@ -70,9 +70,17 @@ impl Drop for Pending {
 }
 
 thread_local! {
+    /// How the compiled loop running in a frame entered by on-stack replacement left
+    /// (`osr` applies it to the frame).
+    static LOOP_EXIT: RefCell<Option<PendingKind>> = const { RefCell::new(None) };
     static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
     /// Whether PENDING may hold something (the hook checks this on every call).
     static ANY_PENDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Takes how the last compiled loop entered by on-stack replacement left its frame.
+pub fn take_loop_exit() -> Option<PendingKind> {
+    LOOP_EXIT.with(|exit| exit.borrow_mut().take())
 }
 
 /// Takes the pending resume if it is for `code`.
@@ -299,10 +307,15 @@ unsafe fn deoptimize(
         *(*ctx).recursion_remaining += 1;
         (unit, slots, frame)
     };
-    unit.deopts.fetch_add(1, Ordering::Relaxed);
     let plan = &unit.unit.plans[plan as usize];
     let record = &plan.deopts[point as usize];
-    if settings().log && !matches!(record.kind, DeoptKind::Entry) {
+    // A compiled loop's frame returning is how it ends, not a deoptimization.
+    let loop_frame = plan.osr.is_some() && !frame.is_null();
+    let routine = loop_frame && record.reason == "return";
+    if !routine {
+        unit.deopts.fetch_add(1, Ordering::Relaxed);
+    }
+    if settings().log && !matches!(record.kind, DeoptKind::Entry) && !routine {
         eprintln!(
             "pyopt: deoptimized {} ({}:{}): {}",
             unit.names[plan.function as usize],
@@ -360,6 +373,15 @@ unsafe fn deoptimize(
                 return raised(py, e);
             }
         };
+        if loop_frame {
+            // The frame is running in the interpreter, which called `osr`'s trace
+            // function: that writes this into the frame after the compiled code returns.
+            LOOP_EXIT.with(|exit| *exit.borrow_mut() = Some(kind));
+            return Ret {
+                value: py.None().into_ptr() as u64,
+                status: BOXED,
+            };
+        }
         if !frame.is_null() {
             let pending = Pending {
                 // SAFETY: frame is live.

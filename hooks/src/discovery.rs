@@ -6,7 +6,10 @@
 //! timer thread asks the main thread (through `Py_AddPendingCall`, which needs no GIL)
 //! to open a window of [`WINDOW`] every [`FIRST_PERIOD`], backing off to one every
 //! [`MAX_PERIOD`] while nothing new gets compiled. Functions found hot in a window are
-//! compiled and given a trampoline (`trampoline`), which needs no hook.
+//! compiled and given a trampoline (`trampoline`), which needs no hook. Between windows,
+//! every [`SAMPLE_PERIOD`], a pending call only looks at the main thread's running
+//! calls: one still running at the next look is compiled for its next call or entered
+//! at a loop header (`hook::compile_long_calls`, `osr`).
 //!
 //! With a threshold of 0 or 1 (compile on the first call, for tests) the hook stays
 //! installed all the time and there is no timer.
@@ -30,6 +33,9 @@ pub const WINDOW: Duration = Duration::from_millis(2);
 pub const FIRST_PERIOD: Duration = Duration::from_millis(50);
 /// Longest time between windows.
 pub const MAX_PERIOD: Duration = Duration::from_millis(1000);
+/// Time between looks at the main thread's running calls (a pending call that reads a
+/// few frames, no hook), windows included: a call seen twice in a row is a long one.
+pub const SAMPLE_PERIOD: Duration = FIRST_PERIOD;
 
 /// The hook is installed all the time (compile-on-first-call mode).
 static ALWAYS: AtomicBool = AtomicBool::new(false);
@@ -194,8 +200,16 @@ fn ask(generation: u64, callback: extern "C" fn(*mut c_void) -> c_int) -> bool {
 
 fn timer(generation: u64) {
     let mut period = FIRST_PERIOD;
+    let mut until_window = period;
     loop {
-        sleep(period);
+        sleep(SAMPLE_PERIOD);
+        until_window = until_window.saturating_sub(SAMPLE_PERIOD);
+        if !until_window.is_zero() {
+            if !ask(generation, sample) {
+                return;
+            }
+            continue;
+        }
         let before = COMPILES.load(Ordering::Relaxed);
         if !ask(generation, open_window) {
             return;
@@ -209,6 +223,7 @@ fn timer(generation: u64) {
         } else {
             (period * 2).min(MAX_PERIOD)
         };
+        until_window = period;
     }
 }
 
@@ -252,6 +267,7 @@ extern "C" fn load_ready(_: *mut c_void) -> c_int {
         for state in &ready {
             crate::state::finish_pending(state);
             crate::trampoline::install_for(py, state);
+            crate::osr::loaded(state);
         }
     });
     drop(ready);
@@ -266,6 +282,15 @@ extern "C" fn open_window(_: *mut c_void) -> c_int {
     }
     WINDOW_OPEN.store(true, Ordering::Relaxed);
     restore_hook();
+    crate::hook::compile_long_calls();
+    0
+}
+
+extern "C" fn sample(_: *mut c_void) -> c_int {
+    // SAFETY: no preconditions.
+    if unsafe { _Py_IsFinalizing() } != 0 {
+        return 0;
+    }
     crate::hook::compile_long_calls();
     0
 }

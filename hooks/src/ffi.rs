@@ -108,3 +108,44 @@ unsafe extern "C-unwind" {
         code: *mut PyObject,
     ) -> *mut PyObject;
 }
+
+/// CPython's `PyFrameObject` (opaque here).
+#[repr(C)]
+pub struct FrameObject {
+    _private: [u8; 0],
+}
+
+/// `Py_tracefunc`, as pyopt's on-stack-replacement trace function is declared
+/// ("C-unwind": compiled code and the interpreter run inside it).
+pub type TraceFunc =
+    unsafe extern "C-unwind" fn(*mut PyObject, *mut FrameObject, c_int, *mut PyObject) -> c_int;
+
+// On-stack replacement (see shim.c).
+unsafe extern "C-unwind" {
+    /// Sets `func` as the thread's C trace function, unless a trace or profile function
+    /// is set or one is running; 1 if set.
+    pub fn pyopt_shim_osr_arm(tstate: *mut PyThreadState, func: TraceFunc) -> c_int;
+    /// Removes `func` if it is the thread's trace function.
+    pub fn pyopt_shim_osr_disarm(tstate: *mut PyThreadState, func: TraceFunc);
+    /// Whether a trace or profile function other than `ours` is set.
+    pub fn pyopt_shim_foreign_tracing(tstate: *mut PyThreadState, ours: TraceFunc) -> c_int;
+    pub fn pyopt_shim_frame_of(frame: *mut FrameObject) -> *mut Frame;
+    /// Byte offset of the instruction a trace function is called at.
+    pub fn pyopt_shim_frame_offset(frame: *mut Frame) -> c_int;
+    pub fn pyopt_shim_code_nlocals(code: *mut PyCodeObject) -> c_int;
+    /// The value stack of a frame in a trace function: base, and depth as the result.
+    pub fn pyopt_shim_frame_stack(frame: *mut Frame, base: *mut *mut *mut PyObject) -> c_int;
+    /// A range iterator only the stack refers to, as (next value, step, remaining).
+    pub fn pyopt_shim_range_iter(object: *mut PyObject, out: *mut i64) -> c_int;
+    /// Writes compiled code's state into a frame in a trace function (references
+    /// stolen; `nstack < 0` leaves the stack) and continues it at `offset`.
+    pub fn pyopt_shim_osr_leave(
+        frame: *mut Frame,
+        offset: c_int,
+        locals: *mut *mut PyObject,
+        keep: *const u8,
+        nlocals: c_int,
+        stack: *mut *mut PyObject,
+        nstack: c_int,
+    );
+}

@@ -121,13 +121,15 @@ const SAMPLED_FRAMES: usize = 8;
 /// Called when a discovery window opens (main thread, GIL held): a function whose same
 /// frame was running at the previous window too spends long in one call, so it is
 /// compiled (for the types its parameters hold now) and its next call runs natively,
-/// however rarely it is called. (Entering the native code in the middle of the
-/// running call, on-stack replacement, is not done yet.)
+/// however rarely it is called; and the innermost such call continues in compiled code
+/// at its next loop header (on-stack replacement, `osr`).
 pub(crate) fn compile_long_calls() {
     // SAFETY: GIL held by the caller (a pending call); frames are this thread's.
     unsafe {
         let tstate = ffi::PyThreadState_Get();
-        if pyopt_shim_use_tracing(tstate) != 0 {
+        // A call armed at the previous window did not reach a loop header since.
+        crate::osr::disarm(tstate, true);
+        if crate::osr::tracing(tstate) || crate::osr::in_compiled_loop() {
             return;
         }
         let mut frames = [std::ptr::null_mut::<Frame>(); SAMPLED_FRAMES];
@@ -141,9 +143,21 @@ pub(crate) fn compile_long_calls() {
             Ok(mut last) => std::mem::replace(&mut *last, seen.clone()),
             Err(_) => return,
         };
+        let mut armed = false;
         for (&frame, key) in frames.iter().zip(&seen) {
             if previous.contains(key) {
-                compile_long_call(tstate, frame);
+                // The innermost long call with loops pyopt may compile continues in
+                // compiled code when it reaches a loop header; the others get compiled
+                // code for their next call, and so does a function whose long calls
+                // keep coming.
+                if !armed && crate::osr::arm_for(tstate, frame) {
+                    armed = true;
+                    if crate::osr::entered_before(frame) {
+                        compile_long_call(tstate, frame);
+                    }
+                } else {
+                    compile_long_call(tstate, frame);
+                }
             }
         }
     }
@@ -291,7 +305,7 @@ unsafe extern "C-unwind" fn eval_frame(
         if flags & kind != 0
             || flags & CO_OPTIMIZED == 0
             || pyopt_shim_frame_is_fresh(frame) == 0
-            || pyopt_shim_use_tracing(tstate) != 0
+            || crate::osr::tracing(tstate)
         {
             return pyopt_shim_eval_default(tstate, frame, 0);
         }
@@ -442,14 +456,51 @@ pub(crate) unsafe fn run(
     slots: &[u64],
     guard_failed: impl FnOnce() -> *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
+    // SAFETY: per the contract.
+    let ret = unsafe { call_entry(tstate, &spec.unit, spec.entry, frame, slots) };
+    match ret.status {
+        OK => box_result(&spec.unit.unit.plans[0].result, ret.value),
+        // A global the code depends on changed; nothing ran. The interpreter runs this
+        // call; the next call drops the specialization and may recompile.
+        GUARD_FAILED => guard_failed(),
+        BOXED => ret.value as *mut ffi::PyObject,
+        ERROR => std::ptr::null_mut(),
+        _ => {
+            bad_status();
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// Raises the SystemError for a status compiled code never returns.
+pub(crate) fn bad_status() {
+    // SAFETY: GIL held by every caller (they run compiled code).
+    unsafe {
+        ffi::PyErr_SetString(
+            ffi::PyExc_SystemError,
+            c"pyopt: bad status from compiled code".as_ptr(),
+        )
+    };
+}
+
+/// Calls the entry wrapper `entry` of `unit` with this thread's context.
+///
+/// # Safety
+/// GIL held, `tstate` the running thread's; `slots` are the flattened parameters of the
+/// plan `entry` enters; `frame` is its interpreter frame or null.
+pub(crate) unsafe fn call_entry(
+    tstate: *mut ffi::PyThreadState,
+    unit: &Arc<crate::state::LoadedUnit>,
+    entry: crate::state::EntryFn,
+    frame: *mut Frame,
+    slots: &[u64],
+) -> pyopt_jit::abi::Ret {
     let ctx = CTX.with(|cell| {
         // SAFETY: only this thread touches its context, and no reference to it is held
         // across calls into compiled code (which re-enter here through deopts).
         let thread = unsafe { &mut *cell.get() };
-        if thread.buffer.len() < spec.unit.max_slots {
-            thread
-                .buffer
-                .resize(spec.unit.max_slots.next_power_of_two(), 0);
+        if thread.buffer.len() < unit.max_slots {
+            thread.buffer.resize(unit.max_slots.next_power_of_two(), 0);
         }
         thread.ctx.slots = thread.buffer.as_mut_ptr();
         thread.ctx.capacity = thread.buffer.len() as u64;
@@ -460,26 +511,8 @@ pub(crate) unsafe fn run(
         }
         &mut thread.ctx as *mut Ctx
     });
-    // SAFETY: the entry has the EntryFn ABI; its unit stays alive through `spec`.
-    let ret = unsafe { (spec.entry)(ctx, spec.unit.env(), frame, slots.as_ptr()) };
-    match ret.status {
-        OK => box_result(&spec.unit.unit.plans[0].result, ret.value),
-        // A global the code depends on changed; nothing ran. The interpreter runs this
-        // call; the next call drops the specialization and may recompile.
-        GUARD_FAILED => guard_failed(),
-        BOXED => ret.value as *mut ffi::PyObject,
-        ERROR => std::ptr::null_mut(),
-        _ => {
-            // SAFETY: GIL held.
-            unsafe {
-                ffi::PyErr_SetString(
-                    ffi::PyExc_SystemError,
-                    c"pyopt: bad status from compiled code".as_ptr(),
-                )
-            };
-            std::ptr::null_mut()
-        }
-    }
+    // SAFETY: the entry has the EntryFn ABI; the caller keeps its unit alive.
+    unsafe { entry(ctx, unit.env(), frame, slots.as_ptr()) }
 }
 
 fn box_result(ty: &Ty, value: u64) -> *mut ffi::PyObject {

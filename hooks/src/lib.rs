@@ -16,6 +16,7 @@ pub mod discovery;
 pub mod ffi;
 pub mod helpers;
 pub mod hook;
+pub mod osr;
 pub mod random;
 pub mod snapshot;
 pub mod state;
@@ -77,6 +78,10 @@ pub struct FunctionStats {
     /// (signature, reason) pairs.
     pub refusals: Vec<(String, String)>,
     pub disabled: bool,
+    /// Source lines of the loops compiled for running calls (on-stack replacement).
+    pub loops: Vec<u32>,
+    /// Times a running call continued in a compiled loop.
+    pub loop_entries: u64,
 }
 
 fn stats_of(state: &state::CodeState) -> FunctionStats {
@@ -95,6 +100,8 @@ fn stats_of(state: &state::CodeState) -> FunctionStats {
         deopts: inner.deopts(),
         refusals: inner.refusals.clone(),
         disabled: inner.disabled,
+        loops: inner.osr_specs.iter().map(|s| s.line).collect(),
+        loop_entries: inner.osr_entries,
     }
 }
 

@@ -323,3 +323,104 @@ int pyopt_shim_running_frames(PyThreadState *tstate, _PyInterpreterFrame **out, 
     }
     return n;
 }
+
+/* ---- On-stack replacement: entering compiled code in a running frame ---------------
+ *
+ * A C trace function is set on the thread, directly in its fields (PyEval_SetTrace
+ * would raise an audit event python3 does not raise), for as long as it takes the
+ * running frame to reach a loop header. The interpreter calls it there with the frame's
+ * stack pointer saved, and after it returns re-reads the stack pointer and continues at
+ * `frame->prev_instr`: so the trace function can run the loop natively and leave the
+ * frame as the compiled code left it. `sys.gettrace()` stays None (no trace object). */
+
+int pyopt_shim_osr_arm(PyThreadState *tstate, Py_tracefunc func) {
+    if (tstate->c_tracefunc != NULL || tstate->c_profilefunc != NULL || tstate->tracing) {
+        return 0;
+    }
+    tstate->c_tracefunc = func;
+    tstate->c_traceobj = NULL;
+    _PyThreadState_UpdateTracingState(tstate);
+    return 1;
+}
+
+void pyopt_shim_osr_disarm(PyThreadState *tstate, Py_tracefunc func) {
+    if (tstate->c_tracefunc == func) {
+        tstate->c_tracefunc = NULL;
+        tstate->c_traceobj = NULL;
+        _PyThreadState_UpdateTracingState(tstate);
+    }
+}
+
+/* Whether a trace or profile function other than `ours` is set on the thread. */
+int pyopt_shim_foreign_tracing(PyThreadState *tstate, Py_tracefunc ours) {
+    return tstate->c_profilefunc != NULL ||
+           (tstate->c_tracefunc != NULL && tstate->c_tracefunc != ours);
+}
+
+_PyInterpreterFrame *pyopt_shim_frame_of(PyFrameObject *frame) { return frame->f_frame; }
+
+/* Byte offset of the instruction a trace function is called for. */
+int pyopt_shim_frame_offset(_PyInterpreterFrame *frame) {
+    return _PyInterpreterFrame_LASTI(frame) * (int)sizeof(_Py_CODEUNIT);
+}
+
+int pyopt_shim_code_nlocals(PyCodeObject *code) { return code->co_nlocals; }
+
+/* The value stack of a frame whose stack pointer is saved (in a trace function):
+ * its base, and its depth as the result. */
+int pyopt_shim_frame_stack(_PyInterpreterFrame *frame, PyObject ***base) {
+    *base = frame->localsplus + frame->f_code->co_nlocalsplus;
+    return frame->stacktop - frame->f_code->co_nlocalsplus;
+}
+
+/* Mirrors the range iterator private to Objects/rangeobject.c (3.11). */
+typedef struct {
+    PyObject_HEAD
+    long index;
+    long start;
+    long step;
+    long len;
+} pyopt_range_iter;
+
+/* A range iterator nothing else refers to, as (next value, step, remaining). */
+int pyopt_shim_range_iter(PyObject *object, int64_t out[3]) {
+    if (Py_TYPE(object) != &PyRangeIter_Type || Py_REFCNT(object) != 1) {
+        return 0;
+    }
+    pyopt_range_iter *it = (pyopt_range_iter *)object;
+    /* As rangeiter_next computes it: unsigned, so no overflow. */
+    out[0] = (int64_t)((unsigned long)it->start + (unsigned long)it->index * it->step);
+    out[1] = it->step;
+    out[2] = it->len - it->index;
+    return 1;
+}
+
+/* Leaves a running frame (in a trace function) as compiled code handed it over: locals
+ * `locals[i]` for each i not kept (stolen, NULL for unbound; kept ones stay), the value
+ * stack `stack[0..nstack]` (stolen; with nstack < 0 the stack stays), and the
+ * interpreter continues at byte offset `offset`. The objects replaced are numbers and
+ * range iterators, whose release runs no code. */
+void pyopt_shim_osr_leave(_PyInterpreterFrame *frame, int offset, PyObject **locals,
+                          const unsigned char *keep, int nlocals, PyObject **stack,
+                          int nstack) {
+    PyCodeObject *code = frame->f_code;
+    for (int i = 0; i < nlocals && i < code->co_nlocals; i++) {
+        if (keep[i]) {
+            Py_XDECREF(locals[i]);
+        } else {
+            Py_XSETREF(frame->localsplus[i], locals[i]);
+        }
+    }
+    if (nstack >= 0) {
+        PyObject **base = frame->localsplus + code->co_nlocalsplus;
+        int old = frame->stacktop - code->co_nlocalsplus;
+        for (int i = 0; i < old; i++) {
+            Py_XDECREF(base[i]);
+        }
+        for (int i = 0; i < nstack; i++) {
+            base[i] = stack[i];
+        }
+        frame->stacktop = code->co_nlocalsplus + nstack;
+    }
+    frame->prev_instr = _PyCode_CODE(code) + offset / 2;
+}

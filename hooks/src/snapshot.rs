@@ -224,6 +224,7 @@ pub fn take(function: &Bound<'_, PyAny>, arg_types: Vec<Ty>, fastmath: bool) -> 
             objects: builder.objects.len() as u32,
             arg_types,
             fastmath,
+            osr: None,
         },
         objects: builder.objects,
         functions: builder.functions.iter().map(Held::new).collect(),

@@ -182,6 +182,26 @@ pub struct CodeInner {
     pub pending: Option<PendingCompile>,
     /// Deoptimizations of units that were replaced (live units count their own).
     pub retired_deopts: u64,
+    /// On-stack replacement (see `osr`): compiled loops, by header and frame types.
+    pub osr_specs: Vec<OsrSpec>,
+    /// Byte offsets of the loop headers (targets of backward jumps), once computed.
+    pub loop_headers: Option<Vec<u32>>,
+    /// Loop headers whose compile was refused.
+    pub osr_refused: Vec<u32>,
+    /// Times a running call of this code waited for a loop header without reaching it.
+    pub osr_misses: u32,
+    /// Times a running call continued in compiled code.
+    pub osr_entries: u64,
+}
+
+/// A compiled loop: entered in a running frame at the header `request.offset` when the
+/// frame's locals and stack match `request`.
+#[derive(Clone)]
+pub struct OsrSpec {
+    pub request: pyopt_jit::snapshot::OsrRequest,
+    /// Source line of the header (for logs and statistics).
+    pub line: u32,
+    pub spec: Arc<Spec>,
 }
 
 /// What the background pool hands back: the plan and native code, or why not.
@@ -194,6 +214,13 @@ pub struct PendingCompile {
     snapshot: snapshot::Snapshot,
     versions: Vec<u64>,
     result: Arc<Mutex<Option<Built>>>,
+}
+
+impl PendingCompile {
+    /// Whether this compiles a loop for on-stack replacement.
+    pub fn is_osr(&self) -> bool {
+        self.snapshot.request.osr.is_some()
+    }
 }
 
 // SAFETY: the snapshot's Python references are only touched with the GIL held (the
@@ -231,8 +258,25 @@ impl CodeInner {
             + self
                 .specs
                 .iter()
+                .chain(self.osr_specs.iter().map(|s| &s.spec))
                 .map(|s| s.unit.deopts.load(Ordering::Relaxed))
                 .sum::<u64>()
+    }
+
+    /// Drops compiled loops whose guards failed (their deoptimizations stay counted);
+    /// returns them, for the caller to drop once it released the state's lock.
+    #[must_use]
+    pub fn prune_loops(&mut self) -> Vec<OsrSpec> {
+        let (keep, dead): (Vec<_>, Vec<_>) = self
+            .osr_specs
+            .drain(..)
+            .partition(|s| s.spec.unit.valid.load(Ordering::Relaxed));
+        self.retired_deopts += dead
+            .iter()
+            .map(|s| s.spec.unit.deopts.load(Ordering::Relaxed))
+            .sum::<u64>();
+        self.osr_specs = keep;
+        dead
     }
 
     /// Records why the function is not compiled for `signature` (e.g. "(int, str)").
@@ -252,6 +296,20 @@ impl CodeInner {
         }
         if disable {
             self.disabled = true;
+        }
+    }
+
+    fn log_compile(&self, record: &CompileRecord) {
+        if settings().log {
+            let total: u64 = record.nanos.iter().sum();
+            eprintln!(
+                "pyopt: compiled {} ({}:{}) for {} in {:.2} ms",
+                self.name,
+                self.filename,
+                self.first_line,
+                record.signature,
+                total as f64 / 1e6
+            );
         }
     }
 
@@ -387,28 +445,7 @@ pub fn maybe_compile(
         && let Some(pool) = pool()
         && let Ok((snapshot, versions)) = taken
     {
-        let request = snapshot.request.clone();
-        let result = Arc::new(Mutex::new(None));
-        let filled = result.clone();
-        let owner = registry()
-            .lock()
-            .ok()
-            .and_then(|r| r.get(&state.code).cloned());
-        pool.spawn(move || {
-            let built = build(&request);
-            if let Ok(mut slot) = filled.lock() {
-                *slot = Some(built);
-            }
-            if let Some(owner) = owner {
-                crate::discovery::compiled_in_background(owner);
-            }
-        });
-        state.lock().pending = Some(PendingCompile {
-            types,
-            snapshot,
-            versions,
-            result,
-        });
+        compile_in_background(pool, state, types, snapshot, versions);
         return None;
     }
     let result = taken.and_then(|(snapshot, versions)| {
@@ -416,6 +453,123 @@ pub fn maybe_compile(
         finish(snapshot, versions, &types, built)
     });
     record_result(state, types, result)
+}
+
+/// Hands a snapshot to the background pool; when the compile is done, a pending call
+/// loads it (`discovery::compiled_in_background`).
+fn compile_in_background(
+    pool: &rayon::ThreadPool,
+    state: &CodeState,
+    types: Vec<Ty>,
+    snapshot: snapshot::Snapshot,
+    versions: Vec<u64>,
+) {
+    let request = snapshot.request.clone();
+    let result = Arc::new(Mutex::new(None));
+    let filled = result.clone();
+    let owner = registry()
+        .lock()
+        .ok()
+        .and_then(|r| r.get(&state.code).cloned());
+    pool.spawn(move || {
+        let built = build(&request);
+        if let Ok(mut slot) = filled.lock() {
+            *slot = Some(built);
+        }
+        if let Some(owner) = owner {
+            crate::discovery::compiled_in_background(owner);
+        }
+    });
+    state.lock().pending = Some(PendingCompile {
+        types,
+        snapshot,
+        versions,
+        result,
+    });
+}
+
+/// Compiles `function`'s loop at the header `request.offset` for a running frame in
+/// the state `request` describes (GIL held): in the background, or now when compiles
+/// wait. Returns the compiled loop when it is ready now.
+pub fn compile_loop(
+    py: Python<'_>,
+    state: &CodeState,
+    function: &Bound<'_, PyAny>,
+    request: pyopt_jit::snapshot::OsrRequest,
+) -> Option<OsrSpec> {
+    let fastmath = {
+        let inner = state.lock();
+        if inner.pending.is_some() {
+            return None; // one compile at a time per function
+        }
+        settings().fastmath || inner.requested.fastmath
+    };
+    if state.lock().name.is_empty() {
+        name_state(state, function);
+    }
+    let offset = request.offset;
+    let taken = take_snapshot(py, function, Vec::new(), fastmath).map(|(mut snapshot, v)| {
+        snapshot.request.osr = Some(request);
+        (snapshot, v)
+    });
+    if settings().background
+        && let Some(pool) = pool()
+        && let Ok((snapshot, versions)) = taken
+    {
+        compile_in_background(pool, state, Vec::new(), snapshot, versions);
+        return None;
+    }
+    match taken {
+        Ok((snapshot, versions)) => {
+            let built = build(&snapshot.request);
+            record_loop_result(state, snapshot, versions, built)
+        }
+        Err(reason) => {
+            let mut inner = state.lock();
+            inner.osr_refused.push(offset);
+            inner.refuse(format!("the loop at offset {offset}"), reason, false);
+            None
+        }
+    }
+}
+
+/// Records a loop compile's outcome: a new compiled loop, or a refusal.
+fn record_loop_result(
+    state: &CodeState,
+    snapshot: snapshot::Snapshot,
+    versions: Vec<u64>,
+    built: Built,
+) -> Option<OsrSpec> {
+    let request = snapshot.request.osr.clone()?;
+    let line = snapshot
+        .request
+        .functions
+        .first()
+        .and_then(|f| f.line_of(request.offset))
+        .unwrap_or(0);
+    let place = format!("the loop at line {line}");
+    let result = finish(snapshot, versions, &[], built);
+    let mut inner = state.lock();
+    match result {
+        Ok((spec, mut record)) => {
+            record.signature = place;
+            inner.log_compile(&record);
+            inner.compiles.push(record);
+            crate::discovery::compiled();
+            let loop_spec = OsrSpec {
+                request,
+                line,
+                spec,
+            };
+            inner.osr_specs.push(loop_spec.clone());
+            Some(loop_spec)
+        }
+        Err(reason) => {
+            inner.osr_refused.push(request.offset);
+            inner.refuse(place, reason, false);
+            None
+        }
+    }
 }
 
 /// The background compile pool: rayon's threads, started with signals blocked (see
@@ -454,6 +608,10 @@ pub fn finish_pending(state: &CodeState) -> Option<Arc<Spec>> {
         .ok()
         .and_then(|mut slot| slot.take())
         .unwrap_or_else(|| Err("the background compile failed".to_owned()));
+    if pending.is_osr() {
+        record_loop_result(state, pending.snapshot, pending.versions, built);
+        return None;
+    }
     let result = finish(pending.snapshot, pending.versions, &pending.types, built);
     record_result(state, pending.types, result)
 }
@@ -467,17 +625,7 @@ fn record_result(
     let mut inner = state.lock();
     match result {
         Ok((spec, record)) => {
-            if settings().log {
-                let total: u64 = record.nanos.iter().sum();
-                eprintln!(
-                    "pyopt: compiled {} ({}:{}) for {} in {:.2} ms",
-                    inner.name,
-                    inner.filename,
-                    inner.first_line,
-                    record.signature,
-                    total as f64 / 1e6
-                );
-            }
+            inner.log_compile(&record);
             inner.compiles.push(record);
             crate::discovery::compiled();
             inner.specs.push(spec.clone());

@@ -188,7 +188,7 @@ unsafe extern "C-unwind" fn entry_call(
         // none (the function's own frame or compiled code counts its level).
         let remaining = pyopt_shim_recursion_remaining(tstate);
         *remaining += 1;
-        let result = if pyopt_shim_use_tracing(tstate) != 0 {
+        let result = if crate::osr::tracing(tstate) {
             // A trace or profile function is set: the function gets its original code
             // back (a tracer comparing `frame.f_code` with `f.__code__` sees the same
             // object as under python3) until a discovery window finds it again with

@@ -16,13 +16,13 @@ use std::fmt;
 use crate::bytecode::{self, Instr};
 use crate::opcode::op;
 use crate::plan::{
-    BinOp, CmpOp, DeoptId, DeoptKind, DeoptPoint, FunctionPlan, Local, Op, StackSlot, State, Step,
-    Test, UnaryOp, Unit, Value,
+    BinOp, CmpOp, DeoptId, DeoptKind, DeoptPoint, FunctionPlan, Local, Op, OsrEntry, StackSlot,
+    State, Step, Test, UnaryOp, Unit, Value,
 };
 use crate::snapshot::{
     Binding, BuiltinFn, CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR, CO_ITERABLE_COROUTINE,
     CO_VARARGS, CO_VARKEYWORDS, CodeSnapshot, CompileRequest, Const, MathFn, ModuleKind, ObjectId,
-    RandomFn,
+    OsrLocal, RandomFn,
 };
 use crate::types::{self, Ty};
 
@@ -71,13 +71,16 @@ struct UnitState {
     /// Result type of each plan so far (`None`: no return reached yet).
     results: Vec<Option<Ty>>,
     objects: BTreeMap<ObjectId, ObjKind>,
+    /// Plan 0 enters a running frame at a loop header: calls never reach it.
+    osr: bool,
 }
 
 impl UnitState {
     fn plan_for(&mut self, function: u32, params: Vec<Ty>) -> usize {
         let key = (function, params);
-        if let Some(index) = self.keys.iter().position(|k| *k == key) {
-            return index;
+        let first = usize::from(self.osr);
+        if let Some(index) = self.keys.iter().skip(first).position(|k| *k == key) {
+            return index + first;
         }
         self.keys.push(key);
         self.results.push(None);
@@ -108,6 +111,7 @@ pub fn plan_unit(request: &CompileRequest) -> Result<Unit, Refusal> {
         keys: vec![(0, request.arg_types.clone())],
         results: vec![None],
         objects: BTreeMap::new(),
+        osr: request.osr.is_some(),
     };
     for function in &request.functions {
         for binding in function
@@ -139,7 +143,8 @@ pub fn plan_unit(request: &CompileRequest) -> Result<Unit, Refusal> {
             index += 1;
         }
         if !changed {
-            for (plan, result) in plans.iter().zip(&unit.results) {
+            // (An on-stack-replacement plan leaves through its frame, not by returning.)
+            for (plan, result) in plans.iter().zip(&unit.results).skip(usize::from(unit.osr)) {
                 if result.is_none() {
                     let code = &request.functions[plan.function as usize];
                     return Err(refusal(code, None, "never returns normally".to_owned()));
@@ -211,6 +216,14 @@ struct FnInfer<'a> {
     /// Recording pass: deoptimization points are kept (the fixpoint pass discards them).
     recording: bool,
     deopts: Vec<DeoptPoint>,
+    /// An on-stack-replacement plan: it returns through its frame.
+    osr: bool,
+    /// Locals an on-stack-replacement plan leaves in the frame (their type's name).
+    kept: Vec<Option<String>>,
+    /// The instructions of the loop an on-stack-replacement plan enters (first and
+    /// last index): what it cannot compile inside them refuses the plan; after them the
+    /// plan hands the frame back to the interpreter there.
+    entered_loop: Option<(usize, usize)>,
 }
 
 fn infer_plan(
@@ -220,7 +233,8 @@ fn infer_plan(
 ) -> Result<FunctionPlan, Refusal> {
     let (function, params) = unit.keys[plan].clone();
     let code = &request.functions[function as usize];
-    check_shape(code, &params)?;
+    let osr = request.osr.as_ref().filter(|_| plan == 0);
+    check_shape(code, &params, osr.is_some())?;
     let instrs = bytecode::decode(&code.code).map_err(|e| {
         refusal(
             code,
@@ -255,6 +269,9 @@ fn infer_plan(
         jump_targets,
         recording: false,
         deopts: Vec::new(),
+        osr: osr.is_some(),
+        kept: Vec::new(),
+        entered_loop: None,
     };
 
     let nlocals = code.varnames.len();
@@ -262,14 +279,23 @@ fn infer_plan(
         locals: vec![Local::Unbound; nlocals],
         stack: Vec::new(),
     };
-    for (i, ty) in params.iter().enumerate() {
-        entry.locals[i] = Local::Bound(ty.clone());
-    }
+    let (first, params, osr_entry) = match osr {
+        None => {
+            for (i, ty) in params.iter().enumerate() {
+                entry.locals[i] = Local::Bound(ty.clone());
+            }
+            (0, params, None)
+        }
+        Some(osr) => {
+            let (header, osr_entry, params) = infer.osr_entry(osr, &mut entry)?;
+            (header, params, Some(osr_entry))
+        }
+    };
 
     // Fixpoint over instruction entry states.
     let mut states: Vec<Option<State>> = vec![None; infer.instrs.len()];
-    states[0] = Some(entry.clone());
-    let mut worklist = vec![0usize];
+    states[first] = Some(entry.clone());
+    let mut worklist = vec![first];
     let mut visits = 0usize;
     while let Some(index) = worklist.pop() {
         visits += 1;
@@ -277,7 +303,7 @@ fn infer_plan(
             return Err(infer.refuse(index, "types do not settle".to_owned()));
         }
         let state = states[index].clone().expect("queued states exist");
-        let transfer = infer.transfer(index, &state)?;
+        let transfer = infer.transfer_or_leave(index, &state)?;
         for (successor, out) in transfer.successors {
             let joined = match &states[successor] {
                 None => out,
@@ -311,7 +337,7 @@ fn infer_plan(
             });
             continue;
         };
-        let transfer = infer.transfer(index, state)?;
+        let transfer = infer.transfer_or_leave(index, state)?;
         if let Some(ty) = transfer.returns {
             match &result {
                 None => result = Some(ty),
@@ -339,10 +365,11 @@ fn infer_plan(
         steps,
         deopts: infer.deopts,
         entry_deopt,
+        osr: osr_entry,
     })
 }
 
-fn check_shape(code: &CodeSnapshot, params: &[Ty]) -> Result<(), Refusal> {
+fn check_shape(code: &CodeSnapshot, params: &[Ty], osr: bool) -> Result<(), Refusal> {
     let kind_flags = CO_GENERATOR | CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR;
     let problem = if code.flags & kind_flags != 0 {
         Some("generators and coroutines".to_owned())
@@ -354,7 +381,7 @@ fn check_shape(code: &CodeSnapshot, params: &[Ty]) -> Result<(), Refusal> {
         Some("closures (variables shared with nested functions)".to_owned())
     } else if !code.exception_table.is_empty() {
         Some("try/except/finally or with blocks".to_owned())
-    } else if code.argcount as usize != params.len() {
+    } else if !osr && code.argcount as usize != params.len() {
         Some(format!(
             "a call with {} arguments for {} parameters",
             params.len(),
@@ -437,6 +464,108 @@ fn can_test_truth(ty: &Ty) -> bool {
 }
 
 impl FnInfer<'_> {
+    /// The state an on-stack-replacement plan starts from (written to `entry`), the
+    /// header's index, the plan's entry and its parameters.
+    fn osr_entry(
+        &mut self,
+        osr: &crate::snapshot::OsrRequest,
+        entry: &mut State,
+    ) -> Result<(usize, OsrEntry, Vec<Ty>), Refusal> {
+        let header = match self.index_of_start.get(&osr.offset) {
+            Some(&index) if self.jump_targets.contains(&index) => index,
+            _ => {
+                return Err(refusal(
+                    self.code,
+                    self.code.line_of(osr.offset),
+                    format!("offset {} is not a loop header", osr.offset),
+                ));
+            }
+        };
+        if osr.locals.len() != entry.locals.len() {
+            return Err(self.refuse(header, "a frame with other locals".to_owned()));
+        }
+        let mut locals = Vec::with_capacity(osr.locals.len());
+        let mut params = Vec::new();
+        self.kept = vec![None; osr.locals.len()];
+        for (i, local) in osr.locals.iter().enumerate() {
+            match local {
+                OsrLocal::Unbound => locals.push(None),
+                OsrLocal::Value(ty) => {
+                    if !ty.is_value() {
+                        return Err(self.refuse(header, format!("a local of type {ty}")));
+                    }
+                    entry.locals[i] = Local::Bound(ty.clone());
+                    params.push(ty.clone());
+                    locals.push(Some(ty.clone()));
+                }
+                OsrLocal::Kept(type_name) => {
+                    self.kept[i] = Some(type_name.clone());
+                    locals.push(None);
+                }
+            }
+        }
+        for ty in &osr.stack {
+            if !matches!(ty, Ty::RangeIter) {
+                return Err(self.refuse(header, format!("a loop over a {ty}")));
+            }
+            params.push(ty.clone());
+        }
+        entry.stack = osr.stack.clone();
+        let last = self
+            .instrs
+            .iter()
+            .enumerate()
+            .filter(|(i, instr)| *i >= header && instr.jump_target() == Some(osr.offset))
+            .map(|(i, _)| i)
+            .max()
+            .unwrap_or(header);
+        self.entered_loop = Some((header, last));
+        let osr_entry = OsrEntry {
+            step: header as u32,
+            locals,
+            stack: osr.stack.clone(),
+        };
+        Ok((header, osr_entry, params))
+    }
+
+    /// [`Self::transfer`]; in an on-stack-replacement plan, an instruction after the
+    /// entered loop that cannot be compiled hands the frame back to the interpreter
+    /// instead (the loop is what matters; the rest of the call runs as it would have).
+    fn transfer_or_leave(&mut self, index: usize, state: &State) -> Result<Transfer, Refusal> {
+        match self.transfer(index, state) {
+            Err(refusal)
+                if self
+                    .entered_loop
+                    .is_some_and(|(first, last)| index < first || index > last) =>
+            {
+                Ok(self.deopt_always(
+                    index,
+                    state,
+                    &format!("not compiled: {}", refusal.construct),
+                ))
+            }
+            result => result,
+        }
+    }
+
+    /// Refuses a local an on-stack-replacement plan left in the frame.
+    fn check_not_kept(&self, index: usize, local: u32) -> Result<(), Refusal> {
+        match self.kept.get(local as usize) {
+            Some(Some(type_name)) => {
+                let name = self
+                    .code
+                    .varnames
+                    .get(local as usize)
+                    .map_or("?", String::as_str);
+                Err(self.refuse(
+                    index,
+                    format!("local '{name}', which holds a {type_name} in the running call"),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn line(&self, index: usize) -> Option<u32> {
         self.code.line_of(self.instrs[index].offset)
     }
@@ -560,6 +689,7 @@ impl FnInfer<'_> {
             op::RESUME | op::NOP => Ok(simple(Op::Nop, out)),
             op::PRECALL => Ok(simple(Op::Nop, out)),
             op::LOAD_FAST => {
+                self.check_not_kept(index, arg)?;
                 let local = arg as usize;
                 let check = match state.locals.get(local) {
                     Some(Local::Bound(ty)) => {
@@ -578,6 +708,7 @@ impl FnInfer<'_> {
                 Ok(simple(Op::LoadLocal { local: arg, check }, out))
             }
             op::STORE_FAST => {
+                self.check_not_kept(index, arg)?;
                 let ty = self.pop(index, &mut out.stack)?;
                 if !ty.is_value() {
                     return Err(self.refuse(index, format!("storing a {ty} in a local")));
@@ -589,6 +720,7 @@ impl FnInfer<'_> {
                 Ok(simple(Op::StoreLocal { local: arg }, out))
             }
             op::DELETE_FAST => {
+                self.check_not_kept(index, arg)?;
                 let check = match state.locals.get(arg as usize) {
                     Some(Local::Bound(_)) => None,
                     Some(Local::MaybeBound(_)) => {
@@ -983,6 +1115,11 @@ impl FnInfer<'_> {
                 if !value.is_value() {
                     return Err(self.refuse(index, format!("returning a {value}")));
                 }
+                if self.osr {
+                    // The running frame returns: the interpreter does it, with the
+                    // locals and the value written back.
+                    return Ok(self.deopt_always(index, state, "return"));
+                }
                 Ok(Transfer {
                     op: Op::Return,
                     successors: Vec::new(),
@@ -1311,7 +1448,10 @@ pub fn describe(request: &CompileRequest) -> String {
         .functions
         .first()
         .map_or("<none>", |f| f.qualname.as_str());
-    format!("{name}{}", types::signature(&request.arg_types))
+    match &request.osr {
+        Some(osr) => format!("{name}@{}", osr.offset),
+        None => format!("{name}{}", types::signature(&request.arg_types)),
+    }
 }
 
 #[cfg(test)]
@@ -1369,6 +1509,7 @@ mod tests {
             objects: 1,
             arg_types,
             fastmath: false,
+            osr: None,
         }
     }
 
@@ -1460,5 +1601,88 @@ mod tests {
         let refused = plan_unit(&request(vec![code], vec![Ty::Int])).unwrap_err();
         assert_eq!(refused.line, Some(2), "{refused}");
         assert!(refused.construct.contains("BUILD_LIST") || refused.construct.contains("list"));
+    }
+
+    /// def count(n, data):                    (line 2)
+    ///     s = 0                              (line 3)
+    ///     while s < n:                       (line 4)
+    ///         s += 1   (or `s += data`)      (line 5)
+    ///     return s                           (line 6)
+    fn counting_loop(reads_data: bool) -> CodeSnapshot {
+        let body = if reads_data { "7c01" } else { "6402" };
+        let mut code = snapshot(
+            "count",
+            &["n", "data", "s"],
+            2,
+            &format!(
+                "970064017d027c027c006b0000000000720b7c02{body}7a0d00007d027c027c006b0000000000\
+                 b00b7c025300"
+            ),
+        );
+        code.consts = vec![Const::None, Const::Int(0), Const::Int(1)];
+        code.lines = lines(&[
+            (0, 2, 2),
+            (2, 6, 3),
+            (6, 18, 4),
+            (18, 28, 5),
+            (28, 40, 4),
+            (40, 44, 6),
+        ]);
+        code
+    }
+
+    fn osr_request(code: CodeSnapshot, offset: u32) -> CompileRequest {
+        let mut request = request(vec![code], Vec::new());
+        request.osr = Some(crate::snapshot::OsrRequest {
+            offset,
+            locals: vec![
+                OsrLocal::Value(Ty::Int),
+                OsrLocal::Kept("list".to_owned()),
+                OsrLocal::Value(Ty::Int),
+            ],
+            stack: Vec::new(),
+        });
+        request
+    }
+
+    #[test]
+    fn a_running_loop_is_entered_at_its_header_and_returns_through_its_frame() {
+        let unit = plan_unit(&osr_request(counting_loop(false), 18)).unwrap();
+        let plan = &unit.plans[0];
+        let osr = plan.osr.as_ref().expect("an on-stack-replacement plan");
+        // The loop body's first instruction (offset 18) is step 8.
+        assert_eq!(plan.steps[osr.step as usize].start, 18);
+        assert_eq!(osr.locals, vec![Some(Ty::Int), None, Some(Ty::Int)]);
+        // Parameters: the bound locals (n, s); `data` stays in the frame.
+        assert_eq!(plan.params, vec![Ty::Int, Ty::Int]);
+        // Code before the header is not reached; the return is a hand-over to the frame
+        // with the value on its stack.
+        assert!(plan.steps[1].before.is_none());
+        let Op::Deopt(point) = plan.steps.last().unwrap().op else {
+            panic!("the return must hand over to the interpreter");
+        };
+        let record = &plan.deopts[point as usize];
+        assert_eq!(record.reason, "return");
+        assert_eq!(
+            record.kind,
+            DeoptKind::Resume {
+                offset: 42,
+                stack: vec![StackSlot::Typed(Ty::Int)],
+            }
+        );
+    }
+
+    #[test]
+    fn a_loop_using_a_local_compiled_code_cannot_hold_is_refused_by_name() {
+        let refused = plan_unit(&osr_request(counting_loop(true), 18)).unwrap_err();
+        assert_eq!(refused.line, Some(5), "{refused}");
+        assert!(refused.construct.contains("'data'"), "{refused}");
+        assert!(refused.construct.contains("list"), "{refused}");
+    }
+
+    #[test]
+    fn only_loop_headers_are_entered() {
+        let refused = plan_unit(&osr_request(counting_loop(false), 20)).unwrap_err();
+        assert!(refused.construct.contains("not a loop header"), "{refused}");
     }
 }

@@ -354,6 +354,22 @@ pub struct FunctionPlan {
     pub deopts: Vec<DeoptPoint>,
     /// The entry deoptimization point (recursion limit, failed guards).
     pub entry_deopt: DeoptId,
+    /// Set for a plan entered in a running frame at a loop header (on-stack
+    /// replacement): `params` are then the bound locals' types, then the stack's.
+    pub osr: Option<OsrEntry>,
+}
+
+/// Where and how an on-stack-replacement plan starts. Every way out of it is a
+/// deoptimization into the running frame (its `return` included, resumed at the
+/// RETURN_VALUE), so the frame always ends in the interpreter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OsrEntry {
+    /// Index of the loop header's step.
+    pub step: u32,
+    /// Each local's type at the header (`None`: unbound, or kept in the frame).
+    pub locals: Vec<Option<Ty>>,
+    /// The value stack at the header, bottom first.
+    pub stack: Vec<Ty>,
 }
 
 impl FunctionPlan {

@@ -320,4 +320,28 @@ pub struct CompileRequest {
     pub arg_types: Vec<crate::types::Ty>,
     /// Allow reassociation and other fast-math flags (only when the user asks).
     pub fastmath: bool,
+    /// Compile the function for entering a running frame at a loop header instead of
+    /// for a call (then `arg_types` is empty).
+    pub osr: Option<OsrRequest>,
+}
+
+/// On-stack replacement: the frame's state at a loop header, which the plan starts from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OsrRequest {
+    /// Byte offset of the loop header (where its instruction starts).
+    pub offset: u32,
+    /// Each local of the frame, in order.
+    pub locals: Vec<OsrLocal>,
+    /// The value stack at the header, bottom first (range iterators of enclosing loops).
+    pub stack: Vec<crate::types::Ty>,
+}
+
+/// A local of a running frame entered at a loop header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum OsrLocal {
+    Unbound,
+    Value(crate::types::Ty),
+    /// An object compiled code cannot hold (its type's name): it stays in the frame, and
+    /// a plan that reads, stores or deletes the local is refused.
+    Kept(String),
 }

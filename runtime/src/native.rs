@@ -79,7 +79,9 @@ fn stats_dict<'py>(
         refusals.append(refusal)?;
     }
     entry.set_item("refusals", refusals)?;
-    let not_compiled = if stats.specializations.is_empty() {
+    entry.set_item("loops", stats.loops.clone())?;
+    entry.set_item("loop_entries", stats.loop_entries)?;
+    let not_compiled = if stats.specializations.is_empty() && stats.loops.is_empty() {
         stats.refusals.last().map(|(_, reason)| reason.clone())
     } else {
         None

@@ -53,8 +53,10 @@ def jit_stats():
     ``specializations`` (signatures with compiled code, e.g. ``"(int, float)"``),
     ``compiles`` (each with ``signature``, ``milliseconds``, ``phases_ms`` and
     ``object_bytes``), ``deopts`` (hand-overs to the interpreter), ``refusals`` (each
-    with ``signature`` and ``reason``), ``not_compiled`` (why, when nothing compiled)
-    and ``disabled`` (the JIT gave up on the function).
+    with ``signature`` and ``reason``), ``not_compiled`` (why, when nothing compiled),
+    ``disabled`` (the JIT gave up on the function), ``loops`` (source lines of loops
+    compiled for a call already running, entered at their header: on-stack
+    replacement) and ``loop_entries`` (times a running call continued in one).
     """
     return _native.jit_stats()
 

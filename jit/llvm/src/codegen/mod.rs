@@ -818,6 +818,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     .map(|t| self.unflatten_param(t, next))
                     .collect::<Res<_>>()?,
             ),
+            // A loop's iterator, entering a running frame (on-stack replacement).
+            Ty::RangeIter => Cv::Range(
+                take(next)?.into_int_value(),
+                take(next)?.into_int_value(),
+                take(next)?.into_int_value(),
+            ),
             other => return Err(format!("internal: parameter of type {other}")),
         })
     }
@@ -849,22 +855,43 @@ impl<'g, 'c> FnGen<'g, 'c> {
             .build_int_sub(remaining, g.i32t.const_int(1, false), "")
             .map_err(err)?;
         self.b().build_store(self.depth, decremented).map_err(err)?;
-        // Parameters into their locals (the entry record reads them).
+        // Parameters into their locals (the entry record reads them); an on-stack-
+        // replacement plan's into the locals bound at its loop header and the stack.
         let mut next_param = 3;
-        for (i, ty) in plan.params.iter().enumerate() {
-            let value = self.unflatten_param(ty, &mut next_param)?;
-            let store = self.local_store(i as u32, ty);
-            self.store(&store, &value)?;
-        }
-        for local in 0..plan
-            .steps
-            .first()
-            .and_then(|s| s.before.as_ref())
-            .map_or(0, |s| s.locals.len())
-        {
+        let (first_step, bound): (usize, Vec<bool>) = match &plan.osr {
+            None => {
+                for (i, ty) in plan.params.iter().enumerate() {
+                    let value = self.unflatten_param(ty, &mut next_param)?;
+                    let store = self.local_store(i as u32, ty);
+                    self.store(&store, &value)?;
+                }
+                let nlocals = plan
+                    .steps
+                    .first()
+                    .and_then(|s| s.before.as_ref())
+                    .map_or(0, |s| s.locals.len());
+                (0, (0..nlocals).map(|i| i < plan.params.len()).collect())
+            }
+            Some(osr) => {
+                for (i, ty) in osr.locals.iter().enumerate() {
+                    if let Some(ty) = ty {
+                        let value = self.unflatten_param(ty, &mut next_param)?;
+                        let store = self.local_store(i as u32, ty);
+                        self.store(&store, &value)?;
+                    }
+                }
+                for (depth, ty) in osr.stack.iter().enumerate() {
+                    let value = self.unflatten_param(ty, &mut next_param)?;
+                    let store = self.stack_store(depth, ty);
+                    self.store(&store, &value)?;
+                }
+                let bound = osr.locals.iter().map(Option::is_some).collect();
+                (osr.step as usize, bound)
+            }
+        };
+        for (local, bound) in bound.into_iter().enumerate() {
             if plan.local_needs_flag(local) {
                 let flag = self.flag(local as u32);
-                let bound = local < plan.params.len();
                 self.b()
                     .build_store(flag, g.i1t.const_int(u64::from(bound), false))
                     .map_err(err)?;
@@ -876,7 +903,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             .map_err(err)?;
         self.deopt_if(exhausted, plan.entry_deopt)?;
         self.b()
-            .build_unconditional_branch(self.blocks[0])
+            .build_unconditional_branch(self.blocks[first_step])
             .map_err(err)?;
 
         for index in 0..plan.steps.len() {

@@ -1,0 +1,546 @@
+//! On-stack replacement: a call that spends long in a loop continues in compiled code
+//! while it runs (a script's `main()`, a kernel called once).
+//!
+//! When a discovery window finds the same frame running as at the previous window
+//! (`hook::compile_long_calls`), the innermost such frame's code is *armed*: a C trace
+//! function is set on the main thread until a frame of that code reaches a loop header
+//! (the target of a backward jump, which the interpreter reports as a line event). There,
+//! with the frame's stack pointer saved, the trace function
+//! - finds a compiled loop whose guards match the frame (the types of its locals, the
+//!   range iterators on its stack, its globals) and runs it: the compiled code starts
+//!   from the frame's locals, and every way out of it, the function's `return`
+//!   included, is a deoptimization that writes the locals and the stack back into the
+//!   frame and says where the interpreter continues, so the frame always finishes in
+//!   the interpreter and looks to the program exactly as under python3;
+//! - or, with none, takes the frame's types and compiles the function from that header
+//!   on, in the background; once it is loaded the code is armed again if a frame of it
+//!   is still running.
+//!
+//! While armed, the thread runs with tracing on (several times slower), normally for
+//! less than one iteration of the loop; a code whose calls do not reach a header is
+//! armed at most [`MAX_MISSES`] times. Frames whose locals compiled code cannot hold
+//! keep those locals (a plan that touches one is refused); loops over anything but a
+//! `range` are not entered.
+
+use std::cell::Cell;
+use std::ffi::c_int;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyopt_jit::abi::{BOXED, ERROR, GUARD_FAILED};
+use pyopt_jit::snapshot::{OsrLocal, OsrRequest};
+use pyopt_jit::types::Ty;
+
+use crate::deopt::{PendingKind, take_loop_exit};
+use crate::ffi::*;
+use crate::hook::{call_entry, create_state, existing_state};
+use crate::settings;
+use crate::state::{CodeState, OsrSpec, compile_loop};
+use crate::values::guard_and_flatten;
+
+/// Arms without reaching a loop header before a code is given up on.
+const MAX_MISSES: u32 = 4;
+/// Compiled loops per code (headers times frame types).
+const MAX_LOOPS: usize = 4;
+/// `PyTrace_LINE`.
+const TRACE_LINE: c_int = 2;
+
+thread_local! {
+    /// The code object the trace function waits for (0: not armed).
+    static ARMED: Cell<usize> = const { Cell::new(0) };
+    /// Compiled loops running on this thread (entered and not left yet).
+    static RUNNING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether a compiled loop entered by on-stack replacement is running on this thread
+/// (its call is being taken care of).
+pub(crate) fn in_compiled_loop() -> bool {
+    RUNNING.with(Cell::get) > 0
+}
+
+/// Whether a trace or profile function other than pyopt's own is active on the thread
+/// (debuggers, coverage, profilers): then everything runs in the interpreter.
+///
+/// # Safety
+/// GIL held; `tstate` is the running thread's.
+pub(crate) unsafe fn tracing(tstate: *mut ffi::PyThreadState) -> bool {
+    // SAFETY: per the contract.
+    unsafe { pyopt_shim_use_tracing(tstate) != 0 && pyopt_shim_foreign_tracing(tstate, trace) != 0 }
+}
+
+/// Stops waiting for a loop header. `missed`: the armed code's call did not reach one.
+///
+/// # Safety
+/// GIL held; `tstate` is the running thread's.
+pub(crate) unsafe fn disarm(tstate: *mut ffi::PyThreadState, missed: bool) {
+    let code = ARMED.with(|armed| armed.replace(0));
+    if code == 0 {
+        return;
+    }
+    // SAFETY: per the contract.
+    unsafe { pyopt_shim_osr_disarm(tstate, trace) };
+    if missed && let Some(state) = registry_state(code) {
+        state.lock().osr_misses += 1;
+    }
+}
+
+/// The state of the code at `code`, if it is still registered.
+fn registry_state(code: usize) -> Option<std::sync::Arc<CodeState>> {
+    crate::state::registry().lock().ok()?.get(&code).cloned()
+}
+
+/// Arms for `frame`'s code, a call running since the previous window; returns whether
+/// it did (its loops can be tried).
+///
+/// # Safety
+/// GIL held; `frame` is a started function frame of this thread.
+pub(crate) unsafe fn arm_for(tstate: *mut ffi::PyThreadState, frame: *mut Frame) -> bool {
+    // SAFETY: per the contract.
+    unsafe {
+        let code = pyopt_shim_frame_code(frame);
+        if pyopt_shim_code_nlocals(code) != pyopt_shim_code_nlocalsplus(code) {
+            return false; // cells and free variables: never compiled
+        }
+        let threshold = crate::discovery::threshold();
+        let Some(state) = existing_state(code).or_else(|| create_state(code, threshold)) else {
+            return false;
+        };
+        let state = &*state;
+        let py = Python::assume_attached();
+        let headers = loop_headers(py, code, state);
+        {
+            let mut inner = state.lock();
+            if inner.osr_misses >= MAX_MISSES
+                || inner.pending.is_some()
+                || headers.iter().all(|h| inner.osr_refused.contains(h))
+            {
+                return false;
+            }
+            inner.osr_misses += 1;
+        }
+        arm(tstate, code as usize)
+    }
+}
+
+/// Whether a call of `frame`'s code continued in a compiled loop before.
+///
+/// # Safety
+/// GIL held; `frame` is a live frame of this thread.
+pub(crate) unsafe fn entered_before(frame: *mut Frame) -> bool {
+    // SAFETY: per the contract.
+    let state = unsafe { existing_state(pyopt_shim_frame_code(frame)) };
+    // SAFETY: a state in co_extra lives as long as its code object.
+    state.is_some_and(|state| unsafe { &*state }.lock().osr_entries > 0)
+}
+
+/// Sets the trace function for `code`.
+///
+/// # Safety
+/// GIL held; `tstate` is the running thread's.
+unsafe fn arm(tstate: *mut ffi::PyThreadState, code: usize) -> bool {
+    // SAFETY: per the contract.
+    if unsafe { pyopt_shim_osr_arm(tstate, trace) } == 0 {
+        return false;
+    }
+    ARMED.with(|armed| armed.set(code));
+    true
+}
+
+/// After a compiled loop was loaded (main thread, GIL held): arms for its code again if
+/// a call of it is running.
+pub(crate) fn loaded(state: &CodeState) {
+    if state.lock().osr_specs.is_empty() || ARMED.with(Cell::get) != 0 {
+        return;
+    }
+    // SAFETY: GIL held by the caller; frames are this thread's.
+    unsafe {
+        let tstate = ffi::PyThreadState_Get();
+        if tracing(tstate) {
+            return;
+        }
+        const LOOKED_AT: usize = 8;
+        let mut frames = [std::ptr::null_mut::<Frame>(); LOOKED_AT];
+        let n = pyopt_shim_running_frames(tstate, frames.as_mut_ptr(), LOOKED_AT as c_int);
+        if frames[..n.max(0) as usize]
+            .iter()
+            .any(|&f| pyopt_shim_frame_code(f) as usize == state.code)
+        {
+            arm(tstate, state.code);
+        }
+    }
+}
+
+/// Byte offsets of `code`'s loop headers (computed once per code).
+fn loop_headers(py: Python<'_>, code: *mut ffi::PyCodeObject, state: &CodeState) -> Vec<u32> {
+    if let Some(headers) = &state.lock().loop_headers {
+        return headers.clone();
+    }
+    // SAFETY: GIL held (a `py` token); `code` is a live code object.
+    let code = unsafe { Bound::from_borrowed_ptr(py, code.cast::<ffi::PyObject>()) };
+    let bytes: Vec<u8> = code
+        .getattr("co_code")
+        .and_then(|b| b.extract())
+        .unwrap_or_default();
+    let mut headers: Vec<u32> = pyopt_jit::bytecode::decode(&bytes)
+        .map(|instrs| {
+            instrs
+                .iter()
+                .filter_map(|i| i.jump_target().filter(|&t| t <= i.start))
+                .collect()
+        })
+        .unwrap_or_default();
+    headers.sort_unstable();
+    headers.dedup();
+    state.lock().loop_headers = Some(headers.clone());
+    headers
+}
+
+/// The trace function: at a loop header of the armed code, enter or compile its loop.
+unsafe extern "C-unwind" fn trace(
+    _object: *mut ffi::PyObject,
+    frame_object: *mut FrameObject,
+    what: c_int,
+    _arg: *mut ffi::PyObject,
+) -> c_int {
+    let armed = ARMED.with(Cell::get);
+    if what != TRACE_LINE || armed == 0 {
+        return 0;
+    }
+    // SAFETY: the interpreter calls the trace function with the GIL held, for a frame of
+    // this thread whose stack pointer it saved.
+    unsafe {
+        let frame = pyopt_shim_frame_of(frame_object);
+        let code = pyopt_shim_frame_code(frame);
+        if code as usize != armed {
+            return 0;
+        }
+        let Some(state) = existing_state(code) else {
+            return 0;
+        };
+        let state = &*state;
+        let offset = pyopt_shim_frame_offset(frame) as u32;
+        let at_header = state
+            .lock()
+            .loop_headers
+            .as_ref()
+            .is_some_and(|h| h.contains(&offset));
+        if !at_header {
+            return 0;
+        }
+        let tstate = ffi::PyThreadState_Get();
+        disarm(tstate, false);
+        // A profiler started while armed: everything stays in the interpreter.
+        if pyopt_shim_foreign_tracing(tstate, trace) != 0 {
+            return 0;
+        }
+        at_loop_header(tstate, frame, code, state, offset)
+    }
+}
+
+/// The frame's locals and value stack (its stack pointer is saved).
+///
+/// # Safety
+/// GIL held; `frame` is a frame of this thread inside a trace function call.
+unsafe fn frame_contents<'f>(
+    frame: *mut Frame,
+    code: *mut ffi::PyCodeObject,
+) -> (&'f [*mut ffi::PyObject], &'f [*mut ffi::PyObject]) {
+    // SAFETY: per the contract; the frame has `co_nlocals` locals and `depth` entries.
+    unsafe {
+        let nlocals = pyopt_shim_code_nlocals(code) as usize;
+        let locals = std::slice::from_raw_parts(pyopt_shim_frame_localsplus(frame), nlocals);
+        let mut base = std::ptr::null_mut();
+        let depth = pyopt_shim_frame_stack(frame, &mut base).max(0) as usize;
+        let stack = if depth == 0 {
+            &[][..]
+        } else {
+            std::slice::from_raw_parts(base, depth)
+        };
+        (locals, stack)
+    }
+}
+
+/// # Safety
+/// As for [`trace`]; `state` is `code`'s and `offset` one of its loop headers.
+unsafe fn at_loop_header(
+    tstate: *mut ffi::PyThreadState,
+    frame: *mut Frame,
+    code: *mut ffi::PyCodeObject,
+    state: &CodeState,
+    offset: u32,
+) -> c_int {
+    // SAFETY: per the contract.
+    unsafe {
+        let py = Python::assume_attached();
+        let function = pyopt_shim_frame_function(frame);
+        // The function may have been given other code since the call started.
+        if function.is_null() || crate::trampoline::original_code(function) != code.cast() {
+            return 0;
+        }
+        let (locals, stack) = frame_contents(frame, code);
+        let globals = pyopt_shim_frame_globals(frame);
+        let builtins = pyopt_shim_frame_builtins(frame);
+        let (loops, retired) = {
+            let mut inner = state.lock();
+            let retired = inner.prune_loops();
+            (inner.osr_specs.clone(), retired)
+        };
+        drop(retired); // releases Python objects: not under the lock
+        for compiled in &loops {
+            if compiled.request.offset != offset
+                || compiled.spec.unit.globals != globals
+                || compiled.spec.unit.builtins != builtins
+            {
+                continue;
+            }
+            if let Some(slots) = guard(py, &compiled.request, locals, stack) {
+                return enter(tstate, frame, state, compiled, &slots);
+            }
+        }
+        let (pending, refused, count) = {
+            let inner = state.lock();
+            (
+                inner.pending.is_some(),
+                inner.osr_refused.contains(&offset),
+                inner.osr_specs.len(),
+            )
+        };
+        if pending || refused || count >= MAX_LOOPS {
+            return 0;
+        }
+        let request = match describe(py, offset, locals, stack) {
+            Ok(request) => request,
+            Err(reason) => {
+                let mut inner = state.lock();
+                inner.osr_refused.push(offset);
+                let line = code_line(py, code, offset);
+                inner.refuse(format!("the loop at line {line}"), reason, false);
+                return 0;
+            }
+        };
+        let function = Bound::from_borrowed_ptr(py, function);
+        // Compiled now when compiles wait (PYOPT_JIT_BACKGROUND=0): then enter it.
+        match compile_loop(py, state, &function, request) {
+            Some(compiled) => match guard(py, &compiled.request, locals, stack) {
+                Some(slots) => enter(tstate, frame, state, &compiled, &slots),
+                None => 0,
+            },
+            None => 0,
+        }
+    }
+}
+
+/// The source line of the instruction at `offset` of `code`.
+fn code_line(py: Python<'_>, code: *mut ffi::PyCodeObject, offset: u32) -> i64 {
+    // SAFETY: GIL held (a `py` token); `code` is a live code object.
+    let code = unsafe { Bound::from_borrowed_ptr(py, code.cast::<ffi::PyObject>()) };
+    code.call_method1("co_lines", ())
+        .ok()
+        .and_then(|lines| {
+            lines.try_iter().ok()?.flatten().find_map(|entry| {
+                let (start, end, line): (u32, u32, Option<i64>) = entry.extract().ok()?;
+                (start <= offset && offset < end).then_some(line).flatten()
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// What the compiler is told about the frame at the header, or why its loop cannot be
+/// entered.
+fn describe(
+    py: Python<'_>,
+    offset: u32,
+    locals: &[*mut ffi::PyObject],
+    stack: &[*mut ffi::PyObject],
+) -> Result<OsrRequest, String> {
+    let locals = locals
+        .iter()
+        .map(|&local| {
+            if local.is_null() {
+                return OsrLocal::Unbound;
+            }
+            // SAFETY: the frame holds a reference to each of its locals.
+            let value = unsafe { Bound::from_borrowed_ptr(py, local) };
+            match crate::snapshot::type_of(&value) {
+                Some(ty) => OsrLocal::Value(ty),
+                None => OsrLocal::Kept(type_name(&value)),
+            }
+        })
+        .collect();
+    let mut types = Vec::with_capacity(stack.len());
+    for &entry in stack {
+        let mut range = [0i64; 3];
+        // SAFETY: the frame holds a reference to each stack entry (none is null at a
+        // loop header).
+        if entry.is_null() || unsafe { pyopt_shim_range_iter(entry, range.as_mut_ptr()) } == 0 {
+            let what = if entry.is_null() {
+                "NULL".to_owned()
+            } else {
+                // SAFETY: as above.
+                type_name(&unsafe { Bound::from_borrowed_ptr(py, entry) })
+            };
+            return Err(format!(
+                "the running call's loop iterates over a {what} (only range loops are entered)"
+            ));
+        }
+        types.push(Ty::RangeIter);
+    }
+    Ok(OsrRequest {
+        offset,
+        locals,
+        stack: types,
+    })
+}
+
+fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default()
+}
+
+/// The compiled loop's arguments if the frame matches what it was compiled for.
+fn guard(
+    py: Python<'_>,
+    request: &OsrRequest,
+    locals: &[*mut ffi::PyObject],
+    stack: &[*mut ffi::PyObject],
+) -> Option<Vec<u64>> {
+    if locals.len() != request.locals.len() || stack.len() != request.stack.len() {
+        return None;
+    }
+    let mut slots = Vec::new();
+    for (&local, expected) in locals.iter().zip(&request.locals) {
+        match expected {
+            OsrLocal::Unbound if !local.is_null() => return None,
+            OsrLocal::Value(_) if local.is_null() => return None,
+            OsrLocal::Value(ty) => {
+                // SAFETY: the frame holds a reference to each of its locals.
+                let value = unsafe { Bound::from_borrowed_ptr(py, local) };
+                if !guard_and_flatten(&value, ty, &mut slots) {
+                    return None;
+                }
+            }
+            // Left in the frame: compiled code never touches it.
+            OsrLocal::Kept(_) | OsrLocal::Unbound => {}
+        }
+    }
+    for &entry in stack {
+        let mut range = [0i64; 3];
+        // SAFETY: the frame holds a reference to each stack entry.
+        if entry.is_null() || unsafe { pyopt_shim_range_iter(entry, range.as_mut_ptr()) } == 0 {
+            return None;
+        }
+        slots.extend(range.map(|v| v as u64));
+    }
+    Some(slots)
+}
+
+/// Runs the compiled loop in `frame` and leaves the frame as the compiled code left it.
+/// Returns the trace function's result: 0, or -1 with an exception raised in the frame.
+///
+/// # Safety
+/// As for [`trace`]; `slots` are the loop's arguments, read from this frame.
+unsafe fn enter(
+    tstate: *mut ffi::PyThreadState,
+    frame: *mut Frame,
+    state: &CodeState,
+    compiled: &OsrSpec,
+    slots: &[u64],
+) -> c_int {
+    {
+        let mut inner = state.lock();
+        inner.osr_entries += 1;
+        inner.osr_misses = 0;
+        if settings().log {
+            eprintln!(
+                "pyopt: entered {} ({}:{}) at the loop at line {}",
+                inner.name, inner.filename, inner.first_line, compiled.line
+            );
+        }
+    }
+    let spec = &compiled.spec;
+    RUNNING.with(|running| running.set(running.get() + 1));
+    // SAFETY: per the contract; `frame` is the frame deoptimizations write into.
+    let ret = unsafe { call_entry(tstate, &spec.unit, spec.entry, frame, slots) };
+    RUNNING.with(|running| running.set(running.get() - 1));
+    match ret.status {
+        // A global the loop depends on changed; nothing ran.
+        GUARD_FAILED => 0,
+        BOXED => {
+            // SAFETY: the placeholder deoptimization returns (an owned None).
+            unsafe { ffi::Py_XDECREF(ret.value as *mut ffi::PyObject) };
+            match take_loop_exit() {
+                // SAFETY: per the contract.
+                Some(exit) => unsafe { leave(frame, &compiled.request, exit) },
+                None => {
+                    crate::hook::bad_status();
+                    -1
+                }
+            }
+        }
+        ERROR => -1,
+        _ => {
+            crate::hook::bad_status();
+            -1
+        }
+    }
+}
+
+/// Writes a compiled loop's exit into its frame.
+///
+/// # Safety
+/// As for [`enter`].
+unsafe fn leave(frame: *mut Frame, request: &OsrRequest, exit: PendingKind) -> c_int {
+    let (offset, mut locals, stack, exception) = match exit {
+        // Nothing ran (the recursion limit): the interpreter carries on.
+        PendingKind::Entry => return 0,
+        PendingKind::Resume {
+            offset,
+            locals,
+            stack,
+            exception,
+        } => (offset, locals, Some(stack), exception),
+        // Raised where the frame has no handler (compiled code has none): the
+        // interpreter unwinds whatever the stack holds.
+        PendingKind::Throw {
+            offset,
+            locals,
+            exception,
+        } => (offset, locals, None, Some(exception)),
+    };
+    // Locals compiled code never touched stay as the frame has them.
+    let keep: Vec<u8> = (0..locals.len())
+        .map(|i| u8::from(matches!(request.locals.get(i), Some(OsrLocal::Kept(_)))))
+        .collect();
+    let mut stack = stack;
+    let (stack_ptr, nstack) = match &mut stack {
+        Some(stack) => (stack.as_mut_ptr(), stack.len() as c_int),
+        None => (std::ptr::null_mut(), -1),
+    };
+    // SAFETY: per the contract; the references in `locals` and `stack` are stolen, so
+    // the vectors are emptied without releasing them.
+    unsafe {
+        pyopt_shim_osr_leave(
+            frame,
+            offset,
+            locals.as_mut_ptr(),
+            keep.as_ptr(),
+            locals.len() as c_int,
+            stack_ptr,
+            nstack,
+        );
+        locals.set_len(0);
+        if let Some(stack) = &mut stack {
+            stack.set_len(0);
+        }
+    }
+    match exception {
+        Some(exception) => {
+            Python::attach(|py| exception.restore(py));
+            -1
+        }
+        None => 0,
+    }
+}

@@ -1,0 +1,199 @@
+"""On-stack replacement: a call that runs long in a loop continues in compiled code.
+
+Each script calls its functions once, with loops long enough (seconds under python3) for
+the running call to be noticed, its loop compiled in the background and entered at a
+loop header. Everything the program sees must be python3's: results, the locals after
+the loop, exceptions and tracebacks raised inside the compiled loop, signals. Each
+script also prints whether pyopt entered the loop (python3 prints the same answer), so
+a run where on-stack replacement silently stopped working fails."""
+
+from pyopt_testing import assert_same, run_both
+from pyopt_testing import write_script as write
+
+# Prints, for each function, whether its running call continued in a compiled loop
+# (under python3, where there is no JIT, the expected answer).
+ENTERED = """
+def entered(*functions):
+    try:
+        import python_optimizer
+    except ImportError:
+        return [True] * len(functions)
+    return [python_optimizer.jit_info(f)["loop_entries"] > 0 for f in functions]
+"""
+
+
+def test_long_loops_continue_in_compiled_code_with_python3s_results(tmp_path):
+    script = write(tmp_path, "loops.py", ENTERED + """
+import random
+
+def simulate(steps):
+    x, v = 1.0, 0.0
+    total = 0
+    for i in range(steps):
+        a = -x * 0.01
+        v += a
+        x += v * 0.01
+        total += i % 7
+    return x, v, total, i
+
+def nested(n):
+    s = 0
+    for i in range(n):
+        for j in range(3):
+            s += i ^ j
+    k = 0
+    while k < 5:
+        k += 1
+    return s, i, j, k
+
+def countdown(n):
+    f = 1.0
+    while n > 0:
+        n -= 1
+        f = f * 1.0000001
+        if n % 1000 == 0:
+            f = -f
+    return n, f
+
+def first_square_above(n):
+    for i in range(10 ** 12):
+        if i * i > n:
+            return i
+    return -1
+
+def monte_carlo(n):
+    inside = 0
+    for _ in range(n):
+        x = random.random()
+        y = random.random()
+        if x * x + y * y <= 1.0:
+            inside += 1
+    return 4.0 * inside / n
+
+def keeps_objects(n):
+    data = [1, 2, 3]       # compiled code cannot hold these: they stay in the frame
+    label = "total"
+    acc = 0.0
+    for i in range(n):
+        acc += i * 0.25
+    data.append(acc)
+    return label, data, i
+
+random.seed(7)
+print(simulate(12_000_000))
+print(nested(3_000_000))
+print(countdown(12_000_000))
+print(first_square_above(10 ** 14))
+print(monte_carlo(5_000_000), random.random())
+print(keeps_objects(12_000_000))
+print(entered(simulate, nested, countdown, first_square_above, monte_carlo, keeps_objects))
+""")
+    reference, pyopt = run_both([script], timeout=600)
+    assert_same(reference, pyopt)
+
+
+def test_leaving_a_compiled_loop_midway_gives_python3s_state_and_tracebacks(tmp_path):
+    script = write(tmp_path, "leaving.py", ENTERED + """
+import sys
+import traceback
+
+def overflows_late(n):
+    x = 1
+    acc = 0.0
+    for i in range(n):
+        acc += i * 0.5
+        if i == n - 3:
+            x = x * (2 ** 62) * 8   # beyond 64 bits: the interpreter goes on
+        x += 1
+    return x, acc, i
+
+def divides_by_zero(n):
+    t = 0
+    for i in range(n):
+        t += i
+        if i == n - 2:
+            t = t // (i - i)
+    return t
+
+def step(a, i, n):
+    return a * 0.5 + 1.0 / (i - (n - 10))
+
+def callee_raises(n):
+    acc = 0.0
+    for i in range(n):
+        acc = step(acc, i, n)
+    return acc
+
+def unbound_at_the_end(n):
+    for i in range(n):
+        if i == n - 1:
+            z = i
+    del i
+    return z, sorted(locals())
+
+print(overflows_late(12_000_000))
+for function, n in ((divides_by_zero, 12_000_000), (callee_raises, 6_000_000)):
+    try:
+        function(n)
+    except ZeroDivisionError:
+        traceback.print_exc(file=sys.stdout)
+print(unbound_at_the_end(12_000_000))
+print(entered(overflows_late, divides_by_zero, callee_raises, unbound_at_the_end))
+""")
+    reference, pyopt = run_both([script], timeout=600)
+    assert_same(reference, pyopt)
+
+
+def test_a_loop_the_jit_cannot_compile_is_reported_and_runs_as_in_python3(tmp_path):
+    script = write(tmp_path, "refused.py", """
+def sums_a_list(n):
+    data = [1.5, 2.5]
+    acc = 0.0
+    for i in range(n):
+        acc += data[i % 2]
+    return acc
+
+print(sums_a_list(6_000_000))
+try:
+    import python_optimizer
+except ImportError:
+    print("refused: True")
+else:
+    info = python_optimizer.jit_info(sums_a_list)
+    reasons = [r["reason"] for r in info["refusals"]] if info else []
+    print("refused:", info is not None and info["loop_entries"] == 0
+          and any("'data'" in r and "list" in r for r in reasons))
+""")
+    reference, pyopt = run_both([script], timeout=600)
+    assert_same(reference, pyopt)
+
+
+def test_a_signal_interrupts_a_compiled_loop_as_it_interrupts_python3(tmp_path):
+    # The alarm fires after the loop was entered (about 0.2 s in): the compiled loop
+    # hands the frame back at its eval-breaker check and the handler raises there.
+    script = write(tmp_path, "alarm.py", ENTERED + """
+import signal
+import sys
+import traceback
+
+class Timeout(Exception):
+    pass
+
+def on_alarm(signum, frame):
+    raise Timeout()
+
+def spin():
+    k = 0
+    while True:
+        k += 1
+
+signal.signal(signal.SIGALRM, on_alarm)
+signal.setitimer(signal.ITIMER_REAL, 2.0)
+try:
+    spin()
+except Timeout:
+    traceback.print_exc(file=sys.stdout)
+print(entered(spin))
+""")
+    reference, pyopt = run_both([script], timeout=600)
+    assert_same(reference, pyopt)
