@@ -169,8 +169,7 @@ unsafe fn compile_long_call(tstate: *mut ffi::PyThreadState, frame: *mut Frame) 
     // SAFETY: per the contract.
     unsafe {
         let code = pyopt_shim_frame_code(frame);
-        let threshold = crate::discovery::threshold();
-        let Some(state) = existing_state(code).or_else(|| create_state(code, threshold)) else {
+        let Some(state) = state_for_long_call(code) else {
             return;
         };
         let state = &*state;
@@ -179,7 +178,7 @@ unsafe fn compile_long_call(tstate: *mut ffi::PyThreadState, frame: *mut Frame) 
             if inner.disabled || !inner.specs.is_empty() || inner.pending.is_some() {
                 return;
             }
-            inner.calls = inner.calls.max(threshold);
+            inner.calls = inner.calls.max(crate::discovery::threshold());
         }
         if *pyopt_shim_recursion_remaining(tstate) < MIN_HEADROOM {
             return;
@@ -198,6 +197,24 @@ unsafe fn compile_long_call(tstate: *mut ffi::PyThreadState, frame: *mut Frame) 
         if maybe_compile(py, state, &function, &args).is_some() {
             crate::trampoline::install(function.as_ptr(), code, state);
         }
+    }
+}
+
+/// The state of a long call's code, created if need be, except when another co_extra
+/// user exists: CPython calls every user's free function for every code object with
+/// extras, and a long call's code (a `main()`) often lives until finalization, where a
+/// Python-level free function (CPython's test_code registers one) can no longer run.
+///
+/// # Safety
+/// GIL held; `code` is a live code object.
+pub(crate) unsafe fn state_for_long_call(code: *mut ffi::PyCodeObject) -> Option<*const CodeState> {
+    // SAFETY: per the contract.
+    unsafe {
+        existing_state(code).or_else(|| {
+            (pyopt_shim_code_extra_users() <= 1)
+                .then(|| create_state(code, crate::discovery::threshold()))
+                .flatten()
+        })
     }
 }
 

@@ -33,7 +33,7 @@ use pyopt_jit::types::Ty;
 
 use crate::deopt::{PendingKind, take_loop_exit};
 use crate::ffi::*;
-use crate::hook::{call_entry, create_state, existing_state};
+use crate::hook::{call_entry, existing_state, state_for_long_call};
 use crate::settings;
 use crate::state::{CodeState, OsrSpec, compile_loop};
 use crate::values::guard_and_flatten;
@@ -101,22 +101,20 @@ pub(crate) unsafe fn arm_for(tstate: *mut ffi::PyThreadState, frame: *mut Frame)
         if pyopt_shim_code_nlocals(code) != pyopt_shim_code_nlocalsplus(code) {
             return false; // cells and free variables: never compiled
         }
-        let threshold = crate::discovery::threshold();
-        let Some(state) = existing_state(code).or_else(|| create_state(code, threshold)) else {
+        let Some(state) = state_for_long_call(code) else {
             return false;
         };
         let state = &*state;
         let py = Python::assume_attached();
         let headers = loop_headers(py, code, state);
         {
-            let mut inner = state.lock();
+            let inner = state.lock();
             if inner.osr_misses >= MAX_MISSES
                 || inner.pending.is_some()
                 || headers.iter().all(|h| inner.osr_refused.contains(h))
             {
                 return false;
             }
-            inner.osr_misses += 1;
         }
         arm(tstate, code as usize)
     }

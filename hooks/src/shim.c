@@ -424,3 +424,8 @@ void pyopt_shim_osr_leave(_PyInterpreterFrame *frame, int offset, PyObject **loc
     }
     frame->prev_instr = _PyCode_CODE(code) + offset / 2;
 }
+
+/* How many co_extra indices have been requested in this interpreter (pyopt's included). */
+int pyopt_shim_code_extra_users(void) {
+    return (int)PyInterpreterState_Get()->co_extra_user_count;
+}
