@@ -116,6 +116,16 @@ def single_call_benchmarks():
     return benchmarks
 
 
+def module_loop_benchmarks():
+    """A script's top-level loop (the module body, no function): pyopt-python with its
+    default settings enters it compiled while it runs."""
+    script = str(KERNELS / "montecarlo_module.py")
+    variants = {"python3": [PYTHON3, script], "pyopt": [PYOPT, script]}
+    return [Benchmark("single-call-module-montecarlo",
+                      "monte-carlo pi, 2e7 samples, in a module body's loop", variants,
+                      goal="fast at module level")]
+
+
 OVERHEAD = HERE / "overhead"
 OVERHEAD_SCRIPTS = [
     ("strings_dicts", "recursion over strings and dicts"),
@@ -173,6 +183,7 @@ def default_benchmarks():
         pause_benchmark(),
         *jit_benchmarks(),
         *single_call_benchmarks(),
+        *module_loop_benchmarks(),
     ]
 
 

@@ -311,7 +311,7 @@ unsafe fn deoptimize(
     let record = &plan.deopts[point as usize];
     // A compiled loop's frame returning is how it ends, not a deoptimization.
     let loop_frame = plan.osr.is_some() && !frame.is_null();
-    let routine = loop_frame && record.reason == "return";
+    let routine = loop_frame && record.ends_loop(unit.module_body);
     if !routine {
         unit.deopts.fetch_add(1, Ordering::Relaxed);
     }

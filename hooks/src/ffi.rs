@@ -46,7 +46,10 @@ unsafe extern "C-unwind" {
     pub fn pyopt_shim_breaker_reasons(tstate: *mut PyThreadState) -> c_int;
     /// Sets the main interpreter's eval breaker (any thread, no GIL needed).
     pub fn pyopt_shim_wake_main_interpreter();
-    /// Up to `max` innermost started function frames of this thread (innermost first).
+    /// Up to `max` innermost started function and module-body frames of this thread
+    /// (innermost first).
+    /// Whether the frame runs a module body (its variables are its globals, a dict).
+    pub fn pyopt_shim_frame_is_module(frame: *mut Frame) -> c_int;
     pub fn pyopt_shim_running_frames(
         tstate: *mut PyThreadState,
         out: *mut *mut Frame,

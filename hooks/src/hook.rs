@@ -150,12 +150,14 @@ pub(crate) fn compile_long_calls() {
                 // compiled code when it reaches a loop header; the others get compiled
                 // code for their next call, and so does a function whose long calls
                 // keep coming.
+                // A module body runs once: only its loops can be compiled.
+                let module = pyopt_shim_frame_is_module(frame) != 0;
                 if !armed && crate::osr::arm_for(tstate, frame) {
                     armed = true;
-                    if crate::osr::entered_before(frame) {
+                    if crate::osr::entered_before(frame) && !module {
                         compile_long_call(tstate, frame);
                     }
-                } else {
+                } else if !module {
                     compile_long_call(tstate, frame);
                 }
             }

@@ -27,7 +27,10 @@ use std::ffi::c_int;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
 use pyopt_jit::abi::{BOXED, ERROR, GUARD_FAILED};
+use pyopt_jit::bytecode::Instr;
+use pyopt_jit::opcode::op;
 use pyopt_jit::snapshot::{OsrLocal, OsrRequest};
 use pyopt_jit::types::Ty;
 
@@ -278,6 +281,20 @@ unsafe fn at_loop_header(
         let (locals, stack) = frame_contents(frame, code);
         let globals = pyopt_shim_frame_globals(frame);
         let builtins = pyopt_shim_frame_builtins(frame);
+        let module = if pyopt_shim_frame_is_module(frame) != 0 {
+            match ModuleFrame::new(py, code, globals) {
+                Some(module) => Some(module),
+                None => return 0,
+            }
+        } else {
+            None
+        };
+        // What the compiled loop's locals are: the frame's, or a module's variables.
+        let values_for = |request: &OsrRequest| match (&module, &request.module_names) {
+            (Some(module), Some(names)) => Some(module.values(names)),
+            (None, None) => Some(locals.to_vec()),
+            _ => None,
+        };
         let (loops, retired) = {
             let mut inner = state.lock();
             let retired = inner.prune_loops();
@@ -291,8 +308,11 @@ unsafe fn at_loop_header(
             {
                 continue;
             }
-            if let Some(slots) = guard(py, &compiled.request, locals, stack) {
-                return enter(tstate, frame, state, compiled, &slots);
+            let Some(values) = values_for(&compiled.request) else {
+                continue;
+            };
+            if let Some(slots) = guard(py, &compiled.request, &values, stack) {
+                return enter(tstate, frame, state, compiled, &slots, module.as_ref());
             }
         }
         let (pending, refused, count) = {
@@ -306,12 +326,24 @@ unsafe fn at_loop_header(
         if pending || refused || count >= MAX_LOOPS {
             return 0;
         }
-        let request = match describe(py, offset, locals, stack) {
+        let described = match &module {
+            Some(module) => {
+                let names = module.held_names(offset);
+                describe(py, offset, &module.values(&names), stack).map(|mut request| {
+                    request.module_names = Some(names);
+                    request
+                })
+            }
+            None => describe(py, offset, locals, stack),
+        };
+        let request = match described {
             Ok(request) => request,
             Err(reason) => {
                 let mut inner = state.lock();
                 inner.osr_refused.push(offset);
-                let line = code_line(py, code, offset);
+                // SAFETY: GIL held; `code` is the frame's live code object.
+                let code = Bound::from_borrowed_ptr(py, code.cast::<ffi::PyObject>());
+                let line = code_line(&code, offset);
                 inner.refuse(format!("the loop at line {line}"), reason, false);
                 return 0;
             }
@@ -319,19 +351,20 @@ unsafe fn at_loop_header(
         let function = Bound::from_borrowed_ptr(py, function);
         // Compiled now when compiles wait (PYOPT_JIT_BACKGROUND=0): then enter it.
         match compile_loop(py, state, &function, request) {
-            Some(compiled) => match guard(py, &compiled.request, locals, stack) {
-                Some(slots) => enter(tstate, frame, state, &compiled, &slots),
-                None => 0,
-            },
+            Some(compiled) => {
+                let values = values_for(&compiled.request).unwrap_or_default();
+                match guard(py, &compiled.request, &values, stack) {
+                    Some(slots) => enter(tstate, frame, state, &compiled, &slots, module.as_ref()),
+                    None => 0,
+                }
+            }
             None => 0,
         }
     }
 }
 
-/// The source line of the instruction at `offset` of `code`.
-fn code_line(py: Python<'_>, code: *mut ffi::PyCodeObject, offset: u32) -> i64 {
-    // SAFETY: GIL held (a `py` token); `code` is a live code object.
-    let code = unsafe { Bound::from_borrowed_ptr(py, code.cast::<ffi::PyObject>()) };
+/// The source line of the instruction at `offset` of `code` (a code object).
+pub(crate) fn code_line(code: &Bound<'_, PyAny>, offset: u32) -> i64 {
     code.call_method1("co_lines", ())
         .ok()
         .and_then(|lines| {
@@ -387,6 +420,7 @@ fn describe(
         offset,
         locals,
         stack: types,
+        module_names: None,
     })
 }
 
@@ -446,12 +480,18 @@ unsafe fn enter(
     state: &CodeState,
     compiled: &OsrSpec,
     slots: &[u64],
+    module: Option<&ModuleFrame<'_>>,
 ) -> c_int {
     {
         let mut inner = state.lock();
         inner.osr_entries += 1;
         inner.osr_misses = 0;
-        if settings().log {
+        // A module body's loop is entered again after each hand-back: logged once.
+        let first = !inner.osr_logged.contains(&compiled.request.offset);
+        if first {
+            inner.osr_logged.push(compiled.request.offset);
+        }
+        if settings().log && (module.is_none() || first) {
             eprintln!(
                 "pyopt: entered {} ({}:{}) at the loop at line {}",
                 inner.name, inner.filename, inner.first_line, compiled.line
@@ -471,7 +511,7 @@ unsafe fn enter(
             unsafe { ffi::Py_XDECREF(ret.value as *mut ffi::PyObject) };
             match take_loop_exit() {
                 // SAFETY: per the contract.
-                Some(exit) => unsafe { leave(frame, &compiled.request, exit) },
+                Some(exit) => unsafe { leave(frame, &compiled.request, exit, module) },
                 None => {
                     crate::hook::bad_status();
                     -1
@@ -486,11 +526,17 @@ unsafe fn enter(
     }
 }
 
-/// Writes a compiled loop's exit into its frame.
+/// Writes a compiled loop's exit into its frame (a module body's variables into its
+/// dict).
 ///
 /// # Safety
 /// As for [`enter`].
-unsafe fn leave(frame: *mut Frame, request: &OsrRequest, exit: PendingKind) -> c_int {
+unsafe fn leave(
+    frame: *mut Frame,
+    request: &OsrRequest,
+    exit: PendingKind,
+    module: Option<&ModuleFrame<'_>>,
+) -> c_int {
     let (offset, mut locals, stack, exception) = match exit {
         // Nothing ran (the recursion limit): the interpreter carries on.
         PendingKind::Entry => return 0,
@@ -508,6 +554,22 @@ unsafe fn leave(frame: *mut Frame, request: &OsrRequest, exit: PendingKind) -> c
             exception,
         } => (offset, locals, None, Some(exception)),
     };
+    let mut failed = None;
+    if let (Some(module), Some(names)) = (module, &request.module_names) {
+        for (i, value) in locals.drain(..).enumerate() {
+            if value.is_null() {
+                continue; // unbound at entry and never stored
+            }
+            // SAFETY: the exit's values are owned references.
+            let value = unsafe { Bound::from_owned_ptr(module.globals.py(), value) };
+            if matches!(request.locals.get(i), Some(OsrLocal::Kept(_))) {
+                continue;
+            }
+            if let Err(error) = module.set(names[i], &value) {
+                failed.get_or_insert(error);
+            }
+        }
+    }
     // Locals compiled code never touched stay as the frame has them.
     let keep: Vec<u8> = (0..locals.len())
         .map(|i| u8::from(matches!(request.locals.get(i), Some(OsrLocal::Kept(_)))))
@@ -534,11 +596,90 @@ unsafe fn leave(frame: *mut Frame, request: &OsrRequest, exit: PendingKind) -> c
             stack.set_len(0);
         }
     }
-    match exception {
+    match exception.or(failed) {
         Some(exception) => {
             Python::attach(|py| exception.restore(py));
             -1
         }
         None => 0,
+    }
+}
+
+/// A module body's frame: its variables are entries of its globals dict.
+struct ModuleFrame<'py> {
+    globals: Bound<'py, PyDict>,
+    /// `co_names`.
+    names: Bound<'py, PyTuple>,
+    instrs: Vec<Instr>,
+}
+
+impl<'py> ModuleFrame<'py> {
+    /// # Safety
+    /// GIL held; `code` and `globals` (a dict) are the live frame's.
+    unsafe fn new(
+        py: Python<'py>,
+        code: *mut ffi::PyCodeObject,
+        globals: *mut ffi::PyObject,
+    ) -> Option<Self> {
+        // SAFETY: per the contract.
+        let (code, globals) = unsafe {
+            (
+                Bound::from_borrowed_ptr(py, code.cast::<ffi::PyObject>()),
+                Bound::from_borrowed_ptr(py, globals),
+            )
+        };
+        let bytes: Vec<u8> = code.getattr("co_code").ok()?.extract().ok()?;
+        Some(ModuleFrame {
+            globals: globals.cast_into().ok()?,
+            names: code.getattr("co_names").ok()?.cast_into().ok()?,
+            instrs: pyopt_jit::bytecode::decode(&bytes).ok()?,
+        })
+    }
+
+    /// The current values of the variables `names` (`co_names` indices): borrowed from
+    /// the dict, which holds them while it is not changed; null when unbound.
+    fn values(&self, names: &[u32]) -> Vec<*mut ffi::PyObject> {
+        names
+            .iter()
+            .map(|&n| {
+                self.names
+                    .get_item(n as usize)
+                    .ok()
+                    .and_then(|name| self.globals.get_item(name).ok().flatten())
+                    .map_or(std::ptr::null_mut(), |value| value.as_ptr())
+            })
+            .collect()
+    }
+
+    fn set(&self, name: u32, value: &Bound<'py, PyAny>) -> PyResult<()> {
+        self.globals
+            .set_item(self.names.get_item(name as usize)?, value)
+    }
+
+    /// The variables a loop entered at the header `offset` keeps in locals: those the
+    /// loop stores, and the module's other variables that hold a number now (the
+    /// counters of enclosing loops). The rest are read like globals.
+    fn held_names(&self, offset: u32) -> Vec<u32> {
+        let end = pyopt_jit::bytecode::loop_end(&self.instrs, offset);
+        let mut held: Vec<u32> = self
+            .instrs
+            .iter()
+            .filter(|i| i.opcode == op::STORE_NAME)
+            .filter(|i| {
+                (offset..end).contains(&i.start) || {
+                    let value = self.values(&[i.arg])[0];
+                    // SAFETY: the dict holds a reference to the value.
+                    !value.is_null()
+                        && crate::snapshot::type_of(&unsafe {
+                            Bound::from_borrowed_ptr(self.globals.py(), value)
+                        })
+                        .is_some()
+                }
+            })
+            .map(|i| i.arg)
+            .collect();
+        held.sort_unstable();
+        held.dedup();
+        held
     }
 }

@@ -308,6 +308,14 @@ void pyopt_shim_wake_main_interpreter(void) {
 
 /* Up to `max` of this thread's innermost frames that run a function (not a generator
  * or coroutine) and have started, innermost first; returns how many. */
+/* Whether `frame` runs a module body: code without fast locals whose variables are its
+ * globals, a plain dict (class bodies and exec with separate locals are not). */
+int pyopt_shim_frame_is_module(_PyInterpreterFrame *frame) {
+    return !(frame->f_code->co_flags & CO_OPTIMIZED) && frame->f_locals != NULL &&
+           frame->f_locals == frame->f_globals && PyDict_CheckExact(frame->f_globals) &&
+           frame->f_code->co_nlocalsplus == 0;
+}
+
 int pyopt_shim_running_frames(PyThreadState *tstate, _PyInterpreterFrame **out, int max) {
     int n = 0;
     for (_PyInterpreterFrame *frame = tstate->cframe->current_frame; frame != NULL && n < max;
@@ -316,7 +324,7 @@ int pyopt_shim_running_frames(PyThreadState *tstate, _PyInterpreterFrame **out, 
             _PyFrame_IsIncomplete(frame) ||
             (frame->f_code->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR |
                                         CO_ITERABLE_COROUTINE)) ||
-            !(frame->f_code->co_flags & CO_OPTIMIZED)) {
+            !((frame->f_code->co_flags & CO_OPTIMIZED) || pyopt_shim_frame_is_module(frame))) {
             continue;
         }
         out[n++] = frame;

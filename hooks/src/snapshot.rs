@@ -13,7 +13,7 @@ use pyopt_jit::bytecode;
 use pyopt_jit::opcode::op;
 use pyopt_jit::snapshot::{
     Binding, BuiltinFn, CodeSnapshot, CompileRequest, Const, LineRange, MathFn, ModuleKind,
-    ObjectId, RandomFn,
+    ObjectId, OsrRequest, RandomFn,
 };
 use pyopt_jit::types::Ty;
 
@@ -187,10 +187,26 @@ struct Builder<'py> {
     dicts: Vec<DictRef>,
     /// The root function's globals and builtins (borrowed).
     borrowed: [*mut pyo3::ffi::PyObject; 2],
+    /// Entering a module body's loop.
+    module: Option<ModuleLoop>,
 }
 
-/// Takes the snapshot for compiling `function` (a Python function) for `arg_types`.
-pub fn take(function: &Bound<'_, PyAny>, arg_types: Vec<Ty>, fastmath: bool) -> PyResult<Snapshot> {
+/// A module body's loop entered at `header`: `held` are the names it keeps in locals
+/// (see `OsrRequest::module_names`; they are the plan's `varnames`); the other names it
+/// loads are read like globals.
+struct ModuleLoop {
+    header: u32,
+    held: Vec<u32>,
+}
+
+/// Takes the snapshot for compiling `function` (a Python function) for `arg_types`, or
+/// for entering a running frame of it at a loop header (`osr`).
+pub fn take(
+    function: &Bound<'_, PyAny>,
+    arg_types: Vec<Ty>,
+    fastmath: bool,
+    osr: Option<OsrRequest>,
+) -> PyResult<Snapshot> {
     let py = function.py();
     let (_, globals, builtins) = function_parts(function)?;
     let (globals, builtins) = (globals.as_ptr(), builtins.as_ptr());
@@ -205,12 +221,23 @@ pub fn take(function: &Bound<'_, PyAny>, arg_types: Vec<Ty>, fastmath: bool) -> 
         watched: Vec::new(),
         dicts: Vec::new(),
         borrowed: [globals, builtins],
+        module: osr.as_ref().and_then(|o| {
+            Some(ModuleLoop {
+                header: o.offset,
+                held: o.module_names.clone()?,
+            })
+        }),
     };
     builder.function_index(function);
     let mut next = 0;
     while next < builder.functions.len() {
         let function = builder.functions[next].clone();
-        let code = builder.code_snapshot(&function)?;
+        let module = if next == 0 {
+            builder.module.take()
+        } else {
+            None
+        };
+        let code = builder.code_snapshot(&function, module.as_ref())?;
         builder.codes[next] = Some(code);
         next += 1;
     }
@@ -224,7 +251,7 @@ pub fn take(function: &Bound<'_, PyAny>, arg_types: Vec<Ty>, fastmath: bool) -> 
             objects: builder.objects.len() as u32,
             arg_types,
             fastmath,
-            osr: None,
+            osr,
         },
         objects: builder.objects,
         functions: builder.functions.iter().map(Held::new).collect(),
@@ -454,7 +481,12 @@ impl<'py> Builder<'py> {
         (Binding::Unsupported(format!("a {type_name}")), same)
     }
 
-    fn code_snapshot(&mut self, function: &Bound<'py, PyAny>) -> PyResult<CodeSnapshot> {
+    /// `module`: a module body entered at a loop header.
+    fn code_snapshot(
+        &mut self,
+        function: &Bound<'py, PyAny>,
+        module: Option<&ModuleLoop>,
+    ) -> PyResult<CodeSnapshot> {
         let (code, globals, builtins) = function_parts(function)?;
         let get_str = |name: &str| -> PyResult<String> { code.getattr(name)?.extract() };
         let get_u32 = |name: &str| -> PyResult<u32> { code.getattr(name)?.extract() };
@@ -478,14 +510,24 @@ impl<'py> Builder<'py> {
         }
         let raw_code = bytes("co_code")?;
 
-        // Which names the code loads as globals, and as attributes.
+        // Which names the code loads as globals, and as attributes: in a module body,
+        // those of the entered loop (the plan hands back everywhere else).
         let mut global_names = vec![false; names.len()];
         let mut attribute_names = vec![false; names.len()];
         if let Ok(instrs) = bytecode::decode(&raw_code) {
+            let region = module.map(|m| (m.header, bytecode::loop_end(&instrs, m.header)));
             for instr in instrs {
+                if region.is_some_and(|(start, end)| !(start..end).contains(&instr.start)) {
+                    continue;
+                }
                 match instr.opcode {
                     op::LOAD_GLOBAL => {
                         if let Some(flag) = global_names.get_mut((instr.arg >> 1) as usize) {
+                            *flag = true;
+                        }
+                    }
+                    op::LOAD_NAME if module.is_some_and(|m| !m.held.contains(&instr.arg)) => {
+                        if let Some(flag) = global_names.get_mut(instr.arg as usize) {
                             *flag = true;
                         }
                     }
@@ -564,7 +606,14 @@ impl<'py> Builder<'py> {
             kwonlyargcount: get_u32("co_kwonlyargcount")?,
             flags: get_u32("co_flags")?,
             stacksize: get_u32("co_stacksize")?,
-            varnames: strings("co_varnames")?,
+            varnames: match module {
+                Some(module) => module
+                    .held
+                    .iter()
+                    .map(|&n| names.get(n as usize).cloned().unwrap_or_default())
+                    .collect(),
+                None => strings("co_varnames")?,
+            },
             ncellvars: strings("co_cellvars")?.len() as u32,
             nfreevars: strings("co_freevars")?.len() as u32,
             code: raw_code,

@@ -50,6 +50,10 @@ pub struct LoadedUnit {
     pub builtins: *mut ffi::PyObject,
     pub handle: u64,
     pub max_slots: usize,
+    /// A module body's loop: its variables are the module's globals, held in registers
+    /// while it runs, so no other Python code may run until it hands back (see
+    /// `pyopt_poll`).
+    pub module_body: bool,
     pub valid: AtomicBool,
     pub deopts: AtomicU64,
 }
@@ -123,8 +127,14 @@ pub unsafe extern "C-unwind" fn pyopt_poll(_ctx: *mut Ctx, env: *const Env) -> u
     unsafe {
         let tstate = ffi::PyThreadState_Get();
         let reasons = crate::ffi::pyopt_shim_breaker_reasons(tstate);
+        let unit = &*((*env).unit as *const LoadedUnit);
         if reasons & 1 != 0 {
             return 1; // signals and asynchronous exceptions: the interpreter handles them
+        }
+        if unit.module_body && reasons != 0 {
+            // Pending calls and other threads may read the module's variables, which
+            // this loop holds: hand back (the loop is entered again at a later window).
+            return 1;
         }
         // Pending calls (pyopt's discovery windows, mostly) run here, as the
         // interpreter would run them at this back-edge; one that fails hands over to
@@ -137,7 +147,6 @@ pub unsafe extern "C-unwind" fn pyopt_poll(_ctx: *mut Ctx, env: *const Env) -> u
             let saved = ffi::PyEval_SaveThread();
             ffi::PyEval_RestoreThread(saved);
         }
-        let unit = &*((*env).unit as *const LoadedUnit);
         let watches = &*unit.watches.get();
         if watches.iter().any(|w| *w.version != w.expected) {
             // The other thread changed a watched dict.
@@ -192,6 +201,8 @@ pub struct CodeInner {
     pub osr_misses: u32,
     /// Times a running call continued in compiled code.
     pub osr_entries: u64,
+    /// Loop headers whose first entry was logged.
+    pub osr_logged: Vec<u32>,
 }
 
 /// A compiled loop: entered in a running frame at the header `request.offset` when the
@@ -440,7 +451,7 @@ pub fn maybe_compile(
     let background =
         settings().background && !inner.requested.eager && crate::discovery::threshold() > 1;
     drop(inner); // compiling runs Python code (snapshots) and may re-enter the hook
-    let taken = take_snapshot(py, function, types.clone(), fastmath);
+    let taken = take_snapshot(py, function, types.clone(), fastmath, None);
     if background
         && let Some(pool) = pool()
         && let Ok((snapshot, versions)) = taken
@@ -508,10 +519,7 @@ pub fn compile_loop(
         name_state(state, function);
     }
     let offset = request.offset;
-    let taken = take_snapshot(py, function, Vec::new(), fastmath).map(|(mut snapshot, v)| {
-        snapshot.request.osr = Some(request);
-        (snapshot, v)
-    });
+    let taken = take_snapshot(py, function, Vec::new(), fastmath, Some(request));
     if settings().background
         && let Some(pool) = pool()
         && let Ok((snapshot, versions)) = taken
@@ -527,7 +535,9 @@ pub fn compile_loop(
         Err(reason) => {
             let mut inner = state.lock();
             inner.osr_refused.push(offset);
-            inner.refuse(format!("the loop at offset {offset}"), reason, false);
+            let line = snapshot::function_parts(function)
+                .map_or(0, |(code, _, _)| crate::osr::code_line(&code, offset));
+            inner.refuse(format!("the loop at line {line}"), reason, false);
             None
         }
     }
@@ -647,8 +657,9 @@ fn take_snapshot(
     function: &Bound<'_, PyAny>,
     types: Vec<Ty>,
     fastmath: bool,
+    osr: Option<pyopt_jit::snapshot::OsrRequest>,
 ) -> Result<(snapshot::Snapshot, Vec<u64>), String> {
-    let snapshot = snapshot::take(function, types, fastmath).map_err(|e| {
+    let snapshot = snapshot::take(function, types, fastmath, osr).map_err(|e| {
         let message = e.to_string();
         e.restore(py);
         PyErr::take(py); // the snapshot's failure is reported as a refusal
@@ -748,6 +759,11 @@ fn load(
         })
         .collect();
     let max_slots = unit.max_deopt_slots();
+    let module_body = snapshot
+        .request
+        .osr
+        .as_ref()
+        .is_some_and(|o| o.module_names.is_some());
     let names = snapshot
         .request
         .functions
@@ -783,6 +799,7 @@ fn load(
             builtins: snapshot.builtins,
             handle: compiled.handle,
             max_slots,
+            module_body,
             valid: AtomicBool::new(true),
             deopts: AtomicU64::new(0),
         }

@@ -128,6 +128,17 @@ pub fn decode(code: &[u8]) -> Result<Vec<Instr>, DecodeError> {
     Ok(instrs)
 }
 
+/// The end (byte offset after its last backward jump) of the loop whose header starts
+/// at `header`: the loop's instructions are those starting in `header..end`.
+pub fn loop_end(instrs: &[Instr], header: u32) -> u32 {
+    instrs
+        .iter()
+        .filter(|i| i.start >= header && i.jump_target() == Some(header))
+        .map(|i| i.next)
+        .max()
+        .unwrap_or(header)
+}
+
 /// One entry of a 3.11 exception table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExceptionEntry {

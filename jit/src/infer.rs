@@ -16,8 +16,9 @@ use std::fmt;
 use crate::bytecode::{self, Instr};
 use crate::opcode::op;
 use crate::plan::{
-    BinOp, CmpOp, DeoptId, DeoptKind, DeoptPoint, FunctionPlan, Local, Op, OsrEntry, StackSlot,
-    State, Step, Test, UnaryOp, Unit, Value,
+    BinOp, CmpOp, DeoptId, DeoptKind, DeoptPoint, FunctionPlan, Local, Op, OsrEntry,
+    REASON_EVAL_BREAKER, REASON_LOOP_DONE, REASON_RETURN, StackSlot, State, Step, Test, UnaryOp,
+    Unit, Value,
 };
 use crate::snapshot::{
     Binding, BuiltinFn, CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR, CO_ITERABLE_COROUTINE,
@@ -224,6 +225,12 @@ struct FnInfer<'a> {
     /// last index): what it cannot compile inside them refuses the plan; after them the
     /// plan hands the frame back to the interpreter there.
     entered_loop: Option<(usize, usize)>,
+    /// Every instruction outside the entered loop hands the frame back (module bodies,
+    /// and code with exception handlers outside the loop).
+    leave_outside: bool,
+    /// A module body's plan: the `co_names` index of each local (see
+    /// [`crate::snapshot::OsrRequest::module_names`]).
+    module_names: Option<Vec<u32>>,
 }
 
 fn infer_plan(
@@ -272,6 +279,8 @@ fn infer_plan(
         osr: osr.is_some(),
         kept: Vec::new(),
         entered_loop: None,
+        leave_outside: false,
+        module_names: osr.and_then(|o| o.module_names.clone()),
     };
 
     let nlocals = code.varnames.len();
@@ -379,7 +388,7 @@ fn check_shape(code: &CodeSnapshot, params: &[Ty], osr: bool) -> Result<(), Refu
         Some("keyword-only parameters".to_owned())
     } else if code.ncellvars > 0 || code.nfreevars > 0 {
         Some("closures (variables shared with nested functions)".to_owned())
-    } else if !code.exception_table.is_empty() {
+    } else if !osr && !code.exception_table.is_empty() {
         Some("try/except/finally or with blocks".to_owned())
     } else if !osr && code.argcount as usize != params.len() {
         Some(format!(
@@ -520,6 +529,13 @@ impl FnInfer<'_> {
             .max()
             .unwrap_or(header);
         self.entered_loop = Some((header, last));
+        self.check_handlers(header, last)?;
+        if let Some(names) = &osr.module_names
+            && names.len() != osr.locals.len()
+        {
+            return Err(self.refuse(header, "module names without values".to_owned()));
+        }
+        self.leave_outside = osr.module_names.is_some() || !self.code.exception_table.is_empty();
         let osr_entry = OsrEntry {
             step: header as u32,
             locals,
@@ -528,10 +544,32 @@ impl FnInfer<'_> {
         Ok((header, osr_entry, params))
     }
 
+    /// Refuses an entered loop that an exception handler covers: compiled code has none,
+    /// and what the interpreter's handler would find on the stack is gone. Handlers
+    /// elsewhere stay the interpreter's (see `leave_outside`).
+    fn check_handlers(&self, header: usize, last: usize) -> Result<(), Refusal> {
+        let entries = bytecode::exception_table(&self.code.exception_table)
+            .map_err(|e| self.refuse(header, format!("exception table: {}", e.message)))?;
+        let (start, end) = (self.instrs[header].start, self.instrs[last].next);
+        if entries.iter().any(|e| e.start < end && start < e.end) {
+            return Err(self.refuse(
+                header,
+                "a loop inside try/except/finally or with".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
     /// [`Self::transfer`]; in an on-stack-replacement plan, an instruction after the
     /// entered loop that cannot be compiled hands the frame back to the interpreter
     /// instead (the loop is what matters; the rest of the call runs as it would have).
     fn transfer_or_leave(&mut self, index: usize, state: &State) -> Result<Transfer, Refusal> {
+        let outside = self
+            .entered_loop
+            .is_some_and(|(first, last)| index < first || index > last);
+        if outside && self.leave_outside {
+            return Ok(self.deopt_always(index, state, REASON_LOOP_DONE));
+        }
         match self.transfer(index, state) {
             Err(refusal)
                 if self
@@ -688,36 +726,37 @@ impl FnInfer<'_> {
         match instr.opcode {
             op::RESUME | op::NOP => Ok(simple(Op::Nop, out)),
             op::PRECALL => Ok(simple(Op::Nop, out)),
-            op::LOAD_FAST => {
-                self.check_not_kept(index, arg)?;
-                let local = arg as usize;
-                let check = match state.locals.get(local) {
-                    Some(Local::Bound(ty)) => {
-                        out.stack.push(ty.clone());
-                        None
-                    }
-                    Some(Local::MaybeBound(ty)) => {
-                        out.stack.push(ty.clone());
-                        Some(self.resume_here(index, state, "local may be unbound"))
-                    }
-                    Some(Local::Unbound) => {
-                        return Ok(self.deopt_always(index, state, "unbound local"));
-                    }
-                    None => return Err(self.refuse(index, format!("local #{local}"))),
+            op::LOAD_FAST => self.load_local(index, state, out, arg),
+            op::STORE_FAST => self.store_local(index, state, out, arg),
+            op::LOAD_NAME | op::STORE_NAME => {
+                let Some(names) = &self.module_names else {
+                    return Err(self.refuse(index, "names outside a function".to_owned()));
                 };
-                Ok(simple(Op::LoadLocal { local: arg, check }, out))
-            }
-            op::STORE_FAST => {
-                self.check_not_kept(index, arg)?;
-                let ty = self.pop(index, &mut out.stack)?;
-                if !ty.is_value() {
-                    return Err(self.refuse(index, format!("storing a {ty} in a local")));
+                let slot = names.iter().position(|&n| n == arg);
+                match (instr.opcode, slot) {
+                    (op::LOAD_NAME, Some(slot)) => self.load_local(index, state, out, slot as u32),
+                    (op::STORE_NAME, Some(slot)) => {
+                        self.store_local(index, state, out, slot as u32)
+                    }
+                    // Read like a global: the module's dict, then the builtins (the
+                    // frame's locals are its globals).
+                    (op::LOAD_NAME, None) => {
+                        self.load_global(index, state, out, arg, false, "module name")
+                    }
+                    _ => {
+                        let name = self
+                            .code
+                            .names
+                            .get(arg as usize)
+                            .map_or("?", String::as_str);
+                        Err(self.refuse(
+                            index,
+                            format!(
+                                "storing module name '{name}', unbound when the loop was entered"
+                            ),
+                        ))
+                    }
                 }
-                let Some(slot) = out.locals.get_mut(arg as usize) else {
-                    return Err(self.refuse(index, format!("local #{arg}")));
-                };
-                *slot = Local::Bound(ty);
-                Ok(simple(Op::StoreLocal { local: arg }, out))
             }
             op::DELETE_FAST => {
                 self.check_not_kept(index, arg)?;
@@ -771,17 +810,7 @@ impl FnInfer<'_> {
                 if arg & 1 == 1 {
                     out.stack.push(Ty::Null);
                 }
-                let binding = self.code.globals.get(name_index as usize).cloned();
-                let mut transfer =
-                    self.push_binding(index, state, out, binding, name_index, "global name")?;
-                if !matches!(transfer.op, Op::Deopt(_)) {
-                    let value = std::mem::replace(&mut transfer.op, Op::Nop);
-                    transfer.op = Op::LoadGlobal {
-                        null: arg & 1 == 1,
-                        value: Box::new(value),
-                    };
-                }
-                Ok(transfer)
+                self.load_global(index, state, out, name_index, arg & 1 == 1, "global name")
             }
             op::LOAD_ATTR | op::LOAD_METHOD => {
                 let owner = self.pop(index, &mut out.stack)?;
@@ -963,7 +992,7 @@ impl FnInfer<'_> {
                     }
                     Test::IsNone => Some(false),
                 };
-                let poll = backward.then(|| self.resume_here(index, state, "eval breaker"));
+                let poll = backward.then(|| self.resume_here(index, state, REASON_EVAL_BREAKER));
                 let successors = match known {
                     Some(value) if value == jump_if => vec![(target, out)],
                     Some(_) => vec![(next, out)],
@@ -1010,7 +1039,7 @@ impl FnInfer<'_> {
             op::JUMP_FORWARD | op::JUMP_BACKWARD | op::JUMP_BACKWARD_NO_INTERRUPT => {
                 let target = self.target_index(index)?;
                 let poll = (instr.opcode == op::JUMP_BACKWARD)
-                    .then(|| self.resume_here(index, state, "eval breaker"));
+                    .then(|| self.resume_here(index, state, REASON_EVAL_BREAKER));
                 Ok(Transfer {
                     op: Op::Jump {
                         target: target as u32,
@@ -1118,7 +1147,7 @@ impl FnInfer<'_> {
                 if self.osr {
                     // The running frame returns: the interpreter does it, with the
                     // locals and the value written back.
-                    return Ok(self.deopt_always(index, state, "return"));
+                    return Ok(self.deopt_always(index, state, REASON_RETURN));
                 }
                 Ok(Transfer {
                     op: Op::Return,
@@ -1167,6 +1196,109 @@ impl FnInfer<'_> {
             }
             Const::Str(_) => return Err(self.refuse(index, "a str constant".to_owned())),
             Const::Other(kind) => return Err(self.refuse(index, format!("a {kind} constant"))),
+        })
+    }
+
+    /// Pushes the global `name_index` (after a NULL when `null`), as the snapshot bound it.
+    fn load_global(
+        &mut self,
+        index: usize,
+        state: &State,
+        out: State,
+        name_index: u32,
+        null: bool,
+        what: &str,
+    ) -> Result<Transfer, Refusal> {
+        let binding = self.code.globals.get(name_index as usize).cloned();
+        let mut transfer = self.push_binding(index, state, out, binding, name_index, what)?;
+        if !matches!(transfer.op, Op::Deopt(_)) {
+            let value = std::mem::replace(&mut transfer.op, Op::Nop);
+            transfer.op = Op::LoadGlobal {
+                null,
+                value: Box::new(value),
+            };
+        }
+        Ok(transfer)
+    }
+
+    fn load_local(
+        &mut self,
+        index: usize,
+        state: &State,
+        mut out: State,
+        local: u32,
+    ) -> Result<Transfer, Refusal> {
+        self.check_not_kept(index, local)?;
+        let check = match state.locals.get(local as usize) {
+            Some(Local::Bound(ty)) => {
+                out.stack.push(ty.clone());
+                None
+            }
+            Some(Local::MaybeBound(ty)) => {
+                out.stack.push(ty.clone());
+                Some(self.resume_here(index, state, "local may be unbound"))
+            }
+            Some(Local::Unbound) => {
+                return Ok(self.deopt_always(index, state, "unbound local"));
+            }
+            None => return Err(self.refuse(index, format!("local #{local}"))),
+        };
+        Ok(Transfer {
+            op: Op::LoadLocal { local, check },
+            successors: vec![(index + 1, out)],
+            returns: None,
+        })
+    }
+
+    fn store_local(
+        &mut self,
+        index: usize,
+        state: &State,
+        mut out: State,
+        local: u32,
+    ) -> Result<Transfer, Refusal> {
+        self.check_not_kept(index, local)?;
+        if self.module_names.is_some()
+            && !matches!(state.locals.get(local as usize), Some(Local::Bound(_)))
+        {
+            // A new module variable: the interpreter adds it to the dict, in the
+            // program's order.
+            return Ok(self.deopt_always(index, state, "a new module variable"));
+        }
+        let ty = self.pop(index, &mut out.stack)?;
+        if !ty.is_value() {
+            return Err(self.refuse(index, format!("storing a {ty} in a local")));
+        }
+        let Some(slot) = out.locals.get_mut(local as usize) else {
+            return Err(self.refuse(index, format!("local #{local}")));
+        };
+        *slot = Local::Bound(ty);
+        Ok(Transfer {
+            op: Op::StoreLocal { local },
+            successors: vec![(index + 1, out)],
+            returns: None,
+        })
+    }
+
+    /// A module body's plan calling `function`: the name of a module variable the loop
+    /// keeps in a local that some function of the unit reads as a global (it would read
+    /// a stale value), if any.
+    fn stale_module_name(&self) -> Option<String> {
+        let names = self.module_names.as_ref()?;
+        let held: HashSet<&str> = names
+            .iter()
+            .filter_map(|&n| self.code.names.get(n as usize).map(String::as_str))
+            .collect();
+        self.request.functions.iter().skip(1).find_map(|code| {
+            let instrs = bytecode::decode(&code.code).ok()?;
+            instrs.iter().find_map(|i| {
+                let name = match i.opcode {
+                    op::LOAD_GLOBAL => code.names.get((i.arg >> 1) as usize),
+                    op::LOAD_NAME => code.names.get(i.arg as usize),
+                    _ => None,
+                }?;
+                held.contains(name.as_str()).then(|| name.clone())
+            })
         })
     }
 
@@ -1304,6 +1436,15 @@ impl FnInfer<'_> {
                 })
             }
             ObjKind::Function(function) => {
+                if let Some(name) = self.stale_module_name() {
+                    return Err(self.refuse(
+                        index,
+                        format!(
+                            "a call of a function that reads module variable '{name}', \
+                             which the loop keeps updating"
+                        ),
+                    ));
+                }
                 let code = &self.request.functions[function as usize];
                 if code.argcount as usize != nargs {
                     None
@@ -1641,6 +1782,7 @@ mod tests {
                 OsrLocal::Value(Ty::Int),
             ],
             stack: Vec::new(),
+            module_names: None,
         });
         request
     }
@@ -1678,6 +1820,134 @@ mod tests {
         assert_eq!(refused.line, Some(5), "{refused}");
         assert!(refused.construct.contains("'data'"), "{refused}");
         assert!(refused.construct.contains("list"), "{refused}");
+    }
+
+    /// A module body (line 1 is the `try`):
+    ///     try:
+    ///         import q
+    ///     except ImportError:
+    ///         q = None
+    ///     s = 0
+    ///     for i in range(n):                 (line 7; header FOR_ITER at 66)
+    ///         s += i                         (line 8)
+    ///     t = s                              (line 9)
+    fn module_body() -> CodeSnapshot {
+        let mut code = snapshot(
+            "<module>",
+            &[],
+            0,
+            "97000900640064016c005a006e0d2300650124007205010064015a0059006e04770078035900770164\
+             005a02020065036504a6010000ab01000000000000000044005d075a05650265057a0d00005a028c08\
+             65025a0664015300",
+        );
+        code.flags = 0;
+        code.exception_table = hex("820407008707110390011103");
+        code.consts = vec![Const::Int(0), Const::None];
+        code.names = ["q", "ImportError", "s", "range", "n", "i", "t"]
+            .map(str::to_owned)
+            .to_vec();
+        code.globals = vec![Binding::Missing; 7];
+        code.lines = lines(&[(0, 44, 2), (44, 70, 7), (70, 82, 8), (82, 90, 9)]);
+        code
+    }
+
+    /// Enters `module_body` at its loop holding `held` (co_names indices) with `locals`.
+    fn module_request(held: Vec<u32>, locals: Vec<OsrLocal>) -> CompileRequest {
+        let mut code = module_body();
+        code.varnames = held
+            .iter()
+            .map(|&n| code.names[n as usize].clone())
+            .collect();
+        let mut request = request(vec![code], Vec::new());
+        request.osr = Some(crate::snapshot::OsrRequest {
+            offset: 66,
+            locals,
+            stack: vec![Ty::RangeIter],
+            module_names: Some(held),
+        });
+        request
+    }
+
+    fn step_at(plan: &FunctionPlan, start: u32) -> &Step {
+        plan.steps.iter().find(|s| s.start == start).unwrap()
+    }
+
+    #[test]
+    fn a_module_body_loop_keeps_its_variables_in_locals_and_hands_back_after_it() {
+        let locals = vec![OsrLocal::Value(Ty::Int), OsrLocal::Value(Ty::Int)];
+        let unit = plan_unit(&module_request(vec![2, 5], locals)).unwrap();
+        let plan = &unit.plans[0];
+        assert_eq!(plan.params, vec![Ty::Int, Ty::Int, Ty::RangeIter]);
+        // `s += i`: both names are locals (s is local 0, i local 1).
+        assert!(matches!(
+            step_at(plan, 70).op,
+            Op::LoadLocal { local: 0, .. }
+        ));
+        assert!(matches!(
+            step_at(plan, 72).op,
+            Op::LoadLocal { local: 1, .. }
+        ));
+        assert!(matches!(step_at(plan, 78).op, Op::StoreLocal { local: 0 }));
+        // After the loop (and its handlers elsewhere) the interpreter carries on.
+        let Op::Deopt(point) = step_at(plan, 82).op else {
+            panic!("the code after the loop must hand back");
+        };
+        assert_eq!(plan.deopts[point as usize].reason, REASON_LOOP_DONE);
+    }
+
+    #[test]
+    fn a_module_variable_first_bound_in_the_loop_is_bound_by_the_interpreter() {
+        let locals = vec![OsrLocal::Value(Ty::Int), OsrLocal::Unbound];
+        let unit = plan_unit(&module_request(vec![2, 5], locals)).unwrap();
+        let plan = &unit.plans[0];
+        let Op::Deopt(point) = step_at(plan, 68).op else {
+            panic!("storing the unbound `i` must hand back");
+        };
+        assert_eq!(plan.deopts[point as usize].reason, "a new module variable");
+    }
+
+    #[test]
+    fn a_module_body_loop_storing_a_variable_it_does_not_hold_is_refused() {
+        let mut request = module_request(vec![5], vec![OsrLocal::Value(Ty::Int)]);
+        // `s` read like a global, then stored: never what pyopt asks for (it holds what
+        // the loop stores), refused if it were.
+        request.functions[0].globals[2] = Binding::Value(Const::Int(5));
+        let refused = plan_unit(&request).unwrap_err();
+        assert_eq!(refused.line, Some(8), "{refused}");
+        assert!(refused.construct.contains("'s'"), "{refused}");
+    }
+
+    #[test]
+    fn a_loop_inside_try_is_not_entered() {
+        // s = 0
+        // try:
+        //     for i in range(n):   (header FOR_ITER at 30)
+        //         s += i
+        // except ValueError:
+        //     pass
+        let mut code = snapshot(
+            "<module>",
+            &["s", "i"],
+            0,
+            "970064005a000900020065016502a6010000ab01000000000000000044005d075a03650065037a0d\
+             00005a008c0864015300230065042400720401005900640153007700780359007701",
+        );
+        code.flags = 0;
+        code.exception_table = hex("8413190099052203a1012203");
+        code.consts = vec![Const::Int(0), Const::None];
+        code.names = ["s", "range", "n", "i", "ValueError"]
+            .map(str::to_owned)
+            .to_vec();
+        code.globals = vec![Binding::Missing; 5];
+        let mut request = request(vec![code], Vec::new());
+        request.osr = Some(crate::snapshot::OsrRequest {
+            offset: 30,
+            locals: vec![OsrLocal::Value(Ty::Int), OsrLocal::Value(Ty::Int)],
+            stack: vec![Ty::RangeIter],
+            module_names: Some(vec![0, 3]),
+        });
+        let refused = plan_unit(&request).unwrap_err();
+        assert!(refused.construct.contains("inside try"), "{refused}");
     }
 
     #[test]

@@ -312,7 +312,22 @@ pub struct DeoptPoint {
     pub line: Option<u32>,
 }
 
+/// Why an on-stack-replacement plan hands its frame back as planned (not a
+/// deoptimization): the function returns; the entered loop is done.
+pub const REASON_RETURN: &str = "return";
+pub const REASON_LOOP_DONE: &str = "after the entered loop";
+/// A backward jump found the eval breaker set.
+pub const REASON_EVAL_BREAKER: &str = "eval breaker";
+
 impl DeoptPoint {
+    /// Whether handing back here is how a compiled loop normally ends (`module_body`: a
+    /// module body's loop, which also hands back whenever the eval breaker is set).
+    pub fn ends_loop(&self, module_body: bool) -> bool {
+        self.reason == REASON_RETURN
+            || self.reason == REASON_LOOP_DONE
+            || (module_body && self.reason == REASON_EVAL_BREAKER)
+    }
+
     pub fn slots(&self) -> usize {
         let locals: usize = self
             .locals

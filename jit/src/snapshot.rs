@@ -334,6 +334,12 @@ pub struct OsrRequest {
     pub locals: Vec<OsrLocal>,
     /// The value stack at the header, bottom first (range iterators of enclosing loops).
     pub stack: Vec<crate::types::Ty>,
+    /// A module body's frame (its variables live in the module's dict): the `co_names`
+    /// index of each of `locals`, which the plan keeps in locals (`LOAD_NAME` and
+    /// `STORE_NAME` of them); the module's other names are read like globals. `None` for
+    /// a function's frame.
+    #[serde(default)]
+    pub module_names: Option<Vec<u32>>,
 }
 
 /// A local of a running frame entered at a loop header.

@@ -79,6 +79,20 @@ def keeps_objects(n):
     data.append(acc)
     return label, data, i
 
+def guarded(n):
+    # Exception handlers before and after the loop stay the interpreter's.
+    try:
+        scale = float("2.5")
+    except ValueError:
+        scale = 1.0
+    acc = 0.0
+    for i in range(n):
+        acc += i * scale
+    try:
+        return acc / (n - n)
+    except ZeroDivisionError:
+        return acc, i
+
 random.seed(7)
 print(simulate(12_000_000))
 print(nested(3_000_000))
@@ -86,7 +100,9 @@ print(countdown(12_000_000))
 print(first_square_above(10 ** 14))
 print(monte_carlo(5_000_000), random.random())
 print(keeps_objects(12_000_000))
-print(entered(simulate, nested, countdown, first_square_above, monte_carlo, keeps_objects))
+print(guarded(12_000_000))
+print(entered(simulate, nested, countdown, first_square_above, monte_carlo, keeps_objects,
+              guarded))
 """)
     reference, pyopt = run_both([script], timeout=600)
     assert_same(reference, pyopt)
@@ -194,6 +210,152 @@ try:
 except Timeout:
     traceback.print_exc(file=sys.stdout)
 print(entered(spin))
+""")
+    reference, pyopt = run_both([script], timeout=600)
+    assert_same(reference, pyopt)
+
+
+# Module bodies: a script's top-level loop runs once, in the module's frame, with the
+# module's globals as its variables.
+MODULE_ENTERED = """
+def module_loops_entered(*marks):
+    # Whether pyopt entered the loops whose header line ends with "# loop <mark>".
+    try:
+        import python_optimizer
+    except ImportError:
+        return [True] * len(marks)
+    with open(__file__) as source:
+        text = source.read().splitlines()
+    lines = [n for mark in marks for n, line in enumerate(text, 1)
+             if line.endswith("# loop " + mark)]
+    for s in python_optimizer.jit_stats():
+        if s["function"] == "<module>" and s["file"] == __file__:
+            return [s["loop_entries"] > 0 and line in s["loops"] for line in lines]
+    return [False] * len(marks)
+"""
+
+
+def test_a_module_body_loop_runs_compiled_with_python3s_globals(tmp_path):
+    script = write(tmp_path, "module_loops.py", MODULE_ENTERED + """
+import math
+import random
+try:
+    import not_a_module_anywhere
+except ImportError:
+    not_a_module_anywhere = None
+
+def square(v):            # reads no variable the loops update: called natively
+    return v * v
+
+random.seed(11)
+N = 4_000_000
+inside = 0
+total = 0.0
+for i in range(N):                                  # loop A
+    x = random.random()
+    y = random.random()
+    if square(x) + square(y) <= 1.0:
+        inside += 1
+    total += math.sqrt(i) * 0.5
+print(4.0 * inside / N, total, i, x, y)
+
+s = 0
+for j in range(400_000):
+    for k in range(10):     # the outer counter is held # loop B
+        s += (j ^ k) & 7
+print(s, j, k)
+
+n = 9_000_000
+f = 1.0
+while n > 0:
+    n -= 1                  # a while loop's header is its body's first line # loop C
+    f = f * 1.0000001
+    if n % 1000 == 0:
+        f = -f
+print(n, f)
+print(sorted(name for name in globals() if not name.startswith("__")))
+print(module_loops_entered("A", "B", "C"))
+""")
+    reference, pyopt = run_both([script], timeout=600)
+    assert_same(reference, pyopt)
+
+
+def test_leaving_a_module_body_loop_midway_gives_python3s_globals_and_traceback(tmp_path):
+    script = write(tmp_path, "module_leaving.py", MODULE_ENTERED + """
+import sys
+
+def peek():               # reads a variable the loop updates: the loop is not compiled
+    return acc
+
+acc = 0.0
+for i in range(3_000_000):                          # loop A
+    acc += peek() * 0.0 + 1.0
+print(acc, i)
+
+x = 1
+t = 0.0
+for i in range(8_000_000):                          # loop B
+    t += i * 0.5
+    if i == 7_999_990:
+        x = x * (2 ** 62) * 8                       # beyond 64 bits
+    x += 1
+print(x, t, i)
+try:
+    import python_optimizer
+except ImportError:
+    refused = True
+else:
+    refused = any("'acc'" in r["reason"] for s in python_optimizer.jit_stats()
+                  if s["function"] == "<module>" and s["file"] == __file__
+                  for r in s["refusals"])
+print(module_loops_entered("B"), "refused:", refused, file=sys.stderr)
+total = 0
+for i in range(8_000_000):                          # loop C
+    total += i
+    if i == 7_999_998:
+        total = total // (i - i)
+print("not reached")
+""")
+    reference, pyopt = run_both([script], timeout=600)
+    assert reference.returncode == 1
+    assert_same(reference, pyopt)
+
+
+def test_signals_and_threads_see_a_module_body_loops_variables(tmp_path):
+    # The alarm's handler sets a global the loop reads; a thread waits for a global
+    # the loop updates. The compiled loop hands back whenever either needs to run.
+    script = write(tmp_path, "module_signals.py", MODULE_ENTERED + """
+import signal
+import threading
+import time
+
+stop = False
+
+def on_alarm(signum, frame):
+    global stop
+    stop = True
+
+signal.signal(signal.SIGALRM, on_alarm)
+signal.setitimer(signal.ITIMER_REAL, 1.5)
+k = 0
+while not stop:
+    k += 1                                          # loop A
+print("stopped", k > 0)
+
+seen = []
+def watch():
+    while counter < 3_000_000:
+        time.sleep(0.001)
+    seen.append(counter >= 3_000_000)
+
+counter = 0
+thread = threading.Thread(target=watch)
+thread.start()
+for m in range(12_000_000):                         # loop B
+    counter += 1
+thread.join()
+print(seen, counter)
+print(module_loops_entered("A", "B"))
 """)
     reference, pyopt = run_both([script], timeout=600)
     assert_same(reference, pyopt)
