@@ -651,9 +651,16 @@ impl<'py> ModuleFrame<'py> {
             .collect()
     }
 
+    /// Writes a variable back; one the loop left as it was keeps its object (and the
+    /// dict its version).
     fn set(&self, name: u32, value: &Bound<'py, PyAny>) -> PyResult<()> {
-        self.globals
-            .set_item(self.names.get_item(name as usize)?, value)
+        let name = self.names.get_item(name as usize)?;
+        if let Some(current) = self.globals.get_item(&name)?
+            && crate::snapshot::same_value(&current, value)
+        {
+            return Ok(());
+        }
+        self.globals.set_item(name, value)
     }
 
     /// The variables a loop entered at the header `offset` keeps in locals: those the

@@ -639,14 +639,15 @@ pub fn still_valid(dict: &Bound<'_, PyDict>, watched: &WatchedName) -> bool {
         (Expect::Same(expected), Some(value)) => {
             expected.get(py).is_some_and(|expected| value.is(&expected))
         }
-        (Expect::Value(expected), Some(value)) => {
-            let expected = expected.bind(py);
-            value.get_type().is(expected.get_type())
-                && constant(&value) == constant(expected)
-                && same_float_bits(&value, expected)
-        }
+        (Expect::Value(expected), Some(value)) => same_value(&value, expected.bind(py)),
         _ => false,
     }
+}
+
+/// Whether two numbers (or tuples of them) are the same value of the same type: what
+/// compiled code could have inlined for one stands for the other.
+pub fn same_value(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> bool {
+    a.get_type().is(b.get_type()) && constant(a) == constant(b) && same_float_bits(a, b)
 }
 
 /// Floats compare by bits (0.0 and -0.0 differ; an inlined NaN is never "the same").

@@ -249,6 +249,7 @@ def square(v):            # reads no variable the loops update: called natively
 
 random.seed(11)
 N = 4_000_000
+N_id = id(N)              # held by the loop, never stored: the same object after it
 inside = 0
 total = 0.0
 for i in range(N):                                  # loop A
@@ -257,7 +258,7 @@ for i in range(N):                                  # loop A
     if square(x) + square(y) <= 1.0:
         inside += 1
     total += math.sqrt(i) * 0.5
-print(4.0 * inside / N, total, i, x, y)
+print(4.0 * inside / N, total, i, x, y, id(N) == N_id)
 
 s = 0
 for j in range(400_000):
