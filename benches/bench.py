@@ -63,6 +63,7 @@ JIT_KERNELS = [
     ("nbody", "three bodies, 200k steps on locals and tuples", ">= 90x (Numba)"),
     ("intkernel", "Collatz lengths below 3e5 + gcd sum 300x300", ">= best of Numba/PyPy"),
     ("mathloop", "sin, cos, sqrt, exp over 3e6 iterations", ">= best of Numba/PyPy"),
+    ("sumsq_list", "sum of squares over a list of 1e6 floats", ">= 32x (PyPy)"),
 ]
 
 

@@ -8,6 +8,7 @@
 
 use std::cmp::Ordering;
 
+use pyo3::ffi;
 use pyo3::prelude::*;
 
 use pyopt_jit::abi::helper;
@@ -29,10 +30,24 @@ fn libm_symbols() -> Vec<(&'static str, u64)> {
         .collect()
 }
 
+/// CPython's own objects compiled code refers to (`helper::PYTHON_OBJECTS`).
+fn python_objects() -> Vec<(&'static str, u64)> {
+    // SAFETY: taking the addresses of CPython's static objects.
+    unsafe {
+        vec![
+            ("PyFloat_Type", &raw mut ffi::PyFloat_Type as u64),
+            ("PyLong_Type", &raw mut ffi::PyLong_Type as u64),
+            ("_Py_TrueStruct", ffi::Py_True() as u64),
+            ("_Py_FalseStruct", ffi::Py_False() as u64),
+        ]
+    }
+}
+
 /// Every helper with its address, for the back end.
 pub fn symbols() -> Vec<(&'static str, u64)> {
     let mut all = runtime_helpers();
     all.extend(libm_symbols());
+    all.extend(python_objects());
     all
 }
 
@@ -97,6 +112,10 @@ fn runtime_helpers() -> Vec<(&'static str, u64)> {
         (
             helper::BOX_RESULT,
             crate::values::pyopt_box_result as *const () as usize as u64,
+        ),
+        (
+            helper::LIST_SET,
+            crate::values::pyopt_list_set as *const () as usize as u64,
         ),
     ]
 }
@@ -500,6 +519,7 @@ mod tests {
         provided.sort();
         let mut declared = helper::ALL.to_vec();
         declared.extend(helper::LIBM);
+        declared.extend(helper::PYTHON_OBJECTS);
         declared.sort();
         assert_eq!(provided, declared);
     }

@@ -555,6 +555,12 @@ fn box_result(ty: &Ty, value: u64) -> *mut ffi::PyObject {
                 ffi::Py_IncRef(object);
                 object
             }
+            // A list the caller or the frame holds: a new reference to it.
+            Ty::List(_) => {
+                let object = value as *mut ffi::PyObject;
+                ffi::Py_IncRef(object);
+                object
+            }
             // Tuples arrive boxed.
             _ => value as *mut ffi::PyObject,
         }

@@ -339,6 +339,7 @@ unsafe fn at_loop_header(
         let request = match described {
             Ok(request) => request,
             Err(reason) => {
+                crate::state::ensure_named(state, &Bound::from_borrowed_ptr(py, function));
                 let mut inner = state.lock();
                 inner.osr_refused.push(offset);
                 // SAFETY: GIL held; `code` is the frame's live code object.
@@ -400,21 +401,21 @@ fn describe(
         .collect();
     let mut types = Vec::with_capacity(stack.len());
     for &entry in stack {
-        let mut range = [0i64; 3];
-        // SAFETY: the frame holds a reference to each stack entry (none is null at a
-        // loop header).
-        if entry.is_null() || unsafe { pyopt_shim_range_iter(entry, range.as_mut_ptr()) } == 0 {
-            let what = if entry.is_null() {
-                "NULL".to_owned()
-            } else {
-                // SAFETY: as above.
-                type_name(&unsafe { Bound::from_borrowed_ptr(py, entry) })
-            };
-            return Err(format!(
-                "the running call's loop iterates over a {what} (only range loops are entered)"
-            ));
+        match loop_iterator(py, entry) {
+            Some((ty, _)) => types.push(ty),
+            None => {
+                let what = if entry.is_null() {
+                    "NULL".to_owned()
+                } else {
+                    // SAFETY: the frame holds a reference to each stack entry.
+                    type_name(&unsafe { Bound::from_borrowed_ptr(py, entry) })
+                };
+                return Err(format!(
+                    "the running call's loop iterates over a {what} \
+                     (loops over range() and lists are entered)"
+                ));
+            }
         }
-        types.push(Ty::RangeIter);
     }
     Ok(OsrRequest {
         offset,
@@ -458,15 +459,53 @@ fn guard(
             OsrLocal::Kept(_) | OsrLocal::Unbound => {}
         }
     }
-    for &entry in stack {
-        let mut range = [0i64; 3];
-        // SAFETY: the frame holds a reference to each stack entry.
-        if entry.is_null() || unsafe { pyopt_shim_range_iter(entry, range.as_mut_ptr()) } == 0 {
+    for (&entry, expected) in stack.iter().zip(&request.stack) {
+        let (ty, entry_slots) = loop_iterator(py, entry)?;
+        if ty != *expected {
             return None;
         }
-        slots.extend(range.map(|v| v as u64));
+        slots.extend(entry_slots);
     }
     Some(slots)
+}
+
+/// A value-stack entry at a loop header that compiled code can take over: a range
+/// iterator or a list iterator nothing else refers to, with its type and slots.
+fn loop_iterator(py: Python<'_>, entry: *mut ffi::PyObject) -> Option<(Ty, Vec<u64>)> {
+    if entry.is_null() {
+        return None;
+    }
+    let mut range = [0i64; 3];
+    // SAFETY: the frame holds a reference to each stack entry.
+    if unsafe { pyopt_shim_range_iter(entry, range.as_mut_ptr()) } != 0 {
+        return Some((Ty::RangeIter, range.map(|v| v as u64).to_vec()));
+    }
+    // SAFETY: reading the reference count of a live object, before taking one.
+    if unsafe { ffi::Py_REFCNT(entry) } != 1 {
+        return None;
+    }
+    // SAFETY: as above.
+    let iterator = unsafe { Bound::from_borrowed_ptr(py, entry) };
+    if iterator.get_type().name().ok()? != "list_iterator" {
+        return None;
+    }
+    // `(iter, (list,), index)`, or `(iter, ([],))` once exhausted.
+    let reduced = iterator.call_method0("__reduce__").ok()?;
+    let (_, (list,), index): (Bound<'_, PyAny>, (Bound<'_, PyAny>,), i64) =
+        reduced.extract().ok()?;
+    let Some(Ty::List(first)) = crate::snapshot::type_of(&list) else {
+        return None;
+    };
+    // Items are read as the type of the next one (the first one's when past the end).
+    let item = list
+        .get_item(index)
+        .ok()
+        .and_then(|next| crate::snapshot::type_of(&next))
+        .filter(Ty::is_number)
+        .unwrap_or(*first);
+    // The list stays alive: the iterator on the frame's stack holds it.
+    let slots = vec![list.as_ptr() as u64, index as u64];
+    Some((Ty::ListIter(Box::new(item)), slots))
 }
 
 /// Runs the compiled loop in `frame` and leaves the frame as the compiled code left it.

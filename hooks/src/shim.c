@@ -407,7 +407,8 @@ int pyopt_shim_range_iter(PyObject *object, int64_t out[3]) {
  * `locals[i]` for each i not kept (stolen, NULL for unbound; kept ones stay), the value
  * stack `stack[0..nstack]` (stolen; with nstack < 0 the stack stays), and the
  * interpreter continues at byte offset `offset`. The objects replaced are numbers and
- * range iterators, whose release runs no code. */
+ * range and list iterators, whose release runs no code (a list iterator's list is held
+ * by the iterator replacing it). */
 void pyopt_shim_osr_leave(_PyInterpreterFrame *frame, int offset, PyObject **locals,
                           const unsigned char *keep, int nlocals, PyObject **stack,
                           int nstack) {

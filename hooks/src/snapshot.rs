@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use pyo3::prelude::*;
 use pyo3::types::{
-    PyBool, PyBytes, PyDict, PyFloat, PyFunction, PyInt, PyModule, PyString, PyTuple,
+    PyBool, PyBytes, PyDict, PyFloat, PyFunction, PyInt, PyList, PyModule, PyString, PyTuple,
 };
 use pyopt_jit::bytecode;
 use pyopt_jit::opcode::op;
@@ -306,6 +306,15 @@ fn type_of_depth(value: &Bound<'_, PyAny>, depth: usize) -> Option<Ty> {
             .map(|item| type_of_depth(&item, depth + 1))
             .collect::<Option<Vec<_>>>()
             .map(Ty::Tuple)
+    } else if value.is_exact_instance_of::<PyList>() && depth == 0 {
+        // Items are read as the first one's type (checked at every read); an empty
+        // list's as floats.
+        let list = value.cast::<PyList>().ok()?;
+        let item = match list.get_item(0) {
+            Ok(first) => type_of_depth(&first, 1).filter(Ty::is_number)?,
+            Err(_) => Ty::Float,
+        };
+        Some(Ty::List(Box::new(item)))
     } else {
         None
     }
@@ -645,9 +654,17 @@ pub fn still_valid(dict: &Bound<'_, PyDict>, watched: &WatchedName) -> bool {
 }
 
 /// Whether two numbers (or tuples of them) are the same value of the same type: what
-/// compiled code could have inlined for one stands for the other.
+/// compiled code could have inlined for one stands for the other. Other objects are
+/// the same only when they are one object.
 pub fn same_value(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> bool {
-    a.get_type().is(b.get_type()) && constant(a) == constant(b) && same_float_bits(a, b)
+    if a.is(b) {
+        return true;
+    }
+    let value = constant(a);
+    is_plain_value(&value)
+        && a.get_type().is(b.get_type())
+        && value == constant(b)
+        && same_float_bits(a, b)
 }
 
 /// Floats compare by bits (0.0 and -0.0 differ; an inlined NaN is never "the same").

@@ -354,6 +354,13 @@ pub fn registry() -> &'static Mutex<HashMap<usize, Arc<CodeState>>> {
     REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
+/// Names a state created for a long call (for logs and statistics), once.
+pub fn ensure_named(state: &CodeState, function: &Bound<'_, PyAny>) {
+    if state.lock().name.is_empty() {
+        name_state(state, function);
+    }
+}
+
 /// Records the function's name, file and first line in its state (for statistics and
 /// log lines). Call without holding the state's lock.
 pub fn name_state(state: &CodeState, function: &Bound<'_, PyAny>) {
@@ -515,9 +522,7 @@ pub fn compile_loop(
         }
         settings().fastmath || inner.requested.fastmath
     };
-    if state.lock().name.is_empty() {
-        name_state(state, function);
-    }
+    ensure_named(state, function);
     let offset = request.offset;
     let taken = take_snapshot(py, function, Vec::new(), fastmath, Some(request));
     if settings().background

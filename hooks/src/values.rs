@@ -40,6 +40,14 @@ pub fn guard_and_flatten(value: &Bound<'_, PyAny>, ty: &Ty, out: &mut Vec<u64>) 
             true
         }
         Ty::None => value.is_none(),
+        Ty::List(_) => {
+            if crate::snapshot::type_of(value).as_ref() != Some(ty) {
+                return false;
+            }
+            // Borrowed: the caller's arguments or the frame hold the list.
+            out.push(value.as_ptr() as u64);
+            true
+        }
         Ty::Tuple(items) => {
             let Ok(tuple) = value.cast::<PyTuple>() else {
                 return false;
@@ -96,12 +104,76 @@ pub fn materialize<'py>(
                 range
             }
         }
+        Ty::List(_) => {
+            // SAFETY: compiled code only has lists the caller or the frame holds.
+            unsafe { Bound::from_borrowed_ptr(py, take() as *mut ffi::PyObject) }
+        }
+        Ty::ListIter(_) => {
+            // SAFETY: as above.
+            let list = unsafe { Bound::from_borrowed_ptr(py, take() as *mut ffi::PyObject) };
+            let index = take() as i64;
+            let iterator = list.try_iter()?.into_any();
+            iterator.call_method1("__setstate__", (index,))?;
+            iterator
+        }
         Ty::Null | Ty::Object(_) => {
             return Err(pyo3::exceptions::PyRuntimeError::new_err(
                 "pyopt internal error: materializing a marker",
             ));
         }
     })
+}
+
+/// `pyopt_list_set`: `list[index] = value` (see `helper::LIST_SET`).
+///
+/// # Safety
+/// Called by compiled code with the GIL held and an exact list it holds.
+pub unsafe extern "C-unwind" fn pyopt_list_set(
+    list: *mut ffi::PyObject,
+    index: i64,
+    kind: u32,
+    bits: i64,
+) -> u32 {
+    // SAFETY: per the contract; indices are checked against the list's size.
+    unsafe {
+        let len = ffi::Py_SIZE(list) as i64;
+        let position = if index < 0 { index + len } else { index };
+        if position < 0 || position >= len {
+            return 1; // the interpreter raises IndexError
+        }
+        let slot = (*list.cast::<ffi::PyListObject>())
+            .ob_item
+            .add(position as usize);
+        let old = *slot;
+        // Releasing a number runs no Python code; anything else might (`__del__`).
+        let kind_of_old = ffi::Py_TYPE(old);
+        let number = kind_of_old == &raw mut ffi::PyFloat_Type
+            || kind_of_old == &raw mut ffi::PyLong_Type
+            || kind_of_old == &raw mut ffi::PyBool_Type;
+        if !number {
+            return 1;
+        }
+        let new = match kind {
+            0 => ffi::PyLong_FromLongLong(bits),
+            1 => ffi::PyFloat_FromDouble(f64::from_bits(bits as u64)),
+            _ => {
+                let object = if bits != 0 {
+                    ffi::Py_True()
+                } else {
+                    ffi::Py_False()
+                };
+                ffi::Py_IncRef(object);
+                object
+            }
+        };
+        if new.is_null() {
+            ffi::PyErr_Clear(); // out of memory: the interpreter tries again and raises
+            return 1;
+        }
+        *slot = new;
+        ffi::Py_DecRef(old);
+        0
+    }
 }
 
 fn unit_of(env: *const Env) -> &'static crate::state::LoadedUnit {

@@ -131,6 +131,19 @@ pub mod helper {
     /// `(env, plan: u32, slots: *const u64) -> obj`: the plan's result as a new object
     /// (for tuple results); null with an exception set when allocation failed.
     pub const BOX_RESULT: &str = "pyopt_box_result";
+    /// `(list, index: i64, kind: u32, bits: i64) -> u32`: `list[index] = value`, the
+    /// value an int (kind 0), a float's bits (1) or a bool (2); 1 = the interpreter must
+    /// do it (index out of range, or an old item whose release could run Python code).
+    pub const LIST_SET: &str = "pyopt_list_set";
+
+    /// CPython objects compiled code compares items with (addresses, not functions):
+    /// the exact types of floats and ints, and the two bools.
+    pub const PYTHON_OBJECTS: [&str; 4] = [
+        "PyFloat_Type",
+        "PyLong_Type",
+        "_Py_TrueStruct",
+        "_Py_FalseStruct",
+    ];
 
     /// C library math functions compiled code calls directly (`double f(double)`),
     /// resolved to the process's libm: the very functions CPython's `math` module calls.
@@ -139,7 +152,7 @@ pub mod helper {
         "log10", "sqrt",
     ];
 
-    pub const ALL: [&str; 18] = [
+    pub const ALL: [&str; 19] = [
         DEOPT,
         GUARDS,
         POLL,
@@ -158,6 +171,7 @@ pub mod helper {
         ROUND_FLOAT_DIGITS,
         ROUND_INT_DIGITS,
         BOX_RESULT,
+        LIST_SET,
     ];
 }
 

@@ -469,7 +469,7 @@ fn static_truth(ty: &Ty) -> Option<bool> {
 }
 
 fn can_test_truth(ty: &Ty) -> bool {
-    ty.is_number() || static_truth(ty).is_some()
+    ty.is_number() || static_truth(ty).is_some() || matches!(ty, Ty::List(_))
 }
 
 impl FnInfer<'_> {
@@ -514,7 +514,7 @@ impl FnInfer<'_> {
             }
         }
         for ty in &osr.stack {
-            if !matches!(ty, Ty::RangeIter) {
+            if !matches!(ty, Ty::RangeIter | Ty::ListIter(_)) {
                 return Err(self.refuse(header, format!("a loop over a {ty}")));
             }
             params.push(ty.clone());
@@ -1051,28 +1051,61 @@ impl FnInfer<'_> {
             }
             op::GET_ITER => {
                 let iterable = self.pop(index, &mut out.stack)?;
-                if iterable != Ty::Range {
-                    return Err(self.refuse(
+                match iterable {
+                    Ty::Range => {
+                        out.stack.push(Ty::RangeIter);
+                        Ok(simple(Op::Nop, out))
+                    }
+                    Ty::List(item) => {
+                        out.stack.push(Ty::ListIter(item));
+                        Ok(simple(Op::IterList, out))
+                    }
+                    other => Err(self.refuse(
                         index,
-                        format!("iteration over a {iterable} (only range() is compiled)"),
-                    ));
+                        format!("iteration over a {other} (range() and lists are compiled)"),
+                    )),
                 }
-                out.stack.push(Ty::RangeIter);
-                Ok(simple(Op::Nop, out))
             }
             op::FOR_ITER => {
                 let exit = self.target_index(index)?;
-                if out.stack.last() != Some(&Ty::RangeIter) {
-                    return Err(self.refuse(index, "iteration over a non-range".to_owned()));
-                }
                 let mut done = out.clone();
                 done.stack.pop();
-                out.stack.push(Ty::Int);
+                let op = match out.stack.last().cloned() {
+                    Some(Ty::RangeIter) => {
+                        out.stack.push(Ty::Int);
+                        Op::ForRange { exit: exit as u32 }
+                    }
+                    Some(Ty::ListIter(item)) => {
+                        let deopt = self.resume_here(index, state, "list item of another type");
+                        out.stack.push((*item).clone());
+                        Op::ForList {
+                            exit: exit as u32,
+                            item: *item,
+                            deopt,
+                        }
+                    }
+                    _ => return Err(self.refuse(index, "iteration over a non-range".to_owned())),
+                };
                 Ok(Transfer {
-                    op: Op::ForRange { exit: exit as u32 },
+                    op,
                     successors: vec![(next, out), (exit, done)],
                     returns: None,
                 })
+            }
+            op::STORE_SUBSCR => {
+                let subscript = self.pop(index, &mut out.stack)?;
+                let container = self.pop(index, &mut out.stack)?;
+                let value = self.pop(index, &mut out.stack)?;
+                match container {
+                    Ty::List(_) if is_intlike(&subscript) && value.is_number() => {
+                        let deopt = self.resume_here(index, state, "list store");
+                        Ok(simple(Op::ListSet { deopt }, out))
+                    }
+                    Ty::List(_) if subscript.is_value() && value.is_value() => {
+                        Ok(self.deopt_always(index, state, "list store of these types"))
+                    }
+                    other => Err(self.refuse(index, format!("storing an item into a {other}"))),
+                }
             }
             op::CALL => self.transfer_call(index, state, out),
             op::KW_NAMES => Err(self.refuse(index, "keyword arguments in calls".to_owned())),
@@ -1101,6 +1134,21 @@ impl FnInfer<'_> {
             op::BINARY_SUBSCR => {
                 let subscript = self.pop(index, &mut out.stack)?;
                 let container = self.pop(index, &mut out.stack)?;
+                if let Ty::List(item) = &container {
+                    if !is_intlike(&subscript) {
+                        // Slices and other keys: the interpreter.
+                        return Ok(self.deopt_always(index, state, "list index type"));
+                    }
+                    let deopt = self.resume_here(index, state, "list index or item type");
+                    out.stack.push((**item).clone());
+                    return Ok(simple(
+                        Op::ListGet {
+                            item: (**item).clone(),
+                            deopt,
+                        },
+                        out,
+                    ));
+                }
                 let Ty::Tuple(items) = container else {
                     return Err(self.refuse(index, format!("indexing a {container}")));
                 };
@@ -1547,7 +1595,7 @@ impl FnInfer<'_> {
                 }
                 _ => None,
             },
-            BuiltinFn::Len => one(&|t| matches!(t, Ty::Tuple(_)).then_some(Ty::Int)),
+            BuiltinFn::Len => one(&|t| matches!(t, Ty::Tuple(_) | Ty::List(_)).then_some(Ty::Int)),
         }
     }
 }
@@ -1948,6 +1996,43 @@ mod tests {
         });
         let refused = plan_unit(&request).unwrap_err();
         assert!(refused.construct.contains("inside try"), "{refused}");
+    }
+
+    /// def f(a, i):
+    ///     s = 0.0
+    ///     for x in a:          (GET_ITER at 8, FOR_ITER at 10)
+    ///         s += x
+    ///     a[i] = s             (STORE_SUBSCR at 32)
+    ///     return a[i]          (BINARY_SUBSCR at 40)
+    #[test]
+    fn lists_are_iterated_indexed_and_stored_into_in_place() {
+        let mut code = snapshot(
+            "f",
+            &["a", "i", "s", "x"],
+            2,
+            "970064017d027c0044005d077d037c027c037a0d00007d028c087c027c007c013c0000007c007c\
+             01190000000000000000005300",
+        );
+        code.consts = vec![Const::None, Const::Float(0.0)];
+        let floats = Ty::List(Box::new(Ty::Float));
+        let unit = plan_unit(&request(vec![code], vec![floats.clone(), Ty::Int])).unwrap();
+        let plan = &unit.plans[0];
+        assert_eq!(plan.result, Ty::Float);
+        assert!(matches!(step_at(plan, 8).op, Op::IterList));
+        let Op::ForList { item, deopt, .. } = &step_at(plan, 10).op else {
+            panic!("FOR_ITER over a list");
+        };
+        assert_eq!(*item, Ty::Float);
+        // An item of another type: the interpreter redoes FOR_ITER from the iterator.
+        assert_eq!(
+            plan.deopts[*deopt as usize].kind,
+            DeoptKind::Resume {
+                offset: 10,
+                stack: vec![StackSlot::Typed(Ty::ListIter(Box::new(Ty::Float)))],
+            }
+        );
+        assert!(matches!(step_at(plan, 32).op, Op::ListSet { .. }));
+        assert!(matches!(&step_at(plan, 40).op, Op::ListGet { item, .. } if *item == Ty::Float));
     }
 
     #[test]

@@ -264,6 +264,27 @@ pub enum Op {
         result: Ty,
         deopt: DeoptId,
     },
+    /// `list[index]` (an int index): out of range, or an item that is not `item`,
+    /// hands over before the instruction.
+    ListGet {
+        item: Ty,
+        deopt: DeoptId,
+    },
+    /// `list[index] = value` (through a helper: boxing, and releasing the old item);
+    /// what the helper cannot do (out of range, an old item whose release could run
+    /// Python code) hands over before the instruction.
+    ListSet {
+        deopt: DeoptId,
+    },
+    /// GET_ITER on a list: an iterator at index 0.
+    IterList,
+    /// FOR_ITER over a list iterator: the next item, or `exit` past the end; an item
+    /// that is not `item` hands over before the instruction.
+    ForList {
+        exit: u32,
+        item: Ty,
+        deopt: DeoptId,
+    },
     Return,
     /// Always hand over to the interpreter here (an operation that raises for these
     /// types, or a name that is not defined).

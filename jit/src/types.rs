@@ -24,6 +24,13 @@ pub enum Ty {
     Range,
     /// An iterator over a `range`, in the same representation.
     RangeIter,
+    /// A `list` whose items compiled code reads as this number type (`Int`, `Float` or
+    /// `Bool`); every read checks the item, and another type hands over. One slot: the
+    /// object, borrowed (the caller's arguments or the running frame hold it; compiled
+    /// code never makes a list, so it never holds the only reference).
+    List(Box<Ty>),
+    /// An iterator over such a list: the list and the next index (two slots).
+    ListIter(Box<Ty>),
     /// The NULL CPython pushes before some callables.
     Null,
     /// A specific object resolved at snapshot time (a function, a module, a builtin).
@@ -39,6 +46,8 @@ impl Ty {
             Ty::Int | Ty::Float | Ty::Bool => 1,
             Ty::Tuple(items) => items.iter().map(Ty::slots).sum(),
             Ty::Range | Ty::RangeIter => 3,
+            Ty::List(_) => 1,
+            Ty::ListIter(_) => 2,
             Ty::None | Ty::Null | Ty::Object(_) => 0,
         }
     }
@@ -49,6 +58,7 @@ impl Ty {
         match self {
             Ty::Int | Ty::Float | Ty::Bool | Ty::None => true,
             Ty::Tuple(items) => items.iter().all(Ty::is_value),
+            Ty::List(item) => item.is_number(),
             _ => false,
         }
     }
@@ -81,6 +91,8 @@ impl fmt::Display for Ty {
             }
             Ty::Range => write!(f, "range"),
             Ty::RangeIter => write!(f, "range_iterator"),
+            Ty::List(item) => write!(f, "list[{item}]"),
+            Ty::ListIter(item) => write!(f, "list_iterator[{item}]"),
             Ty::Null => write!(f, "NULL"),
             Ty::Object(id) => write!(f, "object#{id}"),
         }
@@ -112,6 +124,8 @@ mod tests {
         );
         assert_eq!(Ty::RangeIter.slots(), 3);
         assert_eq!(Ty::Object(3).slots(), 0);
+        assert_eq!(Ty::List(Box::new(Ty::Float)).slots(), 1);
+        assert_eq!(Ty::ListIter(Box::new(Ty::Int)).slots(), 2);
     }
 
     #[test]
@@ -131,5 +145,7 @@ mod tests {
         assert!(Ty::Tuple(vec![Ty::Int, Ty::None]).is_value());
         assert!(!Ty::Range.is_value());
         assert!(!Ty::Tuple(vec![Ty::Null]).is_value());
+        assert!(Ty::List(Box::new(Ty::Float)).is_value());
+        assert!(!Ty::ListIter(Box::new(Ty::Float)).is_value());
     }
 }

@@ -93,7 +93,20 @@ def guarded(n):
     except ZeroDivisionError:
         return acc, i
 
+def over_lists(n):
+    # Loops over a list (its iterator on the stack) and indexing one, items written.
+    data = [0.5 * k for k in range(1000)]
+    counts = [0, 0, 0]
+    acc = 0.0
+    for rep in range(n):
+        for x in data:
+            acc += x * x
+        counts[rep % 3] += 1
+        data[rep % 1000] = acc * 1e-9
+    return acc, counts, data[:3], rep, x
+
 random.seed(7)
+print(over_lists(12_000))
 print(simulate(12_000_000))
 print(nested(3_000_000))
 print(countdown(12_000_000))
@@ -102,7 +115,7 @@ print(monte_carlo(5_000_000), random.random())
 print(keeps_objects(12_000_000))
 print(guarded(12_000_000))
 print(entered(simulate, nested, countdown, first_square_above, monte_carlo, keeps_objects,
-              guarded))
+              guarded, over_lists))
 """)
     reference, pyopt = run_both([script], timeout=600)
     assert_same(reference, pyopt)
@@ -162,23 +175,23 @@ print(entered(overflows_late, divides_by_zero, callee_raises, unbound_at_the_end
 
 def test_a_loop_the_jit_cannot_compile_is_reported_and_runs_as_in_python3(tmp_path):
     script = write(tmp_path, "refused.py", """
-def sums_a_list(n):
-    data = [1.5, 2.5]
+def sums_a_dict(n):
+    data = {0: 1.5, 1: 2.5}
     acc = 0.0
     for i in range(n):
         acc += data[i % 2]
     return acc
 
-print(sums_a_list(6_000_000))
+print(sums_a_dict(6_000_000))
 try:
     import python_optimizer
 except ImportError:
     print("refused: True")
 else:
-    info = python_optimizer.jit_info(sums_a_list)
+    info = python_optimizer.jit_info(sums_a_dict)
     reasons = [r["reason"] for r in info["refusals"]] if info else []
     print("refused:", info is not None and info["loop_entries"] == 0
-          and any("'data'" in r and "list" in r for r in reasons))
+          and any("'data'" in r and "dict" in r for r in reasons))
 """)
     reference, pyopt = run_both([script], timeout=600)
     assert_same(reference, pyopt)

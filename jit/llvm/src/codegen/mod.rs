@@ -12,8 +12,10 @@
 //! - [`wrapper`]: the entry wrappers `hooks` calls;
 //! - [`ops`]: one plan instruction at a time;
 //! - [`numeric`]: arithmetic and comparisons with Python's semantics, `range`, `math`
-//!   and the builtins.
+//!   and the builtins;
+//! - [`lists`]: reading, writing and iterating `list` objects in place.
 
+mod lists;
 mod numeric;
 mod ops;
 mod wrapper;
@@ -59,6 +61,10 @@ enum Cv<'c> {
     Tuple(Vec<Cv<'c>>),
     /// start, step, length
     Range(IntValue<'c>, IntValue<'c>, IntValue<'c>),
+    /// A (borrowed) object: a list.
+    Obj(PointerValue<'c>),
+    /// A list and the next index.
+    ListIter(PointerValue<'c>, IntValue<'c>),
     /// NULL or a known object: no machine value.
     Marker,
 }
@@ -71,6 +77,8 @@ enum Store<'c> {
     Bool(PointerValue<'c>),
     Tuple(Vec<Store<'c>>),
     Range([PointerValue<'c>; 3]),
+    Obj(PointerValue<'c>),
+    ListIter(PointerValue<'c>, PointerValue<'c>),
     Empty(Ty),
 }
 
@@ -228,7 +236,17 @@ impl<'c> Gen<'c> {
                 p.into(),
                 vec![p.into(), i32t.into(), p.into()],
             ),
+            (
+                helper::LIST_SET,
+                i32t.into(),
+                vec![p.into(), i64t.into(), i32t.into(), i64t.into()],
+            ),
         ];
+        // CPython's objects compiled code compares with, resolved like the helpers.
+        for name in helper::PYTHON_OBJECTS {
+            let global = self.module.add_global(self.ctx.i8_type(), None, name);
+            global.set_linkage(Linkage::External);
+        }
         for (name, result, params) in decls {
             let f = self.module.add_function(
                 name,
@@ -298,6 +316,11 @@ impl<'c> Gen<'c> {
                 for _ in 0..3 {
                     out.push(self.i64t.into());
                 }
+            }
+            Ty::List(_) => out.push(self.ptrt.into()),
+            Ty::ListIter(_) => {
+                out.push(self.ptrt.into());
+                out.push(self.i64t.into());
             }
             Ty::None | Ty::Null | Ty::Object(_) => {}
         }
@@ -456,6 +479,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 ab.build_alloca(self.g.i64t, "").unwrap(),
                 ab.build_alloca(self.g.i64t, "").unwrap(),
             ]),
+            Ty::List(_) => Store::Obj(ab.build_alloca(self.g.ptrt, "").unwrap()),
+            Ty::ListIter(_) => Store::ListIter(
+                ab.build_alloca(self.g.ptrt, "").unwrap(),
+                ab.build_alloca(self.g.i64t, "").unwrap(),
+            ),
             other => Store::Empty(other.clone()),
         }
     }
@@ -512,6 +540,13 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     .map_err(err)?
                     .into_int_value(),
             ),
+            Store::Obj(p) => Cv::Obj(self.load_ptr(*p)?),
+            Store::ListIter(list, index) => Cv::ListIter(
+                self.load_ptr(*list)?,
+                b.build_load(self.g.i64t, *index, "")
+                    .map_err(err)?
+                    .into_int_value(),
+            ),
             Store::Empty(Ty::None) => Cv::None,
             Store::Empty(_) => Cv::Marker,
         })
@@ -535,6 +570,13 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 b.build_store(ptrs[0], *a).map_err(err)?;
                 b.build_store(ptrs[1], *c).map_err(err)?;
                 b.build_store(ptrs[2], *d).map_err(err)?;
+            }
+            (Store::Obj(p), Cv::Obj(v)) => {
+                b.build_store(*p, *v).map_err(err)?;
+            }
+            (Store::ListIter(list, index), Cv::ListIter(l, i)) => {
+                b.build_store(*list, *l).map_err(err)?;
+                b.build_store(*index, *i).map_err(err)?;
             }
             (Store::Empty(_), Cv::None | Cv::Marker) => {}
             (s, v) => return Err(format!("internal: storing {v:?} into {s:?}")),
@@ -759,6 +801,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 }
             }
             Cv::Range(a, c, d) => out.extend([*a, *c, *d]),
+            Cv::Obj(p) => out.push(b.build_ptr_to_int(*p, self.g.i64t, "").map_err(err)?),
+            Cv::ListIter(p, i) => {
+                out.push(b.build_ptr_to_int(*p, self.g.i64t, "").map_err(err)?);
+                out.push(*i);
+            }
             Cv::None | Cv::Marker => {}
         }
         Ok(())
@@ -784,6 +831,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 for v in [a, c, d] {
                     out.push((*v).into());
                 }
+            }
+            Cv::Obj(p) => out.push((*p).into()),
+            Cv::ListIter(p, i) => {
+                out.push((*p).into());
+                out.push((*i).into());
             }
             Cv::None | Cv::Marker => {}
         }
@@ -822,6 +874,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
             Ty::RangeIter => Cv::Range(
                 take(next)?.into_int_value(),
                 take(next)?.into_int_value(),
+                take(next)?.into_int_value(),
+            ),
+            Ty::List(_) => Cv::Obj(take(next)?.into_pointer_value()),
+            Ty::ListIter(_) => Cv::ListIter(
+                take(next)?.into_pointer_value(),
                 take(next)?.into_int_value(),
             ),
             other => return Err(format!("internal: parameter of type {other}")),
@@ -1027,6 +1084,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
             Cv::Range(_, _, len) => b
                 .build_int_compare(IntPredicate::NE, *len, g.i64t.const_zero(), "")
                 .map_err(err)?,
+            Cv::Obj(list) => {
+                let len = self.list_len(*list)?;
+                self.icmp(IntPredicate::NE, len, g.i64t.const_zero())?
+            }
+            Cv::ListIter(..) => g.i1t.const_int(1, false),
         })
     }
 
@@ -1138,6 +1200,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let mut position = 0;
                 self.read_slots(ty, slots, &mut position)?
             }
+            Ty::List(_) => Cv::Obj(self.b().build_int_to_ptr(value, g.ptrt, "").map_err(err)?),
             other => return Err(format!("internal: result of type {other}")),
         })
     }
@@ -1168,6 +1231,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     .map(|t| self.read_slots(t, slots, position))
                     .collect::<Res<_>>()?,
             ),
+            Ty::List(_) => {
+                let v = next(self, g.ptrt.into())?;
+                Cv::Obj(v.into_pointer_value())
+            }
             other => return Err(format!("internal: slot value of type {other}")),
         })
     }

@@ -148,6 +148,9 @@ impl<'c> Gen<'c> {
                 BasicMetadataTypeEnum::FloatType(t) => {
                     b.build_load(*t, address, "").map_err(err)?
                 }
+                BasicMetadataTypeEnum::PointerType(t) => {
+                    b.build_load(*t, address, "").map_err(err)?
+                }
                 _ => b.build_load(i64t, address, "").map_err(err)?,
             };
             call_args.push(value.into());

@@ -1,0 +1,141 @@
+"""Lists of numbers inside compiled code (issue 5): reading items by index and by
+iteration, `len`, truth, writing items (visible to the caller), lists passed to compiled
+callees and returned; items of another type, ints beyond 60 bits, indices out of range
+and mutation while iterating hand over to the interpreter, so results and exceptions
+are python3's."""
+
+DIGIT = 2**30
+
+
+def total(a):
+    s = 0
+    for x in a:
+        s += x
+    return s
+
+
+def total_float(a):
+    s = 0.0
+    for x in a:
+        s += x * x
+    return s
+
+
+def item(a, i):
+    return a[i]
+
+
+def item_plus_one(a, i):
+    return a[i] + 1
+
+
+def length_and_truth(a):
+    n = len(a)
+    if a:
+        return n * 2
+    return -1
+
+
+def store(a, i, v):
+    a[i] = v
+    return a
+
+
+def scale(a, k):
+    for i in range(len(a)):
+        a[i] = a[i] * k
+    return a
+
+
+def augmented(a):
+    for i in range(len(a)):
+        a[i] += 1.5
+    return a
+
+
+def reverse_diff(a):
+    t = 0
+    for i in range(len(a)):
+        t += a[-1 - i] - a[i]
+    return t
+
+
+def dot(a, b):
+    s = 0.0
+    for i in range(min(len(a), len(b))):
+        s += a[i] * b[i]
+    return s
+
+
+def gather(a, idx):
+    s = 0.0
+    for j in idx:
+        s += a[j]
+    return s
+
+
+def count_true(flags):
+    n = 0
+    for f in flags:
+        if f:
+            n += 1
+    return n
+
+
+def writes_while_iterating(a):
+    seen = 0.0
+    for x in a:
+        seen += x
+        a[len(a) - 1] = seen
+    return seen
+
+
+def element(a, i):
+    return item(a, i) * 2
+
+
+def passes_through(a):
+    b = a
+    return b
+
+
+def same_object(a):
+    return passes_through(a) is a
+
+
+def slice_sum(a):
+    s = 0.0
+    for x in a[1:]:
+        s += x
+    return s
+
+
+class Floats(list):
+    pass
+
+
+CASES = [
+    (total, [([1, 2, 3],), ([],), ([True, False, True],), ([1, 2.5],), ([1, 2**70, 3],),
+             ([2**62, 2**62],), ([DIGIT - 1, DIGIT, -DIGIT, DIGIT * DIGIT - 1, -(DIGIT * DIGIT) + 1],),
+             ([DIGIT * DIGIT, -(DIGIT * DIGIT)],), ([0, -0, -1, 1],), ([1.0, "a"],),
+             (Floats([1.0, 2.0]),)]),
+    (total_float, [([1.5, -2.0, 1e308],), ([float("nan"), 0.5],), ([],), ([0.5, 2],),
+                   ([1.0, None],)]),
+    (item, [([1.5, 2.5], 0), ([1.5, 2.5], -1), ([1.5, 2.5], 2), ([1.5, 2.5], -3),
+            ([1.5, 2.5], True), ([7, 8], 1), ([7, 8], 1.0), ([True], 0), ([1, "x"], 1)]),
+    (item_plus_one, [([2**63 - 1], 0), ([1.5], 0), ([5], -1)]),
+    (length_and_truth, [([],), ([1.0, 2.0],), ([1, 2, 3],)]),
+    (store, [([1.0, 2.0], 0, 5.5), ([1.0, 2.0], -1, 7), ([1, 2], 1, True), ([1, 2], 2, 3),
+             (["s", 2], 0, 1.0), ([1.0], 0, 2**62 * 4)]),
+    (scale, [([1.0, 2.0, 3.0], 0.5), ([1, 2, 3], 3), ([1, 2**61], 4), ([], 2.0)]),
+    (augmented, [([1.0, -1.5],), ([1, 2],), ([None],)]),
+    (reverse_diff, [([1, 5, 9, 2],), ([1.5, 2.5],), ([2**62, -(2**62)],)]),
+    (dot, [([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]), ([1.0], [2.0, 3.0]), ([1, 2], [3, 4])]),
+    (gather, [([0.5, 1.5, 2.5], [2, 0, -1]), ([0.5, 1.5], [0, 2]), ([1.5], [])]),
+    (count_true, [([True, False, True],), ([],), ([True, 1],)]),
+    (writes_while_iterating, [([1.0, 2.0, 3.0],), ([0.5],)]),
+    (element, [([1.5, 2.5], 1), ([1.5, 2.5], 5)]),
+    (passes_through, [([1.0, 2.0],), ([],)]),
+    (same_object, [([1.0, 2.0],)], {"expect": "any"}),
+    (slice_sum, [([1.0, 2.0, 3.0],)], {"expect": "any"}),
+]
