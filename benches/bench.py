@@ -64,6 +64,7 @@ JIT_KERNELS = [
     ("intkernel", "Collatz lengths below 3e5 + gcd sum 300x300", ">= best of Numba/PyPy"),
     ("mathloop", "sin, cos, sqrt, exp over 3e6 iterations", ">= best of Numba/PyPy"),
     ("sumsq_list", "sum of squares over a list of 1e6 floats", ">= 32x (PyPy)"),
+    ("indexed_array", "indexed loop over a 1e6-item array.array('d')", ">= 88x (PyPy)"),
 ]
 
 

@@ -555,8 +555,8 @@ fn box_result(ty: &Ty, value: u64) -> *mut ffi::PyObject {
                 ffi::Py_IncRef(object);
                 object
             }
-            // A list the caller or the frame holds: a new reference to it.
-            Ty::List(_) => {
+            // A sequence the caller or the frame holds: a new reference to it.
+            Ty::List(_) | Ty::Array(_) => {
                 let object = value as *mut ffi::PyObject;
                 ffi::Py_IncRef(object);
                 object

@@ -469,8 +469,8 @@ fn guard(
     Some(slots)
 }
 
-/// A value-stack entry at a loop header that compiled code can take over: a range
-/// iterator or a list iterator nothing else refers to, with its type and slots.
+/// A value-stack entry at a loop header that compiled code can take over: a range,
+/// list or array iterator nothing else refers to, with its type and slots.
 fn loop_iterator(py: Python<'_>, entry: *mut ffi::PyObject) -> Option<(Ty, Vec<u64>)> {
     if entry.is_null() {
         return None;
@@ -486,26 +486,33 @@ fn loop_iterator(py: Python<'_>, entry: *mut ffi::PyObject) -> Option<(Ty, Vec<u
     }
     // SAFETY: as above.
     let iterator = unsafe { Bound::from_borrowed_ptr(py, entry) };
-    if iterator.get_type().name().ok()? != "list_iterator" {
+    if !matches!(
+        iterator.get_type().name().ok()?.to_str().ok()?,
+        "list_iterator" | "arrayiterator"
+    ) {
         return None;
     }
-    // `(iter, (list,), index)`, or `(iter, ([],))` once exhausted.
+    // `(iter, (sequence,), index)`, or `(iter, ([],))` once exhausted.
     let reduced = iterator.call_method0("__reduce__").ok()?;
-    let (_, (list,), index): (Bound<'_, PyAny>, (Bound<'_, PyAny>,), i64) =
+    let (_, (sequence,), index): (Bound<'_, PyAny>, (Bound<'_, PyAny>,), i64) =
         reduced.extract().ok()?;
-    let Some(Ty::List(first)) = crate::snapshot::type_of(&list) else {
-        return None;
+    let sequence_ty = match crate::snapshot::type_of(&sequence)? {
+        // A list's items are read as the type of the next one (the first one's when
+        // past the end).
+        Ty::List(first) => Ty::List(Box::new(
+            sequence
+                .get_item(index)
+                .ok()
+                .and_then(|next| crate::snapshot::type_of(&next))
+                .filter(Ty::is_number)
+                .unwrap_or(*first),
+        )),
+        array @ Ty::Array(_) => array,
+        _ => return None,
     };
-    // Items are read as the type of the next one (the first one's when past the end).
-    let item = list
-        .get_item(index)
-        .ok()
-        .and_then(|next| crate::snapshot::type_of(&next))
-        .filter(Ty::is_number)
-        .unwrap_or(*first);
-    // The list stays alive: the iterator on the frame's stack holds it.
-    let slots = vec![list.as_ptr() as u64, index as u64];
-    Some((Ty::ListIter(Box::new(item)), slots))
+    // The sequence stays alive: the iterator on the frame's stack holds it.
+    let slots = vec![sequence.as_ptr() as u64, index as u64];
+    Some((Ty::SeqIter(Box::new(sequence_ty)), slots))
 }
 
 /// Runs the compiled loop in `frame` and leaves the frame as the compiled code left it.

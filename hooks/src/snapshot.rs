@@ -15,7 +15,7 @@ use pyopt_jit::snapshot::{
     Binding, BuiltinFn, CodeSnapshot, CompileRequest, Const, LineRange, MathFn, ModuleKind,
     ObjectId, OsrRequest, RandomFn,
 };
-use pyopt_jit::types::Ty;
+use pyopt_jit::types::{ArrayKind, Ty};
 
 /// Most functions one compile request carries (the function and what it calls).
 const MAX_FUNCTIONS: usize = 16;
@@ -315,9 +315,37 @@ fn type_of_depth(value: &Bound<'_, PyAny>, depth: usize) -> Option<Ty> {
             Err(_) => Ty::Float,
         };
         Some(Ty::List(Box::new(item)))
+    } else if depth == 0 && is_array(value) {
+        let typecode: char = value.getattr("typecode").ok()?.extract().ok()?;
+        ArrayKind::from_typecode(typecode).map(Ty::Array)
     } else {
         None
     }
+}
+
+/// Whether `value` is exactly an `array.array` (the `array` module's type, looked up in
+/// `sys.modules`: without the module there are no arrays).
+fn is_array(value: &Bound<'_, PyAny>) -> bool {
+    static ARRAY_TYPE: std::sync::OnceLock<Py<PyAny>> = std::sync::OnceLock::new();
+    let py = value.py();
+    let array_type = match ARRAY_TYPE.get() {
+        Some(array_type) => array_type.bind(py).clone(),
+        None => {
+            let found = py
+                .import("sys")
+                .and_then(|sys| sys.getattr("modules"))
+                .and_then(|modules| modules.get_item("array"))
+                .and_then(|module| module.getattr("array"));
+            match found {
+                Ok(array_type) => ARRAY_TYPE
+                    .get_or_init(|| array_type.unbind())
+                    .bind(py)
+                    .clone(),
+                Err(_) => return false,
+            }
+        }
+    };
+    value.get_type().is(&array_type)
 }
 
 fn constant(value: &Bound<'_, PyAny>) -> Const {

@@ -40,11 +40,11 @@ pub fn guard_and_flatten(value: &Bound<'_, PyAny>, ty: &Ty, out: &mut Vec<u64>) 
             true
         }
         Ty::None => value.is_none(),
-        Ty::List(_) => {
+        Ty::List(_) | Ty::Array(_) => {
             if crate::snapshot::type_of(value).as_ref() != Some(ty) {
                 return false;
             }
-            // Borrowed: the caller's arguments or the frame hold the list.
+            // Borrowed: the caller's arguments or the frame hold the sequence.
             out.push(value.as_ptr() as u64);
             true
         }
@@ -104,15 +104,15 @@ pub fn materialize<'py>(
                 range
             }
         }
-        Ty::List(_) => {
-            // SAFETY: compiled code only has lists the caller or the frame holds.
+        Ty::List(_) | Ty::Array(_) => {
+            // SAFETY: compiled code only has sequences the caller or the frame holds.
             unsafe { Bound::from_borrowed_ptr(py, take() as *mut ffi::PyObject) }
         }
-        Ty::ListIter(_) => {
+        Ty::SeqIter(_) => {
             // SAFETY: as above.
-            let list = unsafe { Bound::from_borrowed_ptr(py, take() as *mut ffi::PyObject) };
+            let sequence = unsafe { Bound::from_borrowed_ptr(py, take() as *mut ffi::PyObject) };
             let index = take() as i64;
-            let iterator = list.try_iter()?.into_any();
+            let iterator = sequence.try_iter()?.into_any();
             iterator.call_method1("__setstate__", (index,))?;
             iterator
         }

@@ -469,7 +469,7 @@ fn static_truth(ty: &Ty) -> Option<bool> {
 }
 
 fn can_test_truth(ty: &Ty) -> bool {
-    ty.is_number() || static_truth(ty).is_some() || matches!(ty, Ty::List(_))
+    ty.is_number() || static_truth(ty).is_some() || ty.item().is_some()
 }
 
 impl FnInfer<'_> {
@@ -514,7 +514,7 @@ impl FnInfer<'_> {
             }
         }
         for ty in &osr.stack {
-            if !matches!(ty, Ty::RangeIter | Ty::ListIter(_)) {
+            if !matches!(ty, Ty::RangeIter | Ty::SeqIter(_)) {
                 return Err(self.refuse(header, format!("a loop over a {ty}")));
             }
             params.push(ty.clone());
@@ -1056,13 +1056,15 @@ impl FnInfer<'_> {
                         out.stack.push(Ty::RangeIter);
                         Ok(simple(Op::Nop, out))
                     }
-                    Ty::List(item) => {
-                        out.stack.push(Ty::ListIter(item));
-                        Ok(simple(Op::IterList, out))
+                    sequence @ (Ty::List(_) | Ty::Array(_)) => {
+                        out.stack.push(Ty::SeqIter(Box::new(sequence)));
+                        Ok(simple(Op::IterSeq, out))
                     }
                     other => Err(self.refuse(
                         index,
-                        format!("iteration over a {other} (range() and lists are compiled)"),
+                        format!(
+                            "iteration over a {other} (range(), lists and arrays are compiled)"
+                        ),
                     )),
                 }
             }
@@ -1075,12 +1077,15 @@ impl FnInfer<'_> {
                         out.stack.push(Ty::Int);
                         Op::ForRange { exit: exit as u32 }
                     }
-                    Some(Ty::ListIter(item)) => {
+                    Some(Ty::SeqIter(sequence)) => {
+                        let item = sequence
+                            .item()
+                            .ok_or_else(|| self.refuse(index, "iterator type".to_owned()))?;
                         let deopt = self.resume_here(index, state, "list item of another type");
-                        out.stack.push((*item).clone());
-                        Op::ForList {
+                        out.stack.push(item.clone());
+                        Op::ForSeq {
                             exit: exit as u32,
-                            item: *item,
+                            item,
                             deopt,
                         }
                     }
@@ -1096,13 +1101,21 @@ impl FnInfer<'_> {
                 let subscript = self.pop(index, &mut out.stack)?;
                 let container = self.pop(index, &mut out.stack)?;
                 let value = self.pop(index, &mut out.stack)?;
-                match container {
-                    Ty::List(_) if is_intlike(&subscript) && value.is_number() => {
-                        let deopt = self.resume_here(index, state, "list store");
-                        Ok(simple(Op::ListSet { deopt }, out))
+                // Arrays of ints take ints only (a float raises TypeError).
+                let storable = match &container {
+                    Ty::List(_) => value.is_number(),
+                    Ty::Array(kind) => {
+                        is_intlike(&value) || (kind.item() == Ty::Float && value.is_number())
                     }
-                    Ty::List(_) if subscript.is_value() && value.is_value() => {
-                        Ok(self.deopt_always(index, state, "list store of these types"))
+                    _ => false,
+                };
+                match container {
+                    Ty::List(_) | Ty::Array(_) if is_intlike(&subscript) && storable => {
+                        let deopt = self.resume_here(index, state, "item store");
+                        Ok(simple(Op::ItemSet { deopt }, out))
+                    }
+                    Ty::List(_) | Ty::Array(_) if subscript.is_value() && value.is_value() => {
+                        Ok(self.deopt_always(index, state, "item store of these types"))
                     }
                     other => Err(self.refuse(index, format!("storing an item into a {other}"))),
                 }
@@ -1134,20 +1147,14 @@ impl FnInfer<'_> {
             op::BINARY_SUBSCR => {
                 let subscript = self.pop(index, &mut out.stack)?;
                 let container = self.pop(index, &mut out.stack)?;
-                if let Ty::List(item) = &container {
+                if let Some(item) = container.item() {
                     if !is_intlike(&subscript) {
                         // Slices and other keys: the interpreter.
-                        return Ok(self.deopt_always(index, state, "list index type"));
+                        return Ok(self.deopt_always(index, state, "index type"));
                     }
-                    let deopt = self.resume_here(index, state, "list index or item type");
-                    out.stack.push((**item).clone());
-                    return Ok(simple(
-                        Op::ListGet {
-                            item: (**item).clone(),
-                            deopt,
-                        },
-                        out,
-                    ));
+                    let deopt = self.resume_here(index, state, "index or item type");
+                    out.stack.push(item.clone());
+                    return Ok(simple(Op::ItemGet { item, deopt }, out));
                 }
                 let Ty::Tuple(items) = container else {
                     return Err(self.refuse(index, format!("indexing a {container}")));
@@ -1595,7 +1602,9 @@ impl FnInfer<'_> {
                 }
                 _ => None,
             },
-            BuiltinFn::Len => one(&|t| matches!(t, Ty::Tuple(_) | Ty::List(_)).then_some(Ty::Int)),
+            BuiltinFn::Len => {
+                one(&|t| (matches!(t, Ty::Tuple(_)) || t.item().is_some()).then_some(Ty::Int))
+            }
         }
     }
 }
@@ -2018,8 +2027,8 @@ mod tests {
         let unit = plan_unit(&request(vec![code], vec![floats.clone(), Ty::Int])).unwrap();
         let plan = &unit.plans[0];
         assert_eq!(plan.result, Ty::Float);
-        assert!(matches!(step_at(plan, 8).op, Op::IterList));
-        let Op::ForList { item, deopt, .. } = &step_at(plan, 10).op else {
+        assert!(matches!(step_at(plan, 8).op, Op::IterSeq));
+        let Op::ForSeq { item, deopt, .. } = &step_at(plan, 10).op else {
             panic!("FOR_ITER over a list");
         };
         assert_eq!(*item, Ty::Float);
@@ -2028,11 +2037,11 @@ mod tests {
             plan.deopts[*deopt as usize].kind,
             DeoptKind::Resume {
                 offset: 10,
-                stack: vec![StackSlot::Typed(Ty::ListIter(Box::new(Ty::Float)))],
+                stack: vec![StackSlot::Typed(Ty::SeqIter(Box::new(floats.clone())))],
             }
         );
-        assert!(matches!(step_at(plan, 32).op, Op::ListSet { .. }));
-        assert!(matches!(&step_at(plan, 40).op, Op::ListGet { item, .. } if *item == Ty::Float));
+        assert!(matches!(step_at(plan, 32).op, Op::ItemSet { .. }));
+        assert!(matches!(&step_at(plan, 40).op, Op::ItemGet { item, .. } if *item == Ty::Float));
     }
 
     #[test]

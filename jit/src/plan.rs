@@ -264,23 +264,24 @@ pub enum Op {
         result: Ty,
         deopt: DeoptId,
     },
-    /// `list[index]` (an int index): out of range, or an item that is not `item`,
-    /// hands over before the instruction.
-    ListGet {
+    /// `sequence[index]` of a list or an array (an int index): out of range, or a
+    /// list item that is not `item`, hands over before the instruction.
+    ItemGet {
         item: Ty,
         deopt: DeoptId,
     },
-    /// `list[index] = value` (through a helper: boxing, and releasing the old item);
-    /// what the helper cannot do (out of range, an old item whose release could run
-    /// Python code) hands over before the instruction.
-    ListSet {
+    /// `sequence[index] = value` of a list (through a helper: boxing, and releasing the
+    /// old item) or an array (in place); what cannot be done (out of range, an old item
+    /// whose release could run Python code, an int the array cannot hold) hands over
+    /// before the instruction.
+    ItemSet {
         deopt: DeoptId,
     },
-    /// GET_ITER on a list: an iterator at index 0.
-    IterList,
-    /// FOR_ITER over a list iterator: the next item, or `exit` past the end; an item
-    /// that is not `item` hands over before the instruction.
-    ForList {
+    /// GET_ITER on a list or an array: an iterator at index 0.
+    IterSeq,
+    /// FOR_ITER over a list or array iterator: the next item, or `exit` past the end;
+    /// a list item that is not `item` hands over before the instruction.
+    ForSeq {
         exit: u32,
         item: Ty,
         deopt: DeoptId,

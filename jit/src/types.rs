@@ -29,8 +29,12 @@ pub enum Ty {
     /// object, borrowed (the caller's arguments or the running frame hold it; compiled
     /// code never makes a list, so it never holds the only reference).
     List(Box<Ty>),
-    /// An iterator over such a list: the list and the next index (two slots).
-    ListIter(Box<Ty>),
+    /// An `array.array` of this item kind, borrowed like a list (one slot); its items
+    /// are machine numbers, read and written in place.
+    Array(ArrayKind),
+    /// An iterator over a list or an array (the sequence's type): the sequence and the
+    /// next index (two slots).
+    SeqIter(Box<Ty>),
     /// The NULL CPython pushes before some callables.
     Null,
     /// A specific object resolved at snapshot time (a function, a module, a builtin).
@@ -46,8 +50,8 @@ impl Ty {
             Ty::Int | Ty::Float | Ty::Bool => 1,
             Ty::Tuple(items) => items.iter().map(Ty::slots).sum(),
             Ty::Range | Ty::RangeIter => 3,
-            Ty::List(_) => 1,
-            Ty::ListIter(_) => 2,
+            Ty::List(_) | Ty::Array(_) => 1,
+            Ty::SeqIter(_) => 2,
             Ty::None | Ty::Null | Ty::Object(_) => 0,
         }
     }
@@ -59,7 +63,17 @@ impl Ty {
             Ty::Int | Ty::Float | Ty::Bool | Ty::None => true,
             Ty::Tuple(items) => items.iter().all(Ty::is_value),
             Ty::List(item) => item.is_number(),
+            Ty::Array(_) => true,
             _ => false,
+        }
+    }
+
+    /// The type items of this sequence (a list or an array) are read as.
+    pub fn item(&self) -> Option<Ty> {
+        match self {
+            Ty::List(item) => Some((**item).clone()),
+            Ty::Array(kind) => Some(kind.item()),
+            _ => None,
         }
     }
 
@@ -92,9 +106,64 @@ impl fmt::Display for Ty {
             Ty::Range => write!(f, "range"),
             Ty::RangeIter => write!(f, "range_iterator"),
             Ty::List(item) => write!(f, "list[{item}]"),
-            Ty::ListIter(item) => write!(f, "list_iterator[{item}]"),
+            Ty::Array(kind) => write!(f, "array('{}')", kind.typecode()),
+            Ty::SeqIter(sequence) => write!(f, "iterator[{sequence}]"),
             Ty::Null => write!(f, "NULL"),
             Ty::Object(id) => write!(f, "object#{id}"),
+        }
+    }
+}
+
+/// The item type of an `array.array`, by its typecode ('l' is 'q' on 64-bit Linux).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ArrayKind {
+    F64,
+    F32,
+    I64,
+    I32,
+    I8,
+    U8,
+}
+
+impl ArrayKind {
+    pub fn from_typecode(code: char) -> Option<ArrayKind> {
+        Some(match code {
+            'd' => ArrayKind::F64,
+            'f' => ArrayKind::F32,
+            'q' | 'l' => ArrayKind::I64,
+            'i' => ArrayKind::I32,
+            'b' => ArrayKind::I8,
+            'B' => ArrayKind::U8,
+            _ => return None,
+        })
+    }
+
+    pub fn typecode(self) -> char {
+        match self {
+            ArrayKind::F64 => 'd',
+            ArrayKind::F32 => 'f',
+            ArrayKind::I64 => 'q',
+            ArrayKind::I32 => 'i',
+            ArrayKind::I8 => 'b',
+            ArrayKind::U8 => 'B',
+        }
+    }
+
+    /// What reading an item gives in Python: a float or an int.
+    pub fn item(self) -> Ty {
+        match self {
+            ArrayKind::F64 | ArrayKind::F32 => Ty::Float,
+            _ => Ty::Int,
+        }
+    }
+
+    /// The range of the ints an item holds (stores outside it raise OverflowError).
+    pub fn int_range(self) -> Option<(i64, i64)> {
+        match self {
+            ArrayKind::I32 => Some((i32::MIN.into(), i32::MAX.into())),
+            ArrayKind::I8 => Some((i8::MIN.into(), i8::MAX.into())),
+            ArrayKind::U8 => Some((0, u8::MAX.into())),
+            _ => None,
         }
     }
 }
@@ -125,7 +194,7 @@ mod tests {
         assert_eq!(Ty::RangeIter.slots(), 3);
         assert_eq!(Ty::Object(3).slots(), 0);
         assert_eq!(Ty::List(Box::new(Ty::Float)).slots(), 1);
-        assert_eq!(Ty::ListIter(Box::new(Ty::Int)).slots(), 2);
+        assert_eq!(Ty::SeqIter(Box::new(Ty::Array(ArrayKind::U8))).slots(), 2);
     }
 
     #[test]
@@ -146,6 +215,8 @@ mod tests {
         assert!(!Ty::Range.is_value());
         assert!(!Ty::Tuple(vec![Ty::Null]).is_value());
         assert!(Ty::List(Box::new(Ty::Float)).is_value());
-        assert!(!Ty::ListIter(Box::new(Ty::Float)).is_value());
+        assert!(!Ty::SeqIter(Box::new(Ty::List(Box::new(Ty::Float)))).is_value());
+        assert_eq!(Ty::Array(ArrayKind::F32).item(), Some(Ty::Float));
+        assert_eq!(ArrayKind::from_typecode('l'), Some(ArrayKind::I64));
     }
 }

@@ -13,11 +13,11 @@
 //! - [`ops`]: one plan instruction at a time;
 //! - [`numeric`]: arithmetic and comparisons with Python's semantics, `range`, `math`
 //!   and the builtins;
-//! - [`lists`]: reading, writing and iterating `list` objects in place.
+//! - [`sequences`]: reading, writing and iterating lists and `array.array`s in place.
 
-mod lists;
 mod numeric;
 mod ops;
+mod sequences;
 mod wrapper;
 
 use std::collections::HashMap;
@@ -61,10 +61,10 @@ enum Cv<'c> {
     Tuple(Vec<Cv<'c>>),
     /// start, step, length
     Range(IntValue<'c>, IntValue<'c>, IntValue<'c>),
-    /// A (borrowed) object: a list.
+    /// A (borrowed) object: a list or an array.
     Obj(PointerValue<'c>),
-    /// A list and the next index.
-    ListIter(PointerValue<'c>, IntValue<'c>),
+    /// A list or an array, and the next index.
+    SeqIter(PointerValue<'c>, IntValue<'c>),
     /// NULL or a known object: no machine value.
     Marker,
 }
@@ -78,7 +78,7 @@ enum Store<'c> {
     Tuple(Vec<Store<'c>>),
     Range([PointerValue<'c>; 3]),
     Obj(PointerValue<'c>),
-    ListIter(PointerValue<'c>, PointerValue<'c>),
+    SeqIter(PointerValue<'c>, PointerValue<'c>),
     Empty(Ty),
 }
 
@@ -317,8 +317,8 @@ impl<'c> Gen<'c> {
                     out.push(self.i64t.into());
                 }
             }
-            Ty::List(_) => out.push(self.ptrt.into()),
-            Ty::ListIter(_) => {
+            Ty::List(_) | Ty::Array(_) => out.push(self.ptrt.into()),
+            Ty::SeqIter(_) => {
                 out.push(self.ptrt.into());
                 out.push(self.i64t.into());
             }
@@ -479,8 +479,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 ab.build_alloca(self.g.i64t, "").unwrap(),
                 ab.build_alloca(self.g.i64t, "").unwrap(),
             ]),
-            Ty::List(_) => Store::Obj(ab.build_alloca(self.g.ptrt, "").unwrap()),
-            Ty::ListIter(_) => Store::ListIter(
+            Ty::List(_) | Ty::Array(_) => Store::Obj(ab.build_alloca(self.g.ptrt, "").unwrap()),
+            Ty::SeqIter(_) => Store::SeqIter(
                 ab.build_alloca(self.g.ptrt, "").unwrap(),
                 ab.build_alloca(self.g.i64t, "").unwrap(),
             ),
@@ -541,7 +541,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     .into_int_value(),
             ),
             Store::Obj(p) => Cv::Obj(self.load_ptr(*p)?),
-            Store::ListIter(list, index) => Cv::ListIter(
+            Store::SeqIter(list, index) => Cv::SeqIter(
                 self.load_ptr(*list)?,
                 b.build_load(self.g.i64t, *index, "")
                     .map_err(err)?
@@ -574,7 +574,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             (Store::Obj(p), Cv::Obj(v)) => {
                 b.build_store(*p, *v).map_err(err)?;
             }
-            (Store::ListIter(list, index), Cv::ListIter(l, i)) => {
+            (Store::SeqIter(list, index), Cv::SeqIter(l, i)) => {
                 b.build_store(*list, *l).map_err(err)?;
                 b.build_store(*index, *i).map_err(err)?;
             }
@@ -802,7 +802,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             }
             Cv::Range(a, c, d) => out.extend([*a, *c, *d]),
             Cv::Obj(p) => out.push(b.build_ptr_to_int(*p, self.g.i64t, "").map_err(err)?),
-            Cv::ListIter(p, i) => {
+            Cv::SeqIter(p, i) => {
                 out.push(b.build_ptr_to_int(*p, self.g.i64t, "").map_err(err)?);
                 out.push(*i);
             }
@@ -833,7 +833,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 }
             }
             Cv::Obj(p) => out.push((*p).into()),
-            Cv::ListIter(p, i) => {
+            Cv::SeqIter(p, i) => {
                 out.push((*p).into());
                 out.push((*i).into());
             }
@@ -876,8 +876,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 take(next)?.into_int_value(),
                 take(next)?.into_int_value(),
             ),
-            Ty::List(_) => Cv::Obj(take(next)?.into_pointer_value()),
-            Ty::ListIter(_) => Cv::ListIter(
+            Ty::List(_) | Ty::Array(_) => Cv::Obj(take(next)?.into_pointer_value()),
+            Ty::SeqIter(_) => Cv::SeqIter(
                 take(next)?.into_pointer_value(),
                 take(next)?.into_int_value(),
             ),
@@ -1085,10 +1085,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 .build_int_compare(IntPredicate::NE, *len, g.i64t.const_zero(), "")
                 .map_err(err)?,
             Cv::Obj(list) => {
-                let len = self.list_len(*list)?;
+                let len = self.seq_len(*list)?;
                 self.icmp(IntPredicate::NE, len, g.i64t.const_zero())?
             }
-            Cv::ListIter(..) => g.i1t.const_int(1, false),
+            Cv::SeqIter(..) => g.i1t.const_int(1, false),
         })
     }
 
@@ -1200,7 +1200,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let mut position = 0;
                 self.read_slots(ty, slots, &mut position)?
             }
-            Ty::List(_) => Cv::Obj(self.b().build_int_to_ptr(value, g.ptrt, "").map_err(err)?),
+            Ty::List(_) | Ty::Array(_) => {
+                Cv::Obj(self.b().build_int_to_ptr(value, g.ptrt, "").map_err(err)?)
+            }
             other => return Err(format!("internal: result of type {other}")),
         })
     }
@@ -1231,7 +1233,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     .map(|t| self.read_slots(t, slots, position))
                     .collect::<Res<_>>()?,
             ),
-            Ty::List(_) => {
+            Ty::List(_) | Ty::Array(_) => {
                 let v = next(self, g.ptrt.into())?;
                 Cv::Obj(v.into_pointer_value())
             }

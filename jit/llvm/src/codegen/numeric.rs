@@ -647,7 +647,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             }
             BuiltinFn::Len => match &values[0] {
                 Cv::Tuple(items) => Ok(Cv::Int(self.const_i64(items.len() as i64))),
-                Cv::Obj(list) => Ok(Cv::Int(self.list_len(*list)?)),
+                Cv::Obj(sequence) => Ok(Cv::Int(self.seq_len(*sequence)?)),
                 _ => Err("internal: len of a non-tuple".to_owned()),
             },
             BuiltinFn::Range => Err("internal: range as a builtin call".to_owned()),

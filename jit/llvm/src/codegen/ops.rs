@@ -465,10 +465,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 Ok(())
             }
             Op::Deopt(point) => self.emit_deopt(*point, None),
-            Op::ListGet { item, deopt } => self.emit_list_get(item, *deopt),
-            Op::ListSet { deopt } => self.emit_list_set(*deopt),
-            Op::IterList => self.emit_iter_list(),
-            Op::ForList { exit, item, deopt } => self.emit_for_list(*exit, item, *deopt),
+            Op::ItemGet { item, deopt } => self.emit_item_get(item, *deopt),
+            Op::ItemSet { deopt } => self.emit_item_set(*deopt),
+            Op::IterSeq => self.emit_iter_seq(),
+            Op::ForSeq { exit, item, deopt } => self.emit_for_seq(*exit, item, *deopt),
         }
     }
 

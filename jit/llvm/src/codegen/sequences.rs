@@ -1,5 +1,9 @@
-//! `list` objects in place: their size and items read straight from CPython's structs
-//! (3.11 layouts), every item's type checked at each read; stores go through a helper.
+//! Lists and `array.array`s in place: sizes and items read straight from CPython's
+//! structs (3.11 layouts). A list's items are objects, whose type is checked at every
+//! read and stores go through a helper; an array's are machine numbers, read and
+//! written directly (ints range-checked as the array module checks them).
+
+use pyopt_jit::types::ArrayKind;
 
 use super::*;
 
@@ -7,8 +11,8 @@ use super::*;
 const OB_SIZE: u64 = 16;
 /// `PyObject.ob_type`.
 const OB_TYPE: u64 = 8;
-/// `PyListObject.ob_item`.
-const LIST_ITEMS: u64 = 24;
+/// `PyListObject.ob_item` (objects) and `arrayobject.ob_item` (machine numbers).
+const ITEMS: u64 = 24;
 /// `PyFloatObject.ob_fval`.
 const FLOAT_VALUE: u64 = 16;
 /// `PyLongObject.ob_digit` (30-bit digits in `u32`s; `ob_size` is the signed count).
@@ -50,8 +54,138 @@ impl<'g, 'c> FnGen<'g, 'c> {
             .as_pointer_value())
     }
 
-    pub(super) fn list_len(&self, list: PointerValue<'c>) -> Res<IntValue<'c>> {
-        self.load_i64_at(list, OB_SIZE)
+    /// The length of a list or an array (both keep it in `ob_size`).
+    pub(super) fn seq_len(&self, sequence: PointerValue<'c>) -> Res<IntValue<'c>> {
+        self.load_i64_at(sequence, OB_SIZE)
+    }
+
+    /// The machine type of an array's items.
+    fn array_item_type(&self, kind: ArrayKind) -> BasicTypeEnum<'c> {
+        let ctx = self.g.ctx;
+        match kind {
+            ArrayKind::F64 => ctx.f64_type().into(),
+            ArrayKind::F32 => ctx.f32_type().into(),
+            ArrayKind::I64 => ctx.i64_type().into(),
+            ArrayKind::I32 => ctx.i32_type().into(),
+            ArrayKind::I8 | ArrayKind::U8 => ctx.i8_type().into(),
+        }
+    }
+
+    /// The address of item `position` (0 <= position < len) of an array.
+    fn array_slot(
+        &self,
+        array: PointerValue<'c>,
+        kind: ArrayKind,
+        position: IntValue<'c>,
+    ) -> Res<PointerValue<'c>> {
+        let items = self.load_ptr(self.at(array, ITEMS)?)?;
+        // SAFETY: position is within the array's size (checked by the callers).
+        unsafe {
+            self.b()
+                .build_in_bounds_gep(self.array_item_type(kind), items, &[position], "")
+                .map_err(err)
+        }
+    }
+
+    /// Item `position` (0 <= position < len) of an array, as Python reads it.
+    fn array_item(
+        &self,
+        array: PointerValue<'c>,
+        kind: ArrayKind,
+        position: IntValue<'c>,
+    ) -> Res<Cv<'c>> {
+        let g = self.g;
+        let slot = self.array_slot(array, kind, position)?;
+        let raw = self
+            .b()
+            .build_load(self.array_item_type(kind), slot, "")
+            .map_err(err)?;
+        let b = self.b();
+        Ok(match kind {
+            ArrayKind::F64 => Cv::Float(raw.into_float_value()),
+            ArrayKind::F32 => Cv::Float(
+                b.build_float_ext(raw.into_float_value(), g.f64t, "")
+                    .map_err(err)?,
+            ),
+            ArrayKind::I64 => Cv::Int(raw.into_int_value()),
+            ArrayKind::I32 | ArrayKind::I8 => Cv::Int(
+                b.build_int_s_extend(raw.into_int_value(), g.i64t, "")
+                    .map_err(err)?,
+            ),
+            ArrayKind::U8 => Cv::Int(
+                b.build_int_z_extend(raw.into_int_value(), g.i64t, "")
+                    .map_err(err)?,
+            ),
+        })
+    }
+
+    /// `array[position] = value`; an int the array cannot hold hands over at `deopt`
+    /// (the interpreter raises OverflowError).
+    fn array_store(
+        &mut self,
+        array: PointerValue<'c>,
+        kind: ArrayKind,
+        position: IntValue<'c>,
+        value: &Cv<'c>,
+        deopt: DeoptId,
+    ) -> Res<()> {
+        let g = self.g;
+        let stored: BasicValueEnum<'c> = match kind {
+            ArrayKind::F64 => self.as_f64(value)?.into(),
+            ArrayKind::F32 => {
+                let x = self.as_f64(value)?;
+                self.b()
+                    .build_float_trunc(x, g.ctx.f32_type(), "")
+                    .map_err(err)?
+                    .into()
+            }
+            _ => {
+                let i = self.as_i64(value)?;
+                if let Some((low, high)) = kind.int_range() {
+                    let below = self.icmp(IntPredicate::SLT, i, self.const_i64(low))?;
+                    let above = self.icmp(IntPredicate::SGT, i, self.const_i64(high))?;
+                    let outside = self.or(below, above)?;
+                    self.deopt_if(outside, deopt)?;
+                }
+                match self.array_item_type(kind) {
+                    BasicTypeEnum::IntType(t) if t != g.i64t => {
+                        self.b().build_int_truncate(i, t, "").map_err(err)?.into()
+                    }
+                    _ => i.into(),
+                }
+            }
+        };
+        let slot = self.array_slot(array, kind, position)?;
+        self.b().build_store(slot, stored).map_err(err)?;
+        Ok(())
+    }
+
+    /// Item `position` (0 <= position < len) of a list or an array.
+    fn seq_item(
+        &mut self,
+        sequence: &Ty,
+        object: PointerValue<'c>,
+        position: IntValue<'c>,
+        item: &Ty,
+        deopt: DeoptId,
+    ) -> Res<Cv<'c>> {
+        match sequence {
+            Ty::Array(kind) => self.array_item(object, *kind, position),
+            _ => self.list_item(object, position, item, deopt),
+        }
+    }
+
+    /// A Python index into a sequence of length `len`, as a position; out of range
+    /// hands over at `deopt` (the interpreter raises IndexError).
+    fn position(&mut self, index: &Cv<'c>, len: IntValue<'c>, deopt: DeoptId) -> Res<IntValue<'c>> {
+        let g = self.g;
+        let i = self.as_i64(index)?;
+        let negative = self.icmp(IntPredicate::SLT, i, g.i64t.const_zero())?;
+        let wrapped = self.b().build_int_add(i, len, "").map_err(err)?;
+        let position = self.select_int(negative, wrapped, i)?;
+        let outside = self.icmp(IntPredicate::UGE, position, len)?;
+        self.deopt_if(outside, deopt)?;
+        Ok(position)
     }
 
     /// Item `position` (0 <= position < len) of `list` as a value of type `item`; an
@@ -64,7 +198,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         deopt: DeoptId,
     ) -> Res<Cv<'c>> {
         let g = self.g;
-        let items = self.load_ptr(self.at(list, LIST_ITEMS)?)?;
+        let items = self.load_ptr(self.at(list, ITEMS)?)?;
         // SAFETY: position is within the list's size (checked by the callers).
         let slot = unsafe {
             self.b()
@@ -153,33 +287,44 @@ impl<'g, 'c> FnGen<'g, 'c> {
         }
     }
 
-    /// `list[index]`.
-    pub(super) fn emit_list_get(&mut self, item: &Ty, deopt: DeoptId) -> Res<()> {
+    /// The type of the stack entry `depth` below the top (0: the top).
+    fn stack_type(&self, depth: usize) -> Res<Ty> {
+        self.types
+            .len()
+            .checked_sub(depth + 1)
+            .and_then(|i| self.types.get(i).cloned())
+            .ok_or_else(|| "internal: stack underflow".to_owned())
+    }
+
+    /// `sequence[index]`.
+    pub(super) fn emit_item_get(&mut self, item: &Ty, deopt: DeoptId) -> Res<()> {
+        let sequence = self.stack_type(1)?;
         let index = self.pop()?;
-        let Cv::Obj(list) = self.pop()? else {
-            return Err("internal: indexing a non-list".to_owned());
+        let Cv::Obj(object) = self.pop()? else {
+            return Err("internal: indexing a non-sequence".to_owned());
         };
-        let g = self.g;
-        let i = self.as_i64(&index)?;
-        let len = self.list_len(list)?;
-        let negative = self.icmp(IntPredicate::SLT, i, g.i64t.const_zero())?;
-        let wrapped = self.b().build_int_add(i, len, "").map_err(err)?;
-        let position = self.select_int(negative, wrapped, i)?;
-        let outside = self.icmp(IntPredicate::UGE, position, len)?;
-        self.deopt_if(outside, deopt)?;
-        let v = self.list_item(list, position, item, deopt)?;
+        let len = self.seq_len(object)?;
+        let position = self.position(&index, len, deopt)?;
+        let v = self.seq_item(&sequence, object, position, item, deopt)?;
         self.push(item.clone(), v)?;
         self.goto(self.step + 1)
     }
 
-    /// `list[index] = value`.
-    pub(super) fn emit_list_set(&mut self, deopt: DeoptId) -> Res<()> {
+    /// `sequence[index] = value`.
+    pub(super) fn emit_item_set(&mut self, deopt: DeoptId) -> Res<()> {
         let g = self.g;
+        let sequence = self.stack_type(1)?;
         let index = self.pop()?;
-        let Cv::Obj(list) = self.pop()? else {
-            return Err("internal: storing into a non-list".to_owned());
+        let Cv::Obj(object) = self.pop()? else {
+            return Err("internal: storing into a non-sequence".to_owned());
         };
         let value = self.pop()?;
+        if let Ty::Array(kind) = sequence {
+            let len = self.seq_len(object)?;
+            let position = self.position(&index, len, deopt)?;
+            self.array_store(object, kind, position, &value, deopt)?;
+            return self.goto(self.step + 1);
+        }
         let (kind, bits) = match &value {
             Cv::Int(i) => (0, *i),
             Cv::Float(x) => (
@@ -197,7 +342,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             .call_value(
                 helper::LIST_SET,
                 &[
-                    list.into(),
+                    object.into(),
                     i.into(),
                     g.i32t.const_int(kind, false).into(),
                     bits.into(),
@@ -209,34 +354,34 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.goto(self.step + 1)
     }
 
-    /// GET_ITER on a list.
-    pub(super) fn emit_iter_list(&mut self) -> Res<()> {
-        let ty = self.types.last().cloned();
-        let Cv::Obj(list) = self.pop()? else {
-            return Err("internal: iterating a non-list".to_owned());
-        };
-        let Some(Ty::List(item)) = ty else {
-            return Err("internal: list iterator type".to_owned());
+    /// GET_ITER on a list or an array.
+    pub(super) fn emit_iter_seq(&mut self) -> Res<()> {
+        let sequence = self.stack_type(0)?;
+        let Cv::Obj(object) = self.pop()? else {
+            return Err("internal: iterating a non-sequence".to_owned());
         };
         let zero = self.g.i64t.const_zero();
-        self.push(Ty::ListIter(item), Cv::ListIter(list, zero))?;
+        self.push(Ty::SeqIter(Box::new(sequence)), Cv::SeqIter(object, zero))?;
         self.goto(self.step + 1)
     }
 
-    /// FOR_ITER over a list iterator (the list's length is read at every step: the
+    /// FOR_ITER over a list or array iterator (the length is read at every step: the
     /// loop may change it).
-    pub(super) fn emit_for_list(&mut self, exit: u32, item: &Ty, deopt: DeoptId) -> Res<()> {
-        let Cv::ListIter(list, index) = self.peek()? else {
-            return Err("internal: FOR_ITER over a non-list".to_owned());
+    pub(super) fn emit_for_seq(&mut self, exit: u32, item: &Ty, deopt: DeoptId) -> Res<()> {
+        let Ty::SeqIter(sequence) = self.stack_type(0)? else {
+            return Err("internal: FOR_ITER over a non-sequence".to_owned());
         };
-        let len = self.list_len(list)?;
+        let Cv::SeqIter(object, index) = self.peek()? else {
+            return Err("internal: FOR_ITER over a non-sequence".to_owned());
+        };
+        let len = self.seq_len(object)?;
         let more = self.icmp(IntPredicate::SLT, index, len)?;
-        let body = self.new_block("list_next");
+        let body = self.new_block("seq_next");
         self.b()
             .build_conditional_branch(more, body, self.blocks[exit as usize])
             .map_err(err)?;
         self.b().position_at_end(body);
-        let v = self.list_item(list, index, item, deopt)?;
+        let v = self.seq_item(&sequence, object, index, item, deopt)?;
         let advanced = self
             .b()
             .build_int_add(index, self.const_i64(1), "")
@@ -244,7 +389,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let depth = self.types.len() - 1;
         let iterator_ty = self.types[depth].clone();
         let store = self.stack_store(depth, &iterator_ty);
-        self.store(&store, &Cv::ListIter(list, advanced))?;
+        self.store(&store, &Cv::SeqIter(object, advanced))?;
         self.push(item.clone(), v)?;
         self.goto(self.step + 1)
     }
