@@ -15,7 +15,11 @@ suite runs from then on: every mismatch the fuzzer finds becomes a regression te
 The functions mix ints, floats and bools near the edges (64-bit overflow, zeros of
 both signs, inf, nan, domain errors), branches, `for` over `range()` and `while` loops
 (always bounded), `break`/`continue`, tuples, `math`, `random` (seeded before every
-call), module constants and calls between the generated functions.
+call), module constants and calls between the generated functions. About a quarter take
+a list or an `array.array` too (SEQUENCE_ITEMS): items read by index (in and out of
+range) and by iteration, `len`, items stored (ints out of an array's range, floats into
+int arrays), the sequence returned; lists sometimes hold an item of another type or an
+int beyond 60 bits.
 """
 
 import argparse
@@ -50,6 +54,33 @@ MATH_UNARY = ["sqrt", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin"
 MATH_BINARY = ["atan2", "copysign", "pow", "hypot", "fmod"]
 MATH_PREDICATES = ["isnan", "isinf", "isfinite"]
 
+# Sequence parameter types and the type of their items.
+SEQUENCE_ITEMS = {"list_float": "float", "list_int": "int", "array_d": "float",
+                  "array_f": "float", "array_q": "int", "array_i": "int", "array_b": "int",
+                  "array_B": "int"}
+ARRAY_INT_RANGES = {"array_q": (-(2**63), 2**63 - 1), "array_i": (-(2**31), 2**31 - 1),
+                    "array_b": (-128, 127), "array_B": (0, 255)}
+
+
+def sequence_value(rng, ty):
+    """Source of an argument of sequence type `ty`."""
+    length = rng.choice([0, 1, 2, 3, 5, 8])
+    if ty.startswith("list"):
+        pool = FLOAT_VALUES if ty == "list_float" else INT_VALUES + [3, -2, 7]
+        items = [repr(rng.choice(pool)) for _ in range(length)]
+        if items and rng.random() < 0.15:
+            items[rng.randrange(len(items))] = rng.choice(["2**70", "'x'", "1", "0.5", "None"])
+        items = [{"nan": "nan", "inf": "inf", "-inf": "-inf"}.get(i, i) for i in items]
+        return "[" + ", ".join(items) + "]"
+    code = ty[len("array_"):]
+    if code in "df":
+        items = [repr(rng.choice(FLOAT_VALUES[:10] + [0.25, -7.0])) for _ in range(length)]
+    else:
+        low, high = ARRAY_INT_RANGES[ty]
+        items = [repr(rng.choice([low, high, 0, 1, -1 if low < 0 else 2, 100 % (high + 1)]))
+                 for _ in range(length)]
+    return f"array({code!r}, [{', '.join(items)}])"
+
 
 def clamp(expression):
     """Keeps an int assigned in a loop within 62 bits when the next iteration starts,
@@ -75,8 +106,21 @@ class Generator:
     # -- expressions ------------------------------------------------------------------
 
     def variable(self, ty=None):
-        names = [n for n, t in self.types.items() if ty is None or t == ty]
+        names = [n for n, t in self.types.items()
+                 if (ty is None and t not in SEQUENCE_ITEMS) or t == ty]
         return self.rng.choice(names) if names else None
+
+    def sequence(self, item=None):
+        """A sequence parameter (whose items are `item`, if given), or None."""
+        names = [n for n, t in self.types.items()
+                 if t in SEQUENCE_ITEMS and (item is None or SEQUENCE_ITEMS[t] == item)]
+        return self.rng.choice(names) if names else None
+
+    def index(self, sequence):
+        rng = self.rng
+        if rng.random() < 0.5:
+            return f"{self.expression('int', 2)} % max(1, len({sequence}))"
+        return repr(rng.choice([0, 1, -1, 2, -3, 5]))
 
     def literal(self, ty):
         rng = self.rng
@@ -97,6 +141,13 @@ class Generator:
             name, value = rng.choice(self.constants)
             if type(value).__name__ == ty:
                 return name
+        if ty in ("int", "float") and rng.random() < 0.15:
+            sequence = self.sequence(ty)
+            if sequence is not None:
+                return f"{sequence}[{self.index(sequence)}]"
+            sequence = self.sequence() if ty == "int" else None
+            if sequence is not None:
+                return f"len({sequence})"
         name = self.variable(ty)
         if name is not None and rng.random() < 0.7:
             return name
@@ -269,6 +320,17 @@ class Generator:
             self.emit(indent, f"while {counter} < {rng.randint(0, 15)}:")
             self.emit(indent + 1, f"{counter} += 1")
             self.loop_body(indent + 1, loop_depth + 1)
+        elif choice < 0.85 and self.sequence() is not None:
+            sequence = self.sequence()
+            item = SEQUENCE_ITEMS[self.types[sequence]]
+            if rng.random() < 0.5 and indent < 4 and loop_depth < 2:
+                name = self.fresh()
+                self.emit(indent, f"for {name} in {sequence}:")
+                self.types[name] = item
+                self.loop_body(indent + 1, loop_depth + 1)
+            else:
+                value = self.expression(rng.choice([item, item, "int", "float", "bool"]))
+                self.emit(indent, f"{sequence}[{self.index(sequence)}] = {value}")
         elif choice < 0.88:
             a, b = self.variable(), self.variable()
             if a and b and a != b and self.types[a] == self.types[b]:
@@ -297,7 +359,10 @@ class Generator:
 
     def result_expression(self):
         rng = self.rng
-        names = list(self.types)
+        sequence = self.sequence()
+        if sequence is not None and rng.random() < 0.3:
+            return sequence
+        names = [n for n, t in self.types.items() if t not in SEQUENCE_ITEMS]
         if rng.random() < 0.3 and len(names) >= 2:
             picked = rng.sample(names, min(len(names), rng.randint(2, 3)))
             return "(" + ", ".join(picked) + ")"
@@ -309,11 +374,19 @@ class Generator:
         body_start = len(self.lines)
         self.block(1, self.rng.randint(2, 7), 0)
         body = self.lines[body_start:]
-        prologue = [f"    {n} = {self.literal(t)}" for n, t in self.types.items()
-                    if n not in dict(self.params)]
+        # (Loop variables over sequences get their item type's literal.)
+        prologue = [f"    {n} = {self.literal(SEQUENCE_ITEMS.get(t, t))}"
+                    for n, t in self.types.items() if n not in dict(self.params)]
         params = ", ".join(n for n, _ in self.params)
         returned = self.result_expression()
         return "\n".join([f"def f({params}):", *prologue, *body, f"    return {returned}"]) + "\n"
+
+
+def value_source(value):
+    """Source text for a number argument (nan and the infinities by name)."""
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return repr(value)
 
 
 def generate(seed, count):
@@ -322,7 +395,8 @@ def generate(seed, count):
     constants = [("K_INT", rng.choice([3, -7, 2**40, 2**62])),
                  ("K_FLOAT", rng.choice([0.5, -3.25, 1e300, 1e-300]))]
     out = [f'"""Generated by tests/fuzz/fuzzgen.py, seed {seed}."""',
-           "", "import math", "import random", "", "from casegen import make", "",
+           "", "import math", "import random", "from array import array", "",
+           "from casegen import make", "",
            *[f"{name} = {value!r}" for name, value in constants],
            "nan = math.nan", "inf = math.inf", "", "",
            "def seed():", "    random.seed(12345)", "", "", "CASES = []"]
@@ -331,19 +405,27 @@ def generate(seed, count):
         name = f"fz{seed}_{index}"
         params = [(f"p{i}", rng.choice(["int", "int", "float", "bool"]))
                   for i in range(rng.randint(0, 3))]
+        if rng.random() < 0.25:
+            params.append((f"p{len(params)}", rng.choice(list(SEQUENCE_ITEMS))))
         generator = Generator(rng, name, params, callees[-4:], constants)
         source = generator.function()
-        args = [tuple(rng.choice(VALUES[t]) for _, t in params) for _ in range(6)]
-        if not params:
-            args = [()]
+        calls = []
+        for _ in range(6 if params else 1):
+            values = [sequence_value(rng, t) if t in SEQUENCE_ITEMS
+                      else value_source(rng.choice(VALUES[t])) for _, t in params]
+            calls.append("(" + "".join(v + ", " for v in values) + ")")
+        args = "[" + ", ".join(calls) + "]"
         names = ", ".join(f"{c[0]}={c[0]}" for c in callees[-4:] if c[0] in source)
         names = ", ".join(filter(None, [names, "K_INT=K_INT, K_FLOAT=K_FLOAT"]))
         options = '{"before": seed}' if generator.uses_random else "{}"
         out += [f"{name} = make({name!r}, {source!r}, {names})",
-                f"CASES.append(({name}, {args!r}, {options}))"]
-        # Callees must return a known type: only simple single-type returns qualify.
+                f"CASES.append(({name}, {args}, {options}))"]
+        # Callees must return a known type: only simple single-type returns qualify
+        # (and only number parameters: callers pass expressions).
         returned = source.rstrip().rsplit("return ", 1)[-1]
-        if returned in generator.types:
+        numbers_only = all(t not in SEQUENCE_ITEMS for _, t in params)
+        if returned in generator.types and numbers_only and \
+                generator.types[returned] not in SEQUENCE_ITEMS:
             callees.append((name, params, generator.types[returned]))
     return "\n".join(out) + "\n"
 
