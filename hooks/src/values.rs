@@ -94,10 +94,7 @@ pub fn materialize<'py>(
             let len = take() as i64;
             // The same values and the same remaining length as CPython's iterator.
             let stop = i128::from(start) + i128::from(len) * i128::from(step);
-            let range = py
-                .import("builtins")?
-                .getattr("range")?
-                .call1((start, stop, step))?;
+            let range = builtin(py, "range")?.call1((start, stop, step))?;
             if *ty == Ty::RangeIter {
                 range.try_iter()?.into_any()
             } else {
@@ -108,13 +105,38 @@ pub fn materialize<'py>(
             // SAFETY: compiled code only has sequences the caller or the frame holds.
             unsafe { Bound::from_borrowed_ptr(py, take() as *mut ffi::PyObject) }
         }
-        Ty::SeqIter(_) => {
+        Ty::SeqIter(_) | Ty::SeqRevIter(_) => {
             // SAFETY: as above.
             let sequence = unsafe { Bound::from_borrowed_ptr(py, take() as *mut ffi::PyObject) };
             let index = take() as i64;
-            let iterator = sequence.try_iter()?.into_any();
+            let iterator = if matches!(ty, Ty::SeqRevIter(_)) {
+                builtin(py, "reversed")?.call1((sequence,))?
+            } else {
+                sequence.try_iter()?.into_any()
+            };
             iterator.call_method1("__setstate__", (index,))?;
             iterator
+        }
+        Ty::TupleIter(tuple) => {
+            let tuple = materialize(py, tuple, slots, position)?;
+            let index = slots.get(*position).copied().unwrap_or(0) as i64;
+            *position += 1;
+            let iterator = tuple.try_iter()?.into_any();
+            iterator.call_method1("__setstate__", (index,))?;
+            iterator
+        }
+        Ty::Enumerate(inner) => {
+            let count = slots.get(*position).copied().unwrap_or(0) as i64;
+            *position += 1;
+            let inner = materialize(py, inner, slots, position)?;
+            builtin(py, "enumerate")?.call1((inner, count))?
+        }
+        Ty::Zip(inners) => {
+            let mut iterators = Vec::with_capacity(inners.len());
+            for inner in inners {
+                iterators.push(materialize(py, inner, slots, position)?);
+            }
+            builtin(py, "zip")?.call1(PyTuple::new(py, iterators)?)?
         }
         Ty::Null | Ty::Object(_) => {
             return Err(pyo3::exceptions::PyRuntimeError::new_err(
@@ -174,6 +196,10 @@ pub unsafe extern "C-unwind" fn pyopt_list_set(
         ffi::Py_DecRef(old);
         0
     }
+}
+
+fn builtin<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    py.import("builtins")?.getattr(name)
 }
 
 fn unit_of(env: *const Env) -> &'static crate::state::LoadedUnit {

@@ -1051,22 +1051,23 @@ impl FnInfer<'_> {
             }
             op::GET_ITER => {
                 let iterable = self.pop(index, &mut out.stack)?;
-                match iterable {
-                    Ty::Range => {
-                        out.stack.push(Ty::RangeIter);
-                        Ok(simple(Op::Nop, out))
-                    }
-                    sequence @ (Ty::List(_) | Ty::Array(_)) => {
-                        out.stack.push(Ty::SeqIter(Box::new(sequence)));
-                        Ok(simple(Op::IterSeq, out))
-                    }
-                    other => Err(self.refuse(
+                let Some(iterator) = iterable.iterator() else {
+                    return Err(self.refuse(
                         index,
                         format!(
-                            "iteration over a {other} (range(), lists and arrays are compiled)"
+                            "iteration over a {iterable} (range(), lists, arrays, tuples of \
+                             one type, enumerate(), zip() and reversed() are compiled)"
                         ),
-                    )),
-                }
+                    ));
+                };
+                // A range becomes its iterator in place; an iterator is its own.
+                let op = if matches!(iterable, Ty::List(_) | Ty::Array(_) | Ty::Tuple(_)) {
+                    Op::IterSeq
+                } else {
+                    Op::Nop
+                };
+                out.stack.push(iterator);
+                Ok(simple(op, out))
             }
             op::FOR_ITER => {
                 let exit = self.target_index(index)?;
@@ -1077,13 +1078,11 @@ impl FnInfer<'_> {
                         out.stack.push(Ty::Int);
                         Op::ForRange { exit: exit as u32 }
                     }
-                    Some(Ty::SeqIter(sequence)) => {
-                        let item = sequence
-                            .item()
-                            .ok_or_else(|| self.refuse(index, "iterator type".to_owned()))?;
+                    Some(iterator) if iterator.next_item().is_some() => {
+                        let item = iterator.next_item().expect("checked");
                         let deopt = self.resume_here(index, state, "list item of another type");
                         out.stack.push(item.clone());
-                        Op::ForSeq {
+                        Op::ForIter {
                             exit: exit as u32,
                             item,
                             deopt,
@@ -1425,6 +1424,28 @@ impl FnInfer<'_> {
             return Err(self.refuse(index, "calling an unknown object".to_owned()));
         };
         let next = index + 1;
+        if let ObjKind::Builtin(
+            function @ (BuiltinFn::Enumerate | BuiltinFn::Zip | BuiltinFn::Reversed),
+        ) = kind
+        {
+            let Some(iterator) = types::iterator_call(function, &args) else {
+                return Err(self.refuse(
+                    index,
+                    format!("{}() of {}", function.name(), types::signature(&args)),
+                ));
+            };
+            let deopt = self.resume_here(index, state, "reversed() of this range");
+            out.stack.push(iterator);
+            return Ok(Transfer {
+                op: Op::MakeIterator {
+                    function,
+                    nargs: nargs as u32,
+                    deopt,
+                },
+                successors: vec![(next, out)],
+                returns: None,
+            });
+        }
         let all_values = args.iter().all(Ty::is_value);
         if !all_values {
             return Err(self.refuse(index, "passing a non-value argument".to_owned()));
@@ -1605,6 +1626,8 @@ impl FnInfer<'_> {
             BuiltinFn::Len => {
                 one(&|t| (matches!(t, Ty::Tuple(_)) || t.item().is_some()).then_some(Ty::Int))
             }
+            // Made by `iterator_call` (an `Op::MakeIterator`).
+            BuiltinFn::Enumerate | BuiltinFn::Zip | BuiltinFn::Reversed => None,
         }
     }
 }
@@ -2028,7 +2051,7 @@ mod tests {
         let plan = &unit.plans[0];
         assert_eq!(plan.result, Ty::Float);
         assert!(matches!(step_at(plan, 8).op, Op::IterSeq));
-        let Op::ForSeq { item, deopt, .. } = &step_at(plan, 10).op else {
+        let Op::ForIter { item, deopt, .. } = &step_at(plan, 10).op else {
             panic!("FOR_ITER over a list");
         };
         assert_eq!(*item, Ty::Float);

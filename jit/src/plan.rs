@@ -277,13 +277,22 @@ pub enum Op {
     ItemSet {
         deopt: DeoptId,
     },
-    /// GET_ITER on a list or an array: an iterator at index 0.
+    /// GET_ITER on a list, an array or a tuple: an iterator at index 0.
     IterSeq,
-    /// FOR_ITER over a list or array iterator: the next item, or `exit` past the end;
-    /// a list item that is not `item` hands over before the instruction.
-    ForSeq {
+    /// FOR_ITER over an iterator other than a range's (a sequence's, `reversed`,
+    /// `enumerate`, `zip`): the next item, or `exit` past the end; a list item that is
+    /// not what the plan expects hands over before the instruction.
+    ForIter {
         exit: u32,
         item: Ty,
+        deopt: DeoptId,
+    },
+    /// `enumerate(iterable[, start])`, `zip(iterables...)` or `reversed(sequence)` of
+    /// ranges, lists, arrays and tuples: the iterator, made in registers. `deopt`: a
+    /// `reversed` range whose step cannot be negated.
+    MakeIterator {
+        function: crate::snapshot::BuiltinFn,
+        nargs: u32,
         deopt: DeoptId,
     },
     Return,

@@ -165,10 +165,13 @@ pub enum BuiltinFn {
     Round,
     Divmod,
     Len,
+    Enumerate,
+    Zip,
+    Reversed,
 }
 
 impl BuiltinFn {
-    pub const ALL: [BuiltinFn; 10] = [
+    pub const ALL: [BuiltinFn; 13] = [
         BuiltinFn::Range,
         BuiltinFn::Abs,
         BuiltinFn::Min,
@@ -179,6 +182,9 @@ impl BuiltinFn {
         BuiltinFn::Round,
         BuiltinFn::Divmod,
         BuiltinFn::Len,
+        BuiltinFn::Enumerate,
+        BuiltinFn::Zip,
+        BuiltinFn::Reversed,
     ];
 
     pub fn name(self) -> &'static str {
@@ -193,6 +199,9 @@ impl BuiltinFn {
             BuiltinFn::Round => "round",
             BuiltinFn::Divmod => "divmod",
             BuiltinFn::Len => "len",
+            BuiltinFn::Enumerate => "enumerate",
+            BuiltinFn::Zip => "zip",
+            BuiltinFn::Reversed => "reversed",
         }
     }
 

@@ -35,6 +35,16 @@ pub enum Ty {
     /// An iterator over a list or an array (the sequence's type): the sequence and the
     /// next index (two slots).
     SeqIter(Box<Ty>),
+    /// `reversed()` of a list or an array: the sequence and the next index, counting
+    /// down (two slots).
+    SeqRevIter(Box<Ty>),
+    /// An iterator over a tuple whose items share one type (the tuple's type): the
+    /// tuple's slots, then the next index.
+    TupleIter(Box<Ty>),
+    /// `enumerate()` of an iterator of these: the count, then the iterator's slots.
+    Enumerate(Box<Ty>),
+    /// `zip()` of iterators of these, their slots in order.
+    Zip(Vec<Ty>),
     /// The NULL CPython pushes before some callables.
     Null,
     /// A specific object resolved at snapshot time (a function, a module, a builtin).
@@ -51,7 +61,10 @@ impl Ty {
             Ty::Tuple(items) => items.iter().map(Ty::slots).sum(),
             Ty::Range | Ty::RangeIter => 3,
             Ty::List(_) | Ty::Array(_) => 1,
-            Ty::SeqIter(_) => 2,
+            Ty::SeqIter(_) | Ty::SeqRevIter(_) => 2,
+            Ty::TupleIter(tuple) => tuple.slots() + 1,
+            Ty::Enumerate(inner) => 1 + inner.slots(),
+            Ty::Zip(inners) => inners.iter().map(Ty::slots).sum(),
             Ty::None | Ty::Null | Ty::Object(_) => 0,
         }
     }
@@ -73,6 +86,38 @@ impl Ty {
         match self {
             Ty::List(item) => Some((**item).clone()),
             Ty::Array(kind) => Some(kind.item()),
+            _ => None,
+        }
+    }
+
+    /// The iterator GET_ITER makes of a value of this type (an iterator is its own).
+    pub fn iterator(&self) -> Option<Ty> {
+        match self {
+            Ty::Range => Some(Ty::RangeIter),
+            Ty::List(_) | Ty::Array(_) => Some(Ty::SeqIter(Box::new(self.clone()))),
+            Ty::Tuple(items) if !items.is_empty() && items.iter().all(|t| *t == items[0]) => {
+                Some(Ty::TupleIter(Box::new(self.clone())))
+            }
+            _ if self.next_item().is_some() => Some(self.clone()),
+            _ => None,
+        }
+    }
+
+    /// What FOR_ITER pushes for an iterator of this type.
+    pub fn next_item(&self) -> Option<Ty> {
+        match self {
+            Ty::RangeIter => Some(Ty::Int),
+            Ty::SeqIter(sequence) | Ty::SeqRevIter(sequence) => sequence.item(),
+            Ty::TupleIter(tuple) => match &**tuple {
+                Ty::Tuple(items) => items.first().cloned(),
+                _ => None,
+            },
+            Ty::Enumerate(inner) => Some(Ty::Tuple(vec![Ty::Int, inner.next_item()?])),
+            Ty::Zip(inners) => inners
+                .iter()
+                .map(Ty::next_item)
+                .collect::<Option<Vec<_>>>()
+                .map(Ty::Tuple),
             _ => None,
         }
     }
@@ -108,9 +153,45 @@ impl fmt::Display for Ty {
             Ty::List(item) => write!(f, "list[{item}]"),
             Ty::Array(kind) => write!(f, "array('{}')", kind.typecode()),
             Ty::SeqIter(sequence) => write!(f, "iterator[{sequence}]"),
+            Ty::SeqRevIter(sequence) => write!(f, "reversed[{sequence}]"),
+            Ty::TupleIter(tuple) => write!(f, "iterator[{tuple}]"),
+            Ty::Enumerate(inner) => write!(f, "enumerate[{inner}]"),
+            Ty::Zip(inners) => {
+                let names: Vec<String> = inners.iter().map(Ty::to_string).collect();
+                write!(f, "zip[{}]", names.join(", "))
+            }
             Ty::Null => write!(f, "NULL"),
             Ty::Object(id) => write!(f, "object#{id}"),
         }
+    }
+}
+
+/// The iterator `enumerate`, `zip` or `reversed` makes of arguments of types `args`,
+/// if compiled code can run it.
+pub fn iterator_call(function: crate::snapshot::BuiltinFn, args: &[Ty]) -> Option<Ty> {
+    use crate::snapshot::BuiltinFn;
+    // Iterators the call makes of its arguments (an iterator held elsewhere would be
+    // shared with its holder: not compiled).
+    let fresh = |t: &Ty| match t {
+        Ty::Range | Ty::List(_) | Ty::Array(_) | Ty::Tuple(_) => t.iterator(),
+        Ty::Enumerate(_) | Ty::Zip(_) | Ty::SeqRevIter(_) => Some(t.clone()),
+        _ => None,
+    };
+    match (function, args) {
+        (BuiltinFn::Enumerate, [iterable]) => Some(Ty::Enumerate(Box::new(fresh(iterable)?))),
+        (BuiltinFn::Enumerate, [iterable, Ty::Int | Ty::Bool]) => {
+            Some(Ty::Enumerate(Box::new(fresh(iterable)?)))
+        }
+        (BuiltinFn::Zip, iterables) if (1..=4).contains(&iterables.len()) => iterables
+            .iter()
+            .map(fresh)
+            .collect::<Option<Vec<_>>>()
+            .map(Ty::Zip),
+        (BuiltinFn::Reversed, [Ty::Range]) => Some(Ty::RangeIter),
+        (BuiltinFn::Reversed, [sequence @ (Ty::List(_) | Ty::Array(_))]) => {
+            Some(Ty::SeqRevIter(Box::new(sequence.clone())))
+        }
+        _ => None,
     }
 }
 

@@ -13,8 +13,11 @@
 //! - [`ops`]: one plan instruction at a time;
 //! - [`numeric`]: arithmetic and comparisons with Python's semantics, `range`, `math`
 //!   and the builtins;
-//! - [`sequences`]: reading, writing and iterating lists and `array.array`s in place.
+//! - [`sequences`]: reading and writing lists and `array.array`s in place;
+//! - [`iterators`]: iterators over ranges, sequences and tuples, `enumerate`, `zip` and
+//!   `reversed`, run in registers.
 
+mod iterators;
 mod numeric;
 mod ops;
 mod sequences;
@@ -318,10 +321,19 @@ impl<'c> Gen<'c> {
                 }
             }
             Ty::List(_) | Ty::Array(_) => out.push(self.ptrt.into()),
-            Ty::SeqIter(_) => {
+            Ty::SeqIter(_) | Ty::SeqRevIter(_) => {
                 out.push(self.ptrt.into());
                 out.push(self.i64t.into());
             }
+            Ty::TupleIter(tuple) => {
+                self.flat_types(tuple, out);
+                out.push(self.i64t.into());
+            }
+            Ty::Enumerate(inner) => {
+                out.push(self.i64t.into());
+                self.flat_types(inner, out);
+            }
+            Ty::Zip(inners) => inners.iter().for_each(|t| self.flat_types(t, out)),
             Ty::None | Ty::Null | Ty::Object(_) => {}
         }
     }
@@ -480,10 +492,18 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 ab.build_alloca(self.g.i64t, "").unwrap(),
             ]),
             Ty::List(_) | Ty::Array(_) => Store::Obj(ab.build_alloca(self.g.ptrt, "").unwrap()),
-            Ty::SeqIter(_) => Store::SeqIter(
+            Ty::SeqIter(_) | Ty::SeqRevIter(_) => Store::SeqIter(
                 ab.build_alloca(self.g.ptrt, "").unwrap(),
                 ab.build_alloca(self.g.i64t, "").unwrap(),
             ),
+            // Composite iterators are stored as the tuples they are held as.
+            Ty::TupleIter(tuple) => {
+                Store::Tuple(vec![self.new_store(tuple), self.new_store(&Ty::Int)])
+            }
+            Ty::Enumerate(inner) => {
+                Store::Tuple(vec![self.new_store(&Ty::Int), self.new_store(inner)])
+            }
+            Ty::Zip(inners) => Store::Tuple(inners.iter().map(|t| self.new_store(t)).collect()),
             other => Store::Empty(other.clone()),
         }
     }

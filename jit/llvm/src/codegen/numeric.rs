@@ -650,7 +650,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 Cv::Obj(sequence) => Ok(Cv::Int(self.seq_len(*sequence)?)),
                 _ => Err("internal: len of a non-tuple".to_owned()),
             },
-            BuiltinFn::Range => Err("internal: range as a builtin call".to_owned()),
+            BuiltinFn::Range | BuiltinFn::Enumerate | BuiltinFn::Zip | BuiltinFn::Reversed => {
+                Err(format!("internal: {} as a builtin call", function.name()))
+            }
         }
     }
 }

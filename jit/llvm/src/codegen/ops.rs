@@ -468,7 +468,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
             Op::ItemGet { item, deopt } => self.emit_item_get(item, *deopt),
             Op::ItemSet { deopt } => self.emit_item_set(*deopt),
             Op::IterSeq => self.emit_iter_seq(),
-            Op::ForSeq { exit, item, deopt } => self.emit_for_seq(*exit, item, *deopt),
+            Op::ForIter { exit, item, deopt } => self.emit_for_iter(*exit, item, *deopt),
+            Op::MakeIterator {
+                function,
+                nargs,
+                deopt,
+            } => self.emit_make_iterator(*function, *nargs, *deopt),
         }
     }
 

@@ -161,7 +161,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
     }
 
     /// Item `position` (0 <= position < len) of a list or an array.
-    fn seq_item(
+    pub(super) fn seq_item(
         &mut self,
         sequence: &Ty,
         object: PointerValue<'c>,
@@ -351,46 +351,6 @@ impl<'g, 'c> FnGen<'g, 'c> {
             .into_int_value();
         let failed = self.icmp(IntPredicate::NE, status, g.i32t.const_zero())?;
         self.deopt_if(failed, deopt)?;
-        self.goto(self.step + 1)
-    }
-
-    /// GET_ITER on a list or an array.
-    pub(super) fn emit_iter_seq(&mut self) -> Res<()> {
-        let sequence = self.stack_type(0)?;
-        let Cv::Obj(object) = self.pop()? else {
-            return Err("internal: iterating a non-sequence".to_owned());
-        };
-        let zero = self.g.i64t.const_zero();
-        self.push(Ty::SeqIter(Box::new(sequence)), Cv::SeqIter(object, zero))?;
-        self.goto(self.step + 1)
-    }
-
-    /// FOR_ITER over a list or array iterator (the length is read at every step: the
-    /// loop may change it).
-    pub(super) fn emit_for_seq(&mut self, exit: u32, item: &Ty, deopt: DeoptId) -> Res<()> {
-        let Ty::SeqIter(sequence) = self.stack_type(0)? else {
-            return Err("internal: FOR_ITER over a non-sequence".to_owned());
-        };
-        let Cv::SeqIter(object, index) = self.peek()? else {
-            return Err("internal: FOR_ITER over a non-sequence".to_owned());
-        };
-        let len = self.seq_len(object)?;
-        let more = self.icmp(IntPredicate::SLT, index, len)?;
-        let body = self.new_block("seq_next");
-        self.b()
-            .build_conditional_branch(more, body, self.blocks[exit as usize])
-            .map_err(err)?;
-        self.b().position_at_end(body);
-        let v = self.seq_item(&sequence, object, index, item, deopt)?;
-        let advanced = self
-            .b()
-            .build_int_add(index, self.const_i64(1), "")
-            .map_err(err)?;
-        let depth = self.types.len() - 1;
-        let iterator_ty = self.types[depth].clone();
-        let store = self.stack_store(depth, &iterator_ty);
-        self.store(&store, &Cv::SeqIter(object, advanced))?;
-        self.push(item.clone(), v)?;
         self.goto(self.step + 1)
     }
 }
