@@ -34,8 +34,18 @@ def prefix_sums(a, out):
     return out
 
 
+def shift_into(src, dst):
+    # With src and dst the same array, each store is seen by the next read.
+    for i in range(1, len(src)):
+        dst[i] = src[i - 1] * 2.0
+    return dst
+
+
 def arr(code, values):
     return array.array(code, values)
+
+
+SHARED = arr("d", [1.0, 2.0, 3.0, 4.0])
 
 
 CASES = [
@@ -59,5 +69,6 @@ CASES = [
            (arr("f", [1.5]), arr("i", [2]))]),
     (through_callee, [(arr("d", [1.0, 2.0]), 1), (arr("d", [1.0]), 3)]),
     (prefix_sums, [(arr("d", [1.0, 2.0, 3.5]), arr("d", [0.0, 0.0, 0.0])),
-                   (arr("d", [1.0, 2.0]), arr("f", [0.0, 0.0]))]),
+                   (arr("d", [1.0, 2.0]), arr("f", [0.0, 0.0])), (SHARED, SHARED)]),
+    (shift_into, [(arr("d", [1.0, 2.0, 3.0]), arr("d", [0.0, 0.0, 0.0])), (SHARED, SHARED)]),
 ]

@@ -110,8 +110,18 @@ def slice_sum(a):
     return s
 
 
+def accumulate_into(src, dst):
+    # With src and dst the same list, each store is seen by the next read.
+    for i in range(1, len(src)):
+        dst[i] = dst[i - 1] + src[i]
+    return dst
+
+
 class Floats(list):
     pass
+
+
+SHARED = [1.0, 2.0, 3.0, 4.0]
 
 
 CASES = [
@@ -136,6 +146,7 @@ CASES = [
     (writes_while_iterating, [([1.0, 2.0, 3.0],), ([0.5],)]),
     (element, [([1.5, 2.5], 1), ([1.5, 2.5], 5)]),
     (passes_through, [([1.0, 2.0],), ([],)]),
+    (accumulate_into, [([1.0, 2.0, 3.0], [0.5, 0.0, 0.0]), (SHARED, SHARED)]),
     (same_object, [([1.0, 2.0],)], {"expect": "any"}),
     (slice_sum, [([1.0, 2.0, 3.0],)], {"expect": "any"}),
 ]
