@@ -411,8 +411,9 @@ fn describe(
                     type_name(&unsafe { Bound::from_borrowed_ptr(py, entry) })
                 };
                 return Err(format!(
-                    "the running call's loop iterates over a {what} \
-                     (loops over range() and lists are entered)"
+                    "the running call's loop iterates over a {what}, which compiled code \
+                     cannot take over (it can: range(), list, array and tuple iterators, \
+                     enumerate(), zip() and reversed() of them, not shared with other code)"
                 ));
             }
         }
@@ -469,8 +470,9 @@ fn guard(
     Some(slots)
 }
 
-/// A value-stack entry at a loop header that compiled code can take over: a range,
-/// list or array iterator nothing else refers to, with its type and slots.
+/// A value-stack entry at a loop header that compiled code can take over, with its type
+/// and slots: an iterator nothing else refers to, over a range, a list, an array or a
+/// tuple, forwards or reversed, or `enumerate`/`zip` of such iterators.
 fn loop_iterator(py: Python<'_>, entry: *mut ffi::PyObject) -> Option<(Ty, Vec<u64>)> {
     if entry.is_null() {
         return None;
@@ -480,39 +482,113 @@ fn loop_iterator(py: Python<'_>, entry: *mut ffi::PyObject) -> Option<(Ty, Vec<u
     if unsafe { pyopt_shim_range_iter(entry, range.as_mut_ptr()) } != 0 {
         return Some((Ty::RangeIter, range.map(|v| v as u64).to_vec()));
     }
-    // SAFETY: reading the reference count of a live object, before taking one.
+    // SAFETY: as above; the count is read before taking a reference.
     if unsafe { ffi::Py_REFCNT(entry) } != 1 {
         return None;
     }
     // SAFETY: as above.
     let iterator = unsafe { Bound::from_borrowed_ptr(py, entry) };
-    if !matches!(
-        iterator.get_type().name().ok()?.to_str().ok()?,
-        "list_iterator" | "arrayiterator"
-    ) {
-        return None;
-    }
-    // `(iter, (sequence,), index)`, or `(iter, ([],))` once exhausted.
+    iterator_state(&iterator)
+}
+
+/// The type and slots of `iterator` (see [`loop_iterator`]), read through its
+/// `__reduce__` (whose state is exactly what resumes it). The iterators inside an
+/// `enumerate` or a `zip` must be referred to by it alone.
+fn iterator_state(iterator: &Bound<'_, PyAny>) -> Option<(Ty, Vec<u64>)> {
+    let kind = iterator.get_type().name().ok()?;
     let reduced = iterator.call_method0("__reduce__").ok()?;
-    let (_, (sequence,), index): (Bound<'_, PyAny>, (Bound<'_, PyAny>,), i64) =
-        reduced.extract().ok()?;
-    let sequence_ty = match crate::snapshot::type_of(&sequence)? {
-        // A list's items are read as the type of the next one (the first one's when
-        // past the end).
-        Ty::List(first) => Ty::List(Box::new(
-            sequence
-                .get_item(index)
-                .ok()
-                .and_then(|next| crate::snapshot::type_of(&next))
-                .filter(Ty::is_number)
-                .unwrap_or(*first),
-        )),
-        array @ Ty::Array(_) => array,
-        _ => return None,
+    let reduced = reduced.cast::<PyTuple>().ok()?;
+    let arguments = reduced.get_item(1).ok()?.cast_into::<PyTuple>().ok()?;
+    let index = || reduced.get_item(2).ok()?.extract::<i64>().ok();
+    // Whether an inner iterator has no holder but the outer one, given the
+    // references known to be taken here (the `inner` binding, and `arguments` when it
+    // is a new tuple).
+    let exclusive = |inner: &Bound<'_, PyAny>, known: isize| {
+        // SAFETY: reading the reference count of a live object.
+        unsafe { ffi::Py_REFCNT(inner.as_ptr()) == 1 + known }
     };
-    // The sequence stays alive: the iterator on the frame's stack holds it.
-    let slots = vec![sequence.as_ptr() as u64, index as u64];
-    Some((Ty::SeqIter(Box::new(sequence_ty)), slots))
+    match kind.to_str().ok()? {
+        "range_iterator" => {
+            // `(iter, (range(start, stop, step),), index)`
+            let range = arguments.get_item(0).ok()?;
+            let start: i64 = range.getattr("start").ok()?.extract().ok()?;
+            let step: i64 = range.getattr("step").ok()?.extract().ok()?;
+            let len: i64 = range.len().ok()?.try_into().ok()?;
+            let done = index()?;
+            let next = start.checked_add(done.checked_mul(step)?)?;
+            let slots = vec![next as u64, step as u64, (len - done) as u64];
+            Some((Ty::RangeIter, slots))
+        }
+        "list_iterator" | "arrayiterator" | "list_reverseiterator" | "reversed" => {
+            // `(iter or reversed, (sequence,), index)`; an exhausted iterator has no
+            // index and is not taken over.
+            let sequence = arguments.get_item(0).ok()?;
+            let index = index()?;
+            let sequence_ty = match crate::snapshot::type_of(&sequence)? {
+                // A list's items are read as the type of the next one (the first
+                // one's when there is none).
+                Ty::List(first) => Ty::List(Box::new(
+                    sequence
+                        .get_item(index)
+                        .ok()
+                        .and_then(|next| crate::snapshot::type_of(&next))
+                        .filter(Ty::is_number)
+                        .unwrap_or(*first),
+                )),
+                array @ Ty::Array(_) => array,
+                _ => return None,
+            };
+            // The sequence stays alive: the iterator on the frame's stack holds it.
+            let slots = vec![sequence.as_ptr() as u64, index as u64];
+            let reversed = matches!(kind.to_str().ok()?, "list_reverseiterator" | "reversed");
+            let ty = if reversed {
+                Ty::SeqRevIter(Box::new(sequence_ty))
+            } else {
+                Ty::SeqIter(Box::new(sequence_ty))
+            };
+            Some((ty, slots))
+        }
+        "tuple_iterator" => {
+            let tuple = arguments.get_item(0).ok()?;
+            let tuple_ty = crate::snapshot::type_of(&tuple)?;
+            let iterator_ty = tuple_ty.iterator()?;
+            let mut slots = Vec::new();
+            if !guard_and_flatten(&tuple, &tuple_ty, &mut slots) {
+                return None;
+            }
+            slots.push(index()? as u64);
+            Some((iterator_ty, slots))
+        }
+        "enumerate" => {
+            // `(enumerate, (iterator, count))`
+            let inner = arguments.get_item(0).ok()?;
+            let count: i64 = arguments.get_item(1).ok()?.extract().ok()?;
+            // (`arguments` is a new tuple.)
+            if !exclusive(&inner, 2) {
+                return None;
+            }
+            let (inner_ty, inner_slots) = iterator_state(&inner)?;
+            let mut slots = vec![count as u64];
+            slots.extend(inner_slots);
+            Some((Ty::Enumerate(Box::new(inner_ty)), slots))
+        }
+        "zip" if reduced.len() == 2 && (1..=4).contains(&arguments.len()) => {
+            // `(zip, (iterators...))` (a strict zip has a third item: not taken over)
+            let mut types = Vec::new();
+            let mut slots = Vec::new();
+            // (`arguments` is the zip's own tuple.)
+            for inner in arguments.iter() {
+                if !exclusive(&inner, 1) {
+                    return None;
+                }
+                let (inner_ty, inner_slots) = iterator_state(&inner)?;
+                types.push(inner_ty);
+                slots.extend(inner_slots);
+            }
+            Some((Ty::Zip(types), slots))
+        }
+        _ => None,
+    }
 }
 
 /// Runs the compiled loop in `frame` and leaves the frame as the compiled code left it.

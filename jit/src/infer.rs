@@ -514,7 +514,7 @@ impl FnInfer<'_> {
             }
         }
         for ty in &osr.stack {
-            if !matches!(ty, Ty::RangeIter | Ty::SeqIter(_)) {
+            if ty.next_item().is_none() {
                 return Err(self.refuse(header, format!("a loop over a {ty}")));
             }
             params.push(ty.clone());

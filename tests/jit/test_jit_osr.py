@@ -105,8 +105,23 @@ def over_lists(n):
         data[rep % 1000] = acc * 1e-9
     return acc, counts, data[:3], rep, x
 
+def over_iterators(n):
+    # enumerate(), zip() and reversed() running: entered with their state.
+    data = [0.5 * k for k in range(1000)]
+    other = [1.0 + k for k in range(1000)]
+    acc = 0.0
+    for rep in range(n):
+        for i, x in enumerate(data):
+            acc += i * x
+        for x, y in zip(data, other):
+            acc -= x * y
+        for x in reversed(other):
+            acc = acc * 0.5 + x
+    return acc, rep, i, x, y
+
 random.seed(7)
 print(over_lists(12_000))
+print(over_iterators(3_000))
 print(simulate(12_000_000))
 print(nested(3_000_000))
 print(countdown(12_000_000))
@@ -115,7 +130,7 @@ print(monte_carlo(5_000_000), random.random())
 print(keeps_objects(12_000_000))
 print(guarded(12_000_000))
 print(entered(simulate, nested, countdown, first_square_above, monte_carlo, keeps_objects,
-              guarded, over_lists))
+              guarded, over_lists, over_iterators))
 """)
     reference, pyopt = run_both([script], timeout=600)
     assert_same(reference, pyopt)
@@ -182,16 +197,33 @@ def sums_a_dict(n):
         acc += data[i % 2]
     return acc
 
+def shares_an_iterator(n):
+    # The enumerate's iterator is also used after the loop: never taken over.
+    data = [0.5 * k for k in range(1000)]
+    acc = 0.0
+    for rep in range(n):
+        it = iter(data)
+        for i, x in enumerate(it):
+            acc += x
+            if i == 500:
+                break
+        acc += next(it)
+    return acc
+
 print(sums_a_dict(6_000_000))
+print(shares_an_iterator(9_000))
 try:
     import python_optimizer
 except ImportError:
     print("refused: True")
+    print("not taken over: True")
 else:
     info = python_optimizer.jit_info(sums_a_dict)
     reasons = [r["reason"] for r in info["refusals"]] if info else []
     print("refused:", info is not None and info["loop_entries"] == 0
           and any("'data'" in r and "dict" in r for r in reasons))
+    info = python_optimizer.jit_info(shares_an_iterator)
+    print("not taken over:", info is None or info["loop_entries"] == 0)
 """)
     reference, pyopt = run_both([script], timeout=600)
     assert_same(reference, pyopt)

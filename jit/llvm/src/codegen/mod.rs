@@ -897,9 +897,23 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 take(next)?.into_int_value(),
             ),
             Ty::List(_) | Ty::Array(_) => Cv::Obj(take(next)?.into_pointer_value()),
-            Ty::SeqIter(_) => Cv::SeqIter(
+            Ty::SeqIter(_) | Ty::SeqRevIter(_) => Cv::SeqIter(
                 take(next)?.into_pointer_value(),
                 take(next)?.into_int_value(),
+            ),
+            Ty::TupleIter(tuple) => Cv::Tuple(vec![
+                self.unflatten_param(tuple, next)?,
+                Cv::Int(take(next)?.into_int_value()),
+            ]),
+            Ty::Enumerate(inner) => Cv::Tuple(vec![
+                Cv::Int(take(next)?.into_int_value()),
+                self.unflatten_param(inner, next)?,
+            ]),
+            Ty::Zip(inners) => Cv::Tuple(
+                inners
+                    .iter()
+                    .map(|t| self.unflatten_param(t, next))
+                    .collect::<Res<_>>()?,
             ),
             other => return Err(format!("internal: parameter of type {other}")),
         })
