@@ -306,12 +306,13 @@ fn type_of_depth(value: &Bound<'_, PyAny>, depth: usize) -> Option<Ty> {
             .map(|item| type_of_depth(&item, depth + 1))
             .collect::<Option<Vec<_>>>()
             .map(Ty::Tuple)
-    } else if value.is_exact_instance_of::<PyList>() && depth == 0 {
+    } else if value.is_exact_instance_of::<PyList>() && depth < 2 {
         // Items are read as the first one's type (checked at every read); an empty
-        // list's as floats.
+        // list's as floats. Lists of numbers, and lists of those, also inside tuples.
         let list = value.cast::<PyList>().ok()?;
         let item = match list.get_item(0) {
-            Ok(first) => type_of_depth(&first, 1).filter(Ty::is_number)?,
+            Ok(first) => type_of_depth(&first, depth + 1)
+                .filter(|t| t.is_number() || matches!(t, Ty::List(_)))?,
             Err(_) => Ty::Float,
         };
         Some(Ty::List(Box::new(item)))

@@ -137,10 +137,11 @@ pub mod helper {
     pub const LIST_SET: &str = "pyopt_list_set";
 
     /// CPython objects compiled code compares items with (addresses, not functions):
-    /// the exact types of floats and ints, and the two bools.
-    pub const PYTHON_OBJECTS: [&str; 4] = [
+    /// the exact types of floats, ints and lists, and the two bools.
+    pub const PYTHON_OBJECTS: [&str; 5] = [
         "PyFloat_Type",
         "PyLong_Type",
+        "PyList_Type",
         "_Py_TrueStruct",
         "_Py_FalseStruct",
     ];

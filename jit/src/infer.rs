@@ -1140,6 +1140,21 @@ impl FnInfer<'_> {
                     Ty::Tuple(_) | Ty::Int | Ty::Float | Ty::Bool | Ty::None => {
                         Ok(self.deopt_always(index, state, "unpacking"))
                     }
+                    // A list or an array of the right length (checked when it runs).
+                    sequence @ (Ty::List(_) | Ty::Array(_)) => {
+                        let item = sequence.item().expect("a sequence");
+                        out.stack
+                            .extend(std::iter::repeat_n(item.clone(), arg as usize));
+                        let deopt = self.resume_here(index, state, "unpacking a sequence");
+                        Ok(simple(
+                            Op::UnpackSeq {
+                                count: arg,
+                                item,
+                                deopt,
+                            },
+                            out,
+                        ))
+                    }
                     other => Err(self.refuse(index, format!("unpacking a {other}"))),
                 }
             }

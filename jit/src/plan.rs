@@ -277,6 +277,13 @@ pub enum Op {
     ItemSet {
         deopt: DeoptId,
     },
+    /// UNPACK_SEQUENCE of a list or an array: another length, or a list item that is
+    /// not `item`, hands over before the instruction.
+    UnpackSeq {
+        count: u32,
+        item: Ty,
+        deopt: DeoptId,
+    },
     /// GET_ITER on a list, an array or a tuple: an iterator at index 0.
     IterSeq,
     /// FOR_ITER over an iterator other than a range's (a sequence's, `reversed`,

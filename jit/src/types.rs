@@ -75,7 +75,7 @@ impl Ty {
         match self {
             Ty::Int | Ty::Float | Ty::Bool | Ty::None => true,
             Ty::Tuple(items) => items.iter().all(Ty::is_value),
-            Ty::List(item) => item.is_number(),
+            Ty::List(item) => item.is_number() || matches!(**item, Ty::List(_)),
             Ty::Array(_) => true,
             _ => false,
         }

@@ -468,6 +468,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             Op::ItemGet { item, deopt } => self.emit_item_get(item, *deopt),
             Op::ItemSet { deopt } => self.emit_item_set(*deopt),
             Op::IterSeq => self.emit_iter_seq(),
+            Op::UnpackSeq { count, item, deopt } => self.emit_unpack_seq(*count, item, *deopt),
             Op::ForIter { exit, item, deopt } => self.emit_for_iter(*exit, item, *deopt),
             Op::MakeIterator {
                 function,

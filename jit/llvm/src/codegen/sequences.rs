@@ -214,6 +214,14 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 .map_err(err)
         };
         match item {
+            // A list inside a list: borrowed too (the outer list holds it, and compiled
+            // code only ever replaces number items).
+            Ty::List(_) => {
+                let list = is(self, "PyList_Type", kind)?;
+                let other = self.b().build_not(list, "").map_err(err)?;
+                self.deopt_if(other, deopt)?;
+                Ok(Cv::Obj(object))
+            }
             Ty::Float => {
                 let float = is(self, "PyFloat_Type", kind)?;
                 let other = self.b().build_not(float, "").map_err(err)?;
@@ -307,6 +315,23 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let position = self.position(&index, len, deopt)?;
         let v = self.seq_item(&sequence, object, position, item, deopt)?;
         self.push(item.clone(), v)?;
+        self.goto(self.step + 1)
+    }
+
+    /// UNPACK_SEQUENCE of a list or an array: its items, the last one pushed first.
+    pub(super) fn emit_unpack_seq(&mut self, count: u32, item: &Ty, deopt: DeoptId) -> Res<()> {
+        let sequence = self.stack_type(0)?;
+        let Cv::Obj(object) = self.pop()? else {
+            return Err("internal: unpacking a non-sequence".to_owned());
+        };
+        let len = self.seq_len(object)?;
+        let other_length = self.icmp(IntPredicate::NE, len, self.const_i64(i64::from(count)))?;
+        self.deopt_if(other_length, deopt)?;
+        for k in (0..count).rev() {
+            let position = self.const_i64(i64::from(k));
+            let v = self.seq_item(&sequence, object, position, item, deopt)?;
+            self.push(item.clone(), v)?;
+        }
         self.goto(self.step + 1)
     }
 
