@@ -555,8 +555,20 @@ fn box_result(ty: &Ty, value: u64) -> *mut ffi::PyObject {
                 ffi::Py_IncRef(object);
                 object
             }
+            // numpy scalars are made by numpy.
+            Ty::NpFloat | Ty::NpBool => {
+                Python::attach(
+                    |py| match crate::values::materialize(py, ty, &[value], &mut 0) {
+                        Ok(object) => object.into_ptr(),
+                        Err(e) => {
+                            e.restore(py);
+                            std::ptr::null_mut()
+                        }
+                    },
+                )
+            }
             // A sequence the caller or the frame holds: a new reference to it.
-            Ty::List(_) | Ty::Array(_) => {
+            Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => {
                 let object = value as *mut ffi::PyObject;
                 ffi::Py_IncRef(object);
                 object

@@ -316,37 +316,85 @@ fn type_of_depth(value: &Bound<'_, PyAny>, depth: usize) -> Option<Ty> {
             Err(_) => Ty::Float,
         };
         Some(Ty::List(Box::new(item)))
-    } else if depth == 0 && is_array(value) {
+    } else if depth == 0 && is_a(value, &ARRAY) {
         let typecode: char = value.getattr("typecode").ok()?.extract().ok()?;
         ArrayKind::from_typecode(typecode).map(Ty::Array)
+    } else if is_a(value, &NUMPY_FLOAT64) {
+        Some(Ty::NpFloat)
+    } else if is_a(value, &NUMPY_BOOL) {
+        Some(Ty::NpBool)
+    } else if depth == 0 && is_a(value, &NUMPY_NDARRAY) {
+        // SAFETY: an exact ndarray (checked above), read as numpy's C API lays it out.
+        unsafe { ndarray_type(value.as_ptr()) }
     } else {
         None
     }
 }
 
-/// Whether `value` is exactly an `array.array` (the `array` module's type, looked up in
-/// `sys.modules`: without the module there are no arrays).
-fn is_array(value: &Bound<'_, PyAny>) -> bool {
-    static ARRAY_TYPE: std::sync::OnceLock<Py<PyAny>> = std::sync::OnceLock::new();
-    let py = value.py();
-    let array_type = match ARRAY_TYPE.get() {
-        Some(array_type) => array_type.bind(py).clone(),
-        None => {
-            let found = py
-                .import("sys")
-                .and_then(|sys| sys.getattr("modules"))
-                .and_then(|modules| modules.get_item("array"))
-                .and_then(|module| module.getattr("array"));
-            match found {
-                Ok(array_type) => ARRAY_TYPE
-                    .get_or_init(|| array_type.unbind())
-                    .bind(py)
-                    .clone(),
-                Err(_) => return false,
-            }
+/// A type of a module, found in `sys.modules` once the program imported the module
+/// (without it there are no such objects), and kept.
+pub(crate) struct ModuleType {
+    module: &'static str,
+    name: &'static str,
+    found: std::sync::OnceLock<Py<PyAny>>,
+}
+
+static ARRAY: ModuleType = ModuleType::new("array", "array");
+pub(crate) static NUMPY_FLOAT64: ModuleType = ModuleType::new("numpy", "float64");
+pub(crate) static NUMPY_BOOL: ModuleType = ModuleType::new("numpy", "bool_");
+static NUMPY_NDARRAY: ModuleType = ModuleType::new("numpy", "ndarray");
+
+impl ModuleType {
+    const fn new(module: &'static str, name: &'static str) -> Self {
+        ModuleType {
+            module,
+            name,
+            found: std::sync::OnceLock::new(),
         }
-    };
-    value.get_type().is(&array_type)
+    }
+
+    pub(crate) fn get<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        if let Some(found) = self.found.get() {
+            return Some(found.bind(py).clone());
+        }
+        let found = py
+            .import("sys")
+            .and_then(|sys| sys.getattr("modules"))
+            .and_then(|modules| modules.get_item(self.module))
+            .and_then(|module| module.getattr(self.name))
+            .ok()?;
+        Some(self.found.get_or_init(|| found.unbind()).bind(py).clone())
+    }
+}
+
+/// Whether `value`'s type is exactly `kind`.
+fn is_a(value: &Bound<'_, PyAny>, kind: &ModuleType) -> bool {
+    kind.get(value.py())
+        .is_some_and(|kind| value.get_type().is(&kind))
+}
+
+/// The type of a numpy array compiled code takes: float64 items, aligned, in native
+/// byte order, 1 to 3 dimensions.
+///
+/// # Safety
+/// `array` is an exact `numpy.ndarray` (`PyArrayObject_fields`: nd at 24, descr at 56,
+/// flags at 64; `PyArray_Descr`: byteorder at 26, type_num at 28).
+unsafe fn ndarray_type(array: *mut pyo3::ffi::PyObject) -> Option<Ty> {
+    const NPY_DOUBLE: i32 = 12;
+    const NPY_ARRAY_ALIGNED: i32 = 0x0100;
+    // SAFETY: per the contract.
+    unsafe {
+        let base = array.cast::<u8>();
+        let ndim = *base.add(24).cast::<i32>();
+        let descr = *base.add(56).cast::<*const u8>();
+        let flags = *base.add(64).cast::<i32>();
+        let byteorder = *descr.add(26);
+        let type_num = *descr.add(28).cast::<i32>();
+        let native = byteorder == b'=' || (cfg!(target_endian = "little") && byteorder == b'<');
+        let aligned = flags & NPY_ARRAY_ALIGNED != 0;
+        (type_num == NPY_DOUBLE && native && aligned && (1..=3).contains(&ndim))
+            .then_some(Ty::NdArray(ndim as u8))
+    }
 }
 
 fn constant(value: &Bound<'_, PyAny>) -> Const {

@@ -40,7 +40,24 @@ pub fn guard_and_flatten(value: &Bound<'_, PyAny>, ty: &Ty, out: &mut Vec<u64>) 
             true
         }
         Ty::None => value.is_none(),
-        Ty::List(_) | Ty::Array(_) => {
+        Ty::NpFloat | Ty::NpBool => {
+            if crate::snapshot::type_of(value).as_ref() != Some(ty) {
+                return false;
+            }
+            // SAFETY: numpy's float64 and bool scalars hold their value right after the
+            // object header (`obval`): a double, and one byte.
+            let bits = unsafe {
+                let value = value.as_ptr().cast::<u8>().add(16);
+                if *ty == Ty::NpFloat {
+                    value.cast::<f64>().read().to_bits()
+                } else {
+                    u64::from(*value != 0)
+                }
+            };
+            out.push(bits);
+            true
+        }
+        Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => {
             if crate::snapshot::type_of(value).as_ref() != Some(ty) {
                 return false;
             }
@@ -101,7 +118,27 @@ pub fn materialize<'py>(
                 range
             }
         }
-        Ty::List(_) | Ty::Array(_) => {
+        Ty::NpFloat | Ty::NpBool => {
+            let bits = take();
+            let (kind, value) = if *ty == Ty::NpFloat {
+                (
+                    &crate::snapshot::NUMPY_FLOAT64,
+                    PyFloat::new(py, f64::from_bits(bits)).into_any(),
+                )
+            } else {
+                (
+                    &crate::snapshot::NUMPY_BOOL,
+                    PyBool::new(py, bits != 0).to_owned().into_any(),
+                )
+            };
+            let Some(kind) = kind.get(py) else {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                    "pyopt internal error: numpy is gone",
+                ));
+            };
+            kind.call1((value,))?
+        }
+        Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => {
             // SAFETY: compiled code only has sequences the caller or the frame holds.
             unsafe { Bound::from_borrowed_ptr(py, take() as *mut ffi::PyObject) }
         }

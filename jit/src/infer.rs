@@ -16,9 +16,9 @@ use std::fmt;
 use crate::bytecode::{self, Instr};
 use crate::opcode::op;
 use crate::plan::{
-    BinOp, CmpOp, DeoptId, DeoptKind, DeoptPoint, FunctionPlan, Local, Op, OsrEntry,
-    REASON_EVAL_BREAKER, REASON_LOOP_DONE, REASON_RETURN, StackSlot, State, Step, Test, UnaryOp,
-    Unit, Value,
+    ArrayAttribute, BinOp, CmpOp, DeoptId, DeoptKind, DeoptPoint, FunctionPlan, Local, Op,
+    OsrEntry, REASON_EVAL_BREAKER, REASON_LOOP_DONE, REASON_RETURN, StackSlot, State, Step, Test,
+    UnaryOp, Unit, Value,
 };
 use crate::snapshot::{
     Binding, BuiltinFn, CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR, CO_ITERABLE_COROUTINE,
@@ -427,6 +427,15 @@ fn is_intlike(ty: &Ty) -> bool {
 /// Whether `op` on these types is computed by compiled code (`Some(result)`), or always
 /// handed to the interpreter (`None`: it raises, or compiled code does not do it).
 fn binary_result(op: BinOp, lhs: &Ty, rhs: &Ty) -> Option<Ty> {
+    // numpy float64 with numbers: numpy's float64 arithmetic (+, -, *, / only).
+    if (*lhs == Ty::NpFloat || *rhs == Ty::NpFloat)
+        && [lhs, rhs]
+            .iter()
+            .all(|t| **t == Ty::NpFloat || t.is_number())
+    {
+        return matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::TrueDiv)
+            .then_some(Ty::NpFloat);
+    }
     let numbers = lhs.is_number() && rhs.is_number();
     let ints = is_intlike(lhs) && is_intlike(rhs);
     match op {
@@ -469,7 +478,25 @@ fn static_truth(ty: &Ty) -> Option<bool> {
 }
 
 fn can_test_truth(ty: &Ty) -> bool {
-    ty.is_number() || static_truth(ty).is_some() || ty.item().is_some()
+    // (A numpy array's truth is its item's, or an error: not compiled.)
+    is_numeric(ty)
+        || *ty == Ty::NpBool
+        || static_truth(ty).is_some()
+        || (ty.item().is_some() && !matches!(ty, Ty::NdArray(_)))
+}
+
+/// Whether `subscript` indexes one item of an `ndim`-dimensional array: an int, or a
+/// tuple of `ndim` ints.
+fn array_index(ndim: u8, subscript: &Ty) -> bool {
+    match subscript {
+        Ty::Tuple(items) => items.len() == usize::from(ndim) && items.iter().all(is_intlike),
+        other => ndim == 1 && is_intlike(other),
+    }
+}
+
+/// A number compiled code computes with: Python's, or a numpy float64.
+fn is_numeric(ty: &Ty) -> bool {
+    ty.is_number() || *ty == Ty::NpFloat
 }
 
 impl FnInfer<'_> {
@@ -814,6 +841,31 @@ impl FnInfer<'_> {
             }
             op::LOAD_ATTR | op::LOAD_METHOD => {
                 let owner = self.pop(index, &mut out.stack)?;
+                if let (op::LOAD_ATTR, Ty::NdArray(ndim)) = (instr.opcode, &owner) {
+                    let name = self
+                        .code
+                        .names
+                        .get(arg as usize)
+                        .map_or("?", String::as_str);
+                    let (attribute, ty) = match name {
+                        "shape" => (
+                            ArrayAttribute::Shape,
+                            Ty::Tuple(vec![Ty::Int; usize::from(*ndim)]),
+                        ),
+                        "size" => (ArrayAttribute::Size, Ty::Int),
+                        "ndim" => (ArrayAttribute::Ndim, Ty::Int),
+                        _ => {
+                            return Err(self.refuse(
+                                index,
+                                format!(
+                                    "the array attribute '{name}' (shape, size, ndim are compiled)"
+                                ),
+                            ));
+                        }
+                    };
+                    out.stack.push(ty);
+                    return Ok(simple(Op::ArrayAttribute(attribute), out));
+                }
                 let Ty::Object(id) = owner else {
                     return Err(self.refuse(index, format!("attribute access on a {owner}")));
                 };
@@ -873,8 +925,10 @@ impl FnInfer<'_> {
                     .ok_or_else(|| self.refuse(index, format!("COMPARE_OP {arg}")))?;
                 let rhs = self.pop(index, &mut out.stack)?;
                 let lhs = self.pop(index, &mut out.stack)?;
-                out.stack.push(Ty::Bool);
-                if lhs.is_number() && rhs.is_number() {
+                // Comparing a numpy float64 gives a numpy bool.
+                let numpy = lhs == Ty::NpFloat || rhs == Ty::NpFloat;
+                out.stack.push(if numpy { Ty::NpBool } else { Ty::Bool });
+                if is_numeric(&lhs) && is_numeric(&rhs) {
                     let deopt = self.resume_here(index, state, "comparison");
                     return Ok(simple(
                         Op::Compare {
@@ -937,6 +991,7 @@ impl FnInfer<'_> {
                     (UnaryOp::Not, ty) if can_test_truth(ty) => Some(Ty::Bool),
                     (UnaryOp::Negative | UnaryOp::Positive, Ty::Int | Ty::Bool) => Some(Ty::Int),
                     (UnaryOp::Negative | UnaryOp::Positive, Ty::Float) => Some(Ty::Float),
+                    (UnaryOp::Negative | UnaryOp::Positive, Ty::NpFloat) => Some(Ty::NpFloat),
                     (UnaryOp::Invert, Ty::Int | Ty::Bool) => Some(Ty::Int),
                     _ => None,
                 };
@@ -1061,7 +1116,10 @@ impl FnInfer<'_> {
                     ));
                 };
                 // A range becomes its iterator in place; an iterator is its own.
-                let op = if matches!(iterable, Ty::List(_) | Ty::Array(_) | Ty::Tuple(_)) {
+                let op = if matches!(
+                    iterable,
+                    Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) | Ty::Tuple(_)
+                ) {
                     Op::IterSeq
                 } else {
                     Op::Nop
@@ -1102,6 +1160,7 @@ impl FnInfer<'_> {
                 let value = self.pop(index, &mut out.stack)?;
                 // Arrays of ints take ints only (a float raises TypeError).
                 let storable = match &container {
+                    Ty::NdArray(ndim) => is_numeric(&value) && array_index(*ndim, &subscript),
                     Ty::List(_) => value.is_number(),
                     Ty::Array(kind) => {
                         is_intlike(&value) || (kind.item() == Ty::Float && value.is_number())
@@ -1109,6 +1168,10 @@ impl FnInfer<'_> {
                     _ => false,
                 };
                 match container {
+                    Ty::NdArray(_) if storable => {
+                        let deopt = self.resume_here(index, state, "item store");
+                        Ok(simple(Op::ItemSet { deopt }, out))
+                    }
                     Ty::List(_) | Ty::Array(_) if is_intlike(&subscript) && storable => {
                         let deopt = self.resume_here(index, state, "item store");
                         Ok(simple(Op::ItemSet { deopt }, out))
@@ -1161,6 +1224,24 @@ impl FnInfer<'_> {
             op::BINARY_SUBSCR => {
                 let subscript = self.pop(index, &mut out.stack)?;
                 let container = self.pop(index, &mut out.stack)?;
+                if let Ty::NdArray(ndim) = container {
+                    // One int per dimension; fewer make a view (not compiled).
+                    if !array_index(ndim, &subscript) {
+                        return Err(self.refuse(
+                            index,
+                            format!("indexing a {ndim}-d array with {subscript} (one int per dimension is compiled)"),
+                        ));
+                    }
+                    let deopt = self.resume_here(index, state, "index out of range");
+                    out.stack.push(Ty::NpFloat);
+                    return Ok(simple(
+                        Op::ItemGet {
+                            item: Ty::NpFloat,
+                            deopt,
+                        },
+                        out,
+                    ));
+                }
                 if let Some(item) = container.item() {
                     if !is_intlike(&subscript) {
                         // Slices and other keys: the interpreter.
@@ -1494,7 +1575,7 @@ impl FnInfer<'_> {
                     result,
                 )
             }),
-            ObjKind::Math(function) => math_result(function, &args, numbers, ints).map(|result| {
+            ObjKind::Math(function) => math_result(function, &args, ints).map(|result| {
                 let deopt = self.resume_here(index, state, "math domain or range");
                 (
                     Op::CallMath {
@@ -1608,6 +1689,7 @@ impl FnInfer<'_> {
             BuiltinFn::Abs => one(&|t| match t {
                 Ty::Int | Ty::Bool => Some(Ty::Int),
                 Ty::Float => Some(Ty::Float),
+                Ty::NpFloat => Some(Ty::NpFloat),
                 _ => None,
             }),
             BuiltinFn::Min | BuiltinFn::Max => match args.first() {
@@ -1619,7 +1701,7 @@ impl FnInfer<'_> {
                 _ => None,
             },
             BuiltinFn::Int => one(&|t| t.is_number().then_some(Ty::Int)),
-            BuiltinFn::Float => one(&|t| t.is_number().then_some(Ty::Float)),
+            BuiltinFn::Float => one(&|t| is_numeric(t).then_some(Ty::Float)),
             BuiltinFn::Bool => one(&|t| can_test_truth(t).then_some(Ty::Bool)),
             BuiltinFn::Round => match args {
                 [x] if x.is_number() => Some(Ty::Int),
@@ -1638,17 +1720,23 @@ impl FnInfer<'_> {
                 }
                 _ => None,
             },
-            BuiltinFn::Len => {
-                one(&|t| (matches!(t, Ty::Tuple(_)) || t.item().is_some()).then_some(Ty::Int))
-            }
+            BuiltinFn::Len => one(&|t| {
+                (matches!(t, Ty::Tuple(_) | Ty::NdArray(_)) || t.item().is_some())
+                    .then_some(Ty::Int)
+            }),
             // Made by `iterator_call` (an `Op::MakeIterator`).
             BuiltinFn::Enumerate | BuiltinFn::Zip | BuiltinFn::Reversed => None,
         }
     }
 }
 
-fn math_result(function: MathFn, args: &[Ty], numbers: bool, ints: bool) -> Option<Ty> {
-    if !numbers {
+/// `math` functions read numpy float64 arguments as floats (except those that call the
+/// argument's own `__floor__`, `__ceil__` or `__trunc__`).
+fn math_result(function: MathFn, args: &[Ty], ints: bool) -> Option<Ty> {
+    let numpy = args.contains(&Ty::NpFloat);
+    if !args.iter().all(is_numeric)
+        || numpy && matches!(function, MathFn::Floor | MathFn::Ceil | MathFn::Trunc)
+    {
         return None;
     }
     let n = args.len();

@@ -176,6 +176,8 @@ pub enum Op {
         method: bool,
         value: Box<Op>,
     },
+    /// `array.shape`, `array.size` or `array.ndim` of a numpy array (popped).
+    ArrayAttribute(ArrayAttribute),
     Pop,
     Copy(u32),
     Swap(u32),
@@ -306,6 +308,14 @@ pub enum Op {
     /// Always hand over to the interpreter here (an operation that raises for these
     /// types, or a name that is not defined).
     Deopt(DeoptId),
+}
+
+/// The attributes of a numpy array compiled code reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ArrayAttribute {
+    Shape,
+    Size,
+    Ndim,
 }
 
 /// How a deoptimization resumes the interpreter.

@@ -32,6 +32,15 @@ pub enum Ty {
     /// An `array.array` of this item kind, borrowed like a list (one slot); its items
     /// are machine numbers, read and written in place.
     Array(ArrayKind),
+    /// A numpy `float64` scalar (an `f64`, like `Float`, boxed as `numpy.float64`): what
+    /// reading a float64 array gives, with numpy's arithmetic (whose floating-point
+    /// warnings compiled code leaves to the interpreter).
+    NpFloat,
+    /// A numpy `bool_` (an `i1`): what comparing a `float64` gives.
+    NpBool,
+    /// A numpy `ndarray` of `float64` with this many dimensions (1 to 3), aligned and
+    /// in native byte order, borrowed like a list (one slot); any strides.
+    NdArray(u8),
     /// An iterator over a list or an array (the sequence's type): the sequence and the
     /// next index (two slots).
     SeqIter(Box<Ty>),
@@ -60,7 +69,8 @@ impl Ty {
             Ty::Int | Ty::Float | Ty::Bool => 1,
             Ty::Tuple(items) => items.iter().map(Ty::slots).sum(),
             Ty::Range | Ty::RangeIter => 3,
-            Ty::List(_) | Ty::Array(_) => 1,
+            Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => 1,
+            Ty::NpFloat | Ty::NpBool => 1,
             Ty::SeqIter(_) | Ty::SeqRevIter(_) => 2,
             Ty::TupleIter(tuple) => tuple.slots() + 1,
             Ty::Enumerate(inner) => 1 + inner.slots(),
@@ -76,7 +86,7 @@ impl Ty {
             Ty::Int | Ty::Float | Ty::Bool | Ty::None => true,
             Ty::Tuple(items) => items.iter().all(Ty::is_value),
             Ty::List(item) => item.is_number() || matches!(**item, Ty::List(_)),
-            Ty::Array(_) => true,
+            Ty::Array(_) | Ty::NdArray(_) | Ty::NpFloat | Ty::NpBool => true,
             _ => false,
         }
     }
@@ -86,6 +96,7 @@ impl Ty {
         match self {
             Ty::List(item) => Some((**item).clone()),
             Ty::Array(kind) => Some(kind.item()),
+            Ty::NdArray(1) => Some(Ty::NpFloat),
             _ => None,
         }
     }
@@ -94,7 +105,9 @@ impl Ty {
     pub fn iterator(&self) -> Option<Ty> {
         match self {
             Ty::Range => Some(Ty::RangeIter),
-            Ty::List(_) | Ty::Array(_) => Some(Ty::SeqIter(Box::new(self.clone()))),
+            Ty::List(_) | Ty::Array(_) | Ty::NdArray(1) => {
+                Some(Ty::SeqIter(Box::new(self.clone())))
+            }
             Ty::Tuple(items) if !items.is_empty() && items.iter().all(|t| *t == items[0]) => {
                 Some(Ty::TupleIter(Box::new(self.clone())))
             }
@@ -152,6 +165,9 @@ impl fmt::Display for Ty {
             Ty::RangeIter => write!(f, "range_iterator"),
             Ty::List(item) => write!(f, "list[{item}]"),
             Ty::Array(kind) => write!(f, "array('{}')", kind.typecode()),
+            Ty::NpFloat => write!(f, "numpy.float64"),
+            Ty::NpBool => write!(f, "numpy.bool"),
+            Ty::NdArray(ndim) => write!(f, "ndarray[float64, {ndim}d]"),
             Ty::SeqIter(sequence) => write!(f, "iterator[{sequence}]"),
             Ty::SeqRevIter(sequence) => write!(f, "reversed[{sequence}]"),
             Ty::TupleIter(tuple) => write!(f, "iterator[{tuple}]"),
@@ -173,7 +189,7 @@ pub fn iterator_call(function: crate::snapshot::BuiltinFn, args: &[Ty]) -> Optio
     // Iterators the call makes of its arguments (an iterator held elsewhere would be
     // shared with its holder: not compiled).
     let fresh = |t: &Ty| match t {
-        Ty::Range | Ty::List(_) | Ty::Array(_) | Ty::Tuple(_) => t.iterator(),
+        Ty::Range | Ty::List(_) | Ty::Array(_) | Ty::NdArray(1) | Ty::Tuple(_) => t.iterator(),
         Ty::Enumerate(_) | Ty::Zip(_) | Ty::SeqRevIter(_) => Some(t.clone()),
         _ => None,
     };

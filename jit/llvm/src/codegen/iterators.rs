@@ -13,7 +13,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
     fn fresh_iterator(&self, ty: &Ty, value: Cv<'c>) -> Res<Cv<'c>> {
         let zero = self.g.i64t.const_zero();
         Ok(match (ty, value) {
-            (Ty::List(_) | Ty::Array(_), Cv::Obj(object)) => Cv::SeqIter(object, zero),
+            (Ty::List(_) | Ty::Array(_) | Ty::NdArray(_), Cv::Obj(object)) => {
+                Cv::SeqIter(object, zero)
+            }
             (Ty::Tuple(_), tuple @ Cv::Tuple(_)) => Cv::Tuple(vec![tuple, Cv::Int(zero)]),
             // A range is its iterator's layout; iterators are their own.
             (_, value) => value,
@@ -136,7 +138,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 // change it); backwards, as list_reverseiterator, while 0 <= index <
                 // length.
                 let forward = matches!(ty, Ty::SeqIter(_));
-                let len = self.seq_len(*object)?;
+                let len = self.len_of(sequence, *object)?;
                 let below = if forward {
                     IntPredicate::SLT
                 } else {

@@ -15,9 +15,11 @@
 //!   and the builtins;
 //! - [`sequences`]: reading and writing lists and `array.array`s in place;
 //! - [`iterators`]: iterators over ranges, sequences and tuples, `enumerate`, `zip` and
-//!   `reversed`, run in registers.
+//!   `reversed`, run in registers;
+//! - [`ndarrays`]: numpy float64 arrays in place, and numpy float64 arithmetic.
 
 mod iterators;
+mod ndarrays;
 mod numeric;
 mod ops;
 mod sequences;
@@ -320,7 +322,9 @@ impl<'c> Gen<'c> {
                     out.push(self.i64t.into());
                 }
             }
-            Ty::List(_) | Ty::Array(_) => out.push(self.ptrt.into()),
+            Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => out.push(self.ptrt.into()),
+            Ty::NpFloat => out.push(self.f64t.into()),
+            Ty::NpBool => out.push(self.i64t.into()),
             Ty::SeqIter(_) | Ty::SeqRevIter(_) => {
                 out.push(self.ptrt.into());
                 out.push(self.i64t.into());
@@ -483,15 +487,17 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let ab = &self.alloca_builder;
         match ty {
             Ty::Int => Store::Int(ab.build_alloca(self.g.i64t, "").unwrap()),
-            Ty::Float => Store::Float(ab.build_alloca(self.g.f64t, "").unwrap()),
-            Ty::Bool => Store::Bool(ab.build_alloca(self.g.i1t, "").unwrap()),
+            Ty::Float | Ty::NpFloat => Store::Float(ab.build_alloca(self.g.f64t, "").unwrap()),
+            Ty::Bool | Ty::NpBool => Store::Bool(ab.build_alloca(self.g.i1t, "").unwrap()),
             Ty::Tuple(items) => Store::Tuple(items.iter().map(|t| self.new_store(t)).collect()),
             Ty::Range | Ty::RangeIter => Store::Range([
                 ab.build_alloca(self.g.i64t, "").unwrap(),
                 ab.build_alloca(self.g.i64t, "").unwrap(),
                 ab.build_alloca(self.g.i64t, "").unwrap(),
             ]),
-            Ty::List(_) | Ty::Array(_) => Store::Obj(ab.build_alloca(self.g.ptrt, "").unwrap()),
+            Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => {
+                Store::Obj(ab.build_alloca(self.g.ptrt, "").unwrap())
+            }
             Ty::SeqIter(_) | Ty::SeqRevIter(_) => Store::SeqIter(
                 ab.build_alloca(self.g.ptrt, "").unwrap(),
                 ab.build_alloca(self.g.i64t, "").unwrap(),
@@ -874,8 +880,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
         };
         Ok(match ty {
             Ty::Int => Cv::Int(take(next)?.into_int_value()),
-            Ty::Float => Cv::Float(take(next)?.into_float_value()),
-            Ty::Bool => {
+            Ty::Float | Ty::NpFloat => Cv::Float(take(next)?.into_float_value()),
+            Ty::Bool | Ty::NpBool => {
                 let v = take(next)?.into_int_value();
                 Cv::Bool(
                     self.b()
@@ -896,7 +902,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 take(next)?.into_int_value(),
                 take(next)?.into_int_value(),
             ),
-            Ty::List(_) | Ty::Array(_) => Cv::Obj(take(next)?.into_pointer_value()),
+            Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => {
+                Cv::Obj(take(next)?.into_pointer_value())
+            }
             Ty::SeqIter(_) | Ty::SeqRevIter(_) => Cv::SeqIter(
                 take(next)?.into_pointer_value(),
                 take(next)?.into_int_value(),
@@ -1222,8 +1230,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let g = self.g;
         Ok(match ty {
             Ty::Int => Cv::Int(value),
-            Ty::Bool => Cv::Bool(self.b().build_int_truncate(value, g.i1t, "").map_err(err)?),
-            Ty::Float => Cv::Float(
+            Ty::Bool | Ty::NpBool => {
+                Cv::Bool(self.b().build_int_truncate(value, g.i1t, "").map_err(err)?)
+            }
+            Ty::Float | Ty::NpFloat => Cv::Float(
                 self.b()
                     .build_bit_cast(value, g.f64t, "")
                     .map_err(err)?
@@ -1234,7 +1244,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let mut position = 0;
                 self.read_slots(ty, slots, &mut position)?
             }
-            Ty::List(_) | Ty::Array(_) => {
+            Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => {
                 Cv::Obj(self.b().build_int_to_ptr(value, g.ptrt, "").map_err(err)?)
             }
             other => return Err(format!("internal: result of type {other}")),
@@ -1255,8 +1265,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
         };
         Ok(match ty {
             Ty::Int => Cv::Int(next(self, g.i64t.into())?.into_int_value()),
-            Ty::Float => Cv::Float(next(self, g.f64t.into())?.into_float_value()),
-            Ty::Bool => {
+            Ty::Float | Ty::NpFloat => Cv::Float(next(self, g.f64t.into())?.into_float_value()),
+            Ty::Bool | Ty::NpBool => {
                 let v = next(self, g.i64t.into())?.into_int_value();
                 Cv::Bool(self.b().build_int_truncate(v, g.i1t, "").map_err(err)?)
             }
@@ -1267,7 +1277,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     .map(|t| self.read_slots(t, slots, position))
                     .collect::<Res<_>>()?,
             ),
-            Ty::List(_) | Ty::Array(_) => {
+            Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => {
                 let v = next(self, g.ptrt.into())?;
                 Cv::Obj(v.into_pointer_value())
             }

@@ -119,15 +119,37 @@ impl<'g, 'c> FnGen<'g, 'c> {
             Op::Binary { op, result, deopt } => {
                 let r = self.pop()?;
                 let l = self.pop()?;
-                let v = self.binary(*op, &l, &r, result, *deopt)?;
+                let v = if *result == Ty::NpFloat {
+                    // numpy's float64 arithmetic is IEEE's; its warnings are the
+                    // interpreter's to give.
+                    let v = self.binary(*op, &l, &r, &Ty::Float, *deopt)?;
+                    self.numpy_float_check(&[&l, &r], &v, *deopt)?;
+                    v
+                } else {
+                    self.binary(*op, &l, &r, result, *deopt)?
+                };
                 self.push(result.clone(), v)?;
                 self.goto(next)
             }
             Op::Compare { op, .. } => {
+                let numpy = self.types[self.types.len() - 2..].contains(&Ty::NpFloat);
                 let r = self.pop()?;
                 let l = self.pop()?;
                 let v = self.compare(*op, &l, &r)?;
-                self.push(Ty::Bool, Cv::Bool(v))?;
+                let ty = if numpy { Ty::NpBool } else { Ty::Bool };
+                self.push(ty, Cv::Bool(v))?;
+                self.goto(next)
+            }
+            Op::ArrayAttribute(attribute) => {
+                let ty = self.types.last().cloned();
+                let Cv::Obj(array) = self.pop()? else {
+                    return Err("internal: attribute of a non-array".to_owned());
+                };
+                let Some(Ty::NdArray(ndim)) = ty else {
+                    return Err("internal: attribute of a non-array".to_owned());
+                };
+                let (ty, v) = self.array_attribute(array, ndim, *attribute)?;
+                self.push(ty, v)?;
                 self.goto(next)
             }
             Op::IsStatic { result } => {
@@ -301,7 +323,13 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 deopt,
             } => {
                 let values = self.pop_args(args.len())?;
-                let v = self.builtin(*function, &values, result, *deopt)?;
+                let v = match (function, args.first(), values.first()) {
+                    // A numpy array's length is its first dimension.
+                    (BuiltinFn::Len, Some(Ty::NdArray(_)), Some(Cv::Obj(array))) => {
+                        Cv::Int(self.array_dimension(*array, 0)?)
+                    }
+                    _ => self.builtin(*function, &values, result, *deopt)?,
+                };
                 self.push(result.clone(), v)?;
                 self.goto(next)
             }

@@ -21,7 +21,7 @@ const DIGIT_BITS: u64 = 30;
 
 impl<'g, 'c> FnGen<'g, 'c> {
     /// The address `offset` bytes into `object`.
-    fn at(&self, object: PointerValue<'c>, offset: u64) -> Res<PointerValue<'c>> {
+    pub(super) fn at(&self, object: PointerValue<'c>, offset: u64) -> Res<PointerValue<'c>> {
         let g = self.g;
         // SAFETY: offsets are fields of the CPython struct `object` points to.
         unsafe {
@@ -57,6 +57,14 @@ impl<'g, 'c> FnGen<'g, 'c> {
     /// The length of a list or an array (both keep it in `ob_size`).
     pub(super) fn seq_len(&self, sequence: PointerValue<'c>) -> Res<IntValue<'c>> {
         self.load_i64_at(sequence, OB_SIZE)
+    }
+
+    /// The length of a sequence of type `ty` (a numpy array's first dimension).
+    pub(super) fn len_of(&self, ty: &Ty, sequence: PointerValue<'c>) -> Res<IntValue<'c>> {
+        match ty {
+            Ty::NdArray(_) => self.array_dimension(sequence, 0),
+            _ => self.seq_len(sequence),
+        }
     }
 
     /// The machine type of an array's items.
@@ -171,13 +179,19 @@ impl<'g, 'c> FnGen<'g, 'c> {
     ) -> Res<Cv<'c>> {
         match sequence {
             Ty::Array(kind) => self.array_item(object, *kind, position),
+            Ty::NdArray(_) => self.array_item_1d(object, position),
             _ => self.list_item(object, position, item, deopt),
         }
     }
 
     /// A Python index into a sequence of length `len`, as a position; out of range
     /// hands over at `deopt` (the interpreter raises IndexError).
-    fn position(&mut self, index: &Cv<'c>, len: IntValue<'c>, deopt: DeoptId) -> Res<IntValue<'c>> {
+    pub(super) fn position(
+        &mut self,
+        index: &Cv<'c>,
+        len: IntValue<'c>,
+        deopt: DeoptId,
+    ) -> Res<IntValue<'c>> {
         let g = self.g;
         let i = self.as_i64(index)?;
         let negative = self.icmp(IntPredicate::SLT, i, g.i64t.const_zero())?;
@@ -311,6 +325,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let Cv::Obj(object) = self.pop()? else {
             return Err("internal: indexing a non-sequence".to_owned());
         };
+        if let Ty::NdArray(ndim) = sequence {
+            let address = self.array_element(object, ndim, &index, deopt)?;
+            let v = self.load_f64(address)?;
+            self.push(item.clone(), v)?;
+            return self.goto(self.step + 1);
+        }
         let len = self.seq_len(object)?;
         let position = self.position(&index, len, deopt)?;
         let v = self.seq_item(&sequence, object, position, item, deopt)?;
@@ -344,6 +364,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
             return Err("internal: storing into a non-sequence".to_owned());
         };
         let value = self.pop()?;
+        if let Ty::NdArray(ndim) = sequence {
+            self.array_store_item(object, ndim, &index, &value, deopt)?;
+            return self.goto(self.step + 1);
+        }
         if let Ty::Array(kind) = sequence {
             let len = self.seq_len(object)?;
             let position = self.position(&index, len, deopt)?;
