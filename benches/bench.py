@@ -66,6 +66,9 @@ JIT_KERNELS = [
     ("sumsq_list", "sum of squares over a list of 1e6 floats", ">= 32x (PyPy)"),
     ("indexed_array", "indexed loop over a 1e6-item array.array('d')", ">= 88x (PyPy)"),
     ("matmul_lists", "triple-loop matrix multiply, 120x120 lists of lists", ">= Numba"),
+    ("numpy_indexed", "indexed loop over a 1e6-item float64 numpy array", ">= 205x (Numba)"),
+    ("numpy_stencil", "2-D five-point stencil, 500x500 float64 numpy arrays, 4 sweeps",
+     ">= Numba"),
 ]
 
 
@@ -92,7 +95,7 @@ def jit_benchmarks():
         }
         if with_numba and name not in NUMBA_CANNOT:
             variants["numba"] = ([PYTHON3, script], {"BENCH_NUMBA": "1"})
-        if pypy:
+        if pypy and not name.startswith("numpy_"):  # (Debian's PyPy has no numpy)
             variants["pypy"] = [pypy, script]
         benchmarks.append(Benchmark(f"jit-{name}", description, variants, goal=goal))
     return benchmarks
