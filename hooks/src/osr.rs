@@ -519,7 +519,8 @@ fn iterator_state(iterator: &Bound<'_, PyAny>) -> Option<(Ty, Vec<u64>)> {
             let slots = vec![next as u64, step as u64, (len - done) as u64];
             Some((Ty::RangeIter, slots))
         }
-        "list_iterator" | "arrayiterator" | "list_reverseiterator" | "reversed" => {
+        // ("iterator": the sequence iterator a numpy array gives.)
+        "list_iterator" | "arrayiterator" | "iterator" | "list_reverseiterator" | "reversed" => {
             // `(iter or reversed, (sequence,), index)`; an exhausted iterator has no
             // index and is not taken over.
             let sequence = arguments.get_item(0).ok()?;
@@ -535,7 +536,7 @@ fn iterator_state(iterator: &Bound<'_, PyAny>) -> Option<(Ty, Vec<u64>)> {
                         .filter(Ty::is_number)
                         .unwrap_or(*first),
                 )),
-                array @ Ty::Array(_) => array,
+                array @ (Ty::Array(_) | Ty::NdArray(1)) => array,
                 _ => return None,
             };
             // The sequence stays alive: the iterator on the frame's stack holds it.

@@ -119,7 +119,19 @@ def over_iterators(n):
             acc = acc * 0.5 + x
     return acc, rep, i, x, y
 
+def over_numpy(n):
+    # A loop over a float64 array (numpy's sequence iterator), items numpy float64.
+    import numpy as np
+    a = np.linspace(0.0, 1.0, 1000)
+    count = 0
+    for rep in range(n):
+        for x in a:
+            if x > 0.5:
+                count += 1
+    return count, x
+
 random.seed(7)
+print(over_numpy(6_000))
 print(over_lists(12_000))
 print(over_iterators(3_000))
 print(simulate(12_000_000))
@@ -130,7 +142,7 @@ print(monte_carlo(5_000_000), random.random())
 print(keeps_objects(12_000_000))
 print(guarded(12_000_000))
 print(entered(simulate, nested, countdown, first_square_above, monte_carlo, keeps_objects,
-              guarded, over_lists, over_iterators))
+              guarded, over_lists, over_iterators, over_numpy))
 """)
     reference, pyopt = run_both([script], timeout=600)
     assert_same(reference, pyopt)
