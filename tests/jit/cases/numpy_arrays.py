@@ -58,6 +58,11 @@ def compare(a, i):
     return a[i] > 1.0
 
 
+def compare_int(a, k):
+    # numpy converts the int to float64 first (2**53 + 1 becomes 2**53).
+    return a[0] == k, a[0] < k, k >= a[0]
+
+
 def shape_info(a):
     return a.size, a.ndim, len(a)
 
@@ -103,6 +108,7 @@ CASES = [
     (stencil, [(GRID, np.zeros((4, 5))), (np.asfortranarray(GRID), np.zeros((4, 5)))]),
     (positives, [(f64([1.0, -2.0, 3.0, np.nan]),), (f64([]),), (GRID[0],)]),
     (compare, [(f64([0.5, 2.0]), 1), (f64([np.nan]), 0)]),
+    (compare_int, [(f64([2.0**53]), 2**53 + 1), (f64([1.5]), 1), (f64([1e300]), 2**63 - 1)]),
     (weighted, [(f64([1.0, 2.0, 3.0]), f64([0.5, 1.5, 1.0])), (f64([1.0]), [2.0, 3.0])]),
     (shape_info, [(GRID,), (f64([1.0, 2.0, 3.0]),), (np.zeros((2, 3, 4)),)]),
     (ratios, [(f64([1.0, 4.0]), f64([2.0, 1.0])), (f64([1.0]), f64([0.0])), (f64([0.0]), f64([0.0]))]),

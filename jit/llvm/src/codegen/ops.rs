@@ -133,8 +133,14 @@ impl<'g, 'c> FnGen<'g, 'c> {
             }
             Op::Compare { op, .. } => {
                 let numpy = self.types[self.types.len() - 2..].contains(&Ty::NpFloat);
-                let r = self.pop()?;
-                let l = self.pop()?;
+                let mut r = self.pop()?;
+                let mut l = self.pop()?;
+                if numpy {
+                    // numpy compares a float64 with an int converted to float64 (not
+                    // exactly, as Python's float does).
+                    l = Cv::Float(self.as_f64(&l)?);
+                    r = Cv::Float(self.as_f64(&r)?);
+                }
                 let v = self.compare(*op, &l, &r)?;
                 let ty = if numpy { Ty::NpBool } else { Ty::Bool };
                 self.push(ty, Cv::Bool(v))?;
