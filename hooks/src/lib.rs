@@ -185,6 +185,12 @@ pub fn optimize(
 }
 
 /// LLVM version and host CPU (loads the back end).
+/// Ends the JIT's background work once the interpreter is finalized (see
+/// [`state::shutdown`]); call before the process exits.
+pub fn shutdown() {
+    state::shutdown(std::time::Duration::from_secs(10));
+}
+
 pub fn target() -> Result<String, String> {
     backend::target()
 }

@@ -8,7 +8,7 @@
 
 use std::cell::UnsafeCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -475,6 +475,39 @@ pub fn maybe_compile(
 
 /// Hands a snapshot to the background pool; when the compile is done, a pending call
 /// loads it (`discovery::compiled_in_background`).
+/// Background compiles queued or running (see [`shutdown`]).
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Set once the interpreter is finalized: queued compiles are dropped.
+static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// Counts a background compile from its queueing to its end (even if it panicked).
+struct InFlight;
+
+impl InFlight {
+    fn new() -> Self {
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Called once the interpreter is finalized, before the process exits: drops queued
+/// compiles and waits (at most `limit`) for running ones, so no thread is inside LLVM
+/// while the process's static destructors run (a crash at exit otherwise, now and
+/// then, when a script ends while functions are compiling).
+pub fn shutdown(limit: std::time::Duration) {
+    SHUTTING_DOWN.store(true, Ordering::SeqCst);
+    let deadline = Instant::now() + limit;
+    while IN_FLIGHT.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 fn compile_in_background(
     pool: &rayon::ThreadPool,
     state: &CodeState,
@@ -489,7 +522,14 @@ fn compile_in_background(
         .lock()
         .ok()
         .and_then(|r| r.get(&state.code).cloned());
+    let in_flight = InFlight::new();
     pool.spawn(move || {
+        let _in_flight = in_flight;
+        if SHUTTING_DOWN.load(Ordering::SeqCst) {
+            // (`owner` is not dropped here: a state's last reference goes with the GIL.)
+            std::mem::forget(owner);
+            return;
+        }
         let built = build(&request);
         if let Ok(mut slot) = filled.lock() {
             *slot = Some(built);

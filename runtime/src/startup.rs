@@ -55,7 +55,10 @@ pub unsafe fn run(argc: c_int, argv: *mut *mut c_char) -> c_int {
     });
     // SAFETY: the interpreter is initialised and this thread holds the GIL, as
     // Py_RunMain requires; it runs __main__, finalises and returns the exit status.
-    unsafe { ffi::Py_RunMain() }
+    let status = unsafe { ffi::Py_RunMain() };
+    // No compile may still be running when the process's destructors run.
+    pyopt_hooks::shutdown();
+    status
 }
 
 /// Installs the JIT's frame hook unless `PYOPT_JIT=0`.

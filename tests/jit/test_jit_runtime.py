@@ -335,3 +335,31 @@ def test_jit_dump_writes_ir_and_assembly(tmp_path):
     done = run(PYOPT, [*FIRST_CALL, "-X", f"pyopt.jit_dump={blocked}/sub", script])
     assert done.returncode == 0 and done.stdout == "7.5\n"
     assert done.stderr.count("pyopt: warning:") == 1, done.stderr
+
+
+def test_a_script_ending_while_functions_compile_exits_cleanly(tmp_path):
+    # Forty functions become hot just before the script ends, so compiles are still
+    # running on the background pool at exit. Before pyopt waited for them after
+    # finalization, about one run in seventeen crashed inside LLVM at exit.
+    script = write(tmp_path, "ends_compiling.py", """
+import time
+
+def make(k):
+    source = f"def f{k}(x):\\n    s = 0.0\\n    for i in range(x):\\n        s += i * {k}.5\\n    return s\\n"
+    namespace = {}
+    exec(source, namespace)
+    return namespace[f"f{k}"]
+
+functions = [make(k) for k in range(40)]
+end = time.perf_counter() + 0.12
+while time.perf_counter() < end:
+    for f in functions:
+        f(20)
+print("done")
+""")
+    statuses = []
+    for _ in range(40):
+        outcome = run(PYOPT, [str(script)], timeout=120)
+        statuses.append(outcome.returncode)
+        assert outcome.stdout == "done\n", outcome.stderr[-2000:]
+    assert statuses == [0] * 40, statuses
