@@ -118,6 +118,18 @@ pub fn materialize<'py>(
                 range
             }
         }
+        Ty::AnyFloat | Ty::AnyBool => {
+            // The value, then whether it is numpy's.
+            let (python, numpy) = if *ty == Ty::AnyFloat {
+                (Ty::Float, Ty::NpFloat)
+            } else {
+                (Ty::Bool, Ty::NpBool)
+            };
+            let is_numpy = slots.get(*position + 1).copied().unwrap_or(0) != 0;
+            let value = materialize(py, if is_numpy { &numpy } else { &python }, slots, position)?;
+            *position += 1;
+            value
+        }
         Ty::NpFloat | Ty::NpBool => {
             let bits = take();
             let (kind, value) = if *ty == Ty::NpFloat {

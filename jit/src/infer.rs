@@ -410,13 +410,37 @@ fn join_ty(a: &Ty, b: &Ty) -> Option<Ty> {
         return Some(a.clone());
     }
     match (a, b) {
+        // Python's and numpy's floats (and bools) meet as one run-time-flagged type;
+        // not inside tuples (their storage is per element type).
+        (Ty::Float | Ty::NpFloat | Ty::AnyFloat, Ty::Float | Ty::NpFloat | Ty::AnyFloat) => {
+            Some(Ty::AnyFloat)
+        }
+        (Ty::Bool | Ty::NpBool | Ty::AnyBool, Ty::Bool | Ty::NpBool | Ty::AnyBool) => {
+            Some(Ty::AnyBool)
+        }
         (Ty::Tuple(x), Ty::Tuple(y)) if x.len() == y.len() => x
             .iter()
             .zip(y)
-            .map(|(p, q)| join_ty(p, q))
+            .map(|(p, q)| join_ty(p, q).filter(|t| !matches!(t, Ty::AnyFloat | Ty::AnyBool)))
             .collect::<Option<Vec<_>>>()
             .map(Ty::Tuple),
         _ => None,
+    }
+}
+
+/// Whether values of this type may be numpy's: no, yes, or known at run time.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Numpy {
+    No,
+    Maybe,
+    Yes,
+}
+
+fn numpy_of(ty: &Ty) -> Numpy {
+    match ty {
+        Ty::NpFloat | Ty::NpBool => Numpy::Yes,
+        Ty::AnyFloat | Ty::AnyBool => Numpy::Maybe,
+        _ => Numpy::No,
     }
 }
 
@@ -427,14 +451,19 @@ fn is_intlike(ty: &Ty) -> bool {
 /// Whether `op` on these types is computed by compiled code (`Some(result)`), or always
 /// handed to the interpreter (`None`: it raises, or compiled code does not do it).
 fn binary_result(op: BinOp, lhs: &Ty, rhs: &Ty) -> Option<Ty> {
-    // numpy float64 with numbers: numpy's float64 arithmetic (+, -, *, / only).
-    if (*lhs == Ty::NpFloat || *rhs == Ty::NpFloat)
-        && [lhs, rhs]
-            .iter()
-            .all(|t| **t == Ty::NpFloat || t.is_number())
-    {
-        return matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::TrueDiv)
-            .then_some(Ty::NpFloat);
+    // numpy float64 with numbers: numpy's float64 arithmetic (+, -, *, / only); with
+    // a float that may be numpy's, numpy's if it is.
+    let numpy = numpy_of(lhs).max(numpy_of(rhs));
+    if numpy != Numpy::No {
+        let numpy_op = matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::TrueDiv);
+        if !(is_numeric(lhs) && is_numeric(rhs) && numpy_op) {
+            return None;
+        }
+        return Some(if numpy == Numpy::Yes {
+            Ty::NpFloat
+        } else {
+            Ty::AnyFloat
+        });
     }
     let numbers = lhs.is_number() && rhs.is_number();
     let ints = is_intlike(lhs) && is_intlike(rhs);
@@ -480,7 +509,7 @@ fn static_truth(ty: &Ty) -> Option<bool> {
 fn can_test_truth(ty: &Ty) -> bool {
     // (A numpy array's truth is its item's, or an error: not compiled.)
     is_numeric(ty)
-        || *ty == Ty::NpBool
+        || matches!(ty, Ty::NpBool | Ty::AnyBool)
         || static_truth(ty).is_some()
         || (ty.item().is_some() && !matches!(ty, Ty::NdArray(_)))
 }
@@ -496,7 +525,7 @@ fn array_index(ndim: u8, subscript: &Ty) -> bool {
 
 /// A number compiled code computes with: Python's, or a numpy float64.
 fn is_numeric(ty: &Ty) -> bool {
-    ty.is_number() || *ty == Ty::NpFloat
+    ty.is_number() || matches!(ty, Ty::NpFloat | Ty::AnyFloat)
 }
 
 impl FnInfer<'_> {
@@ -926,8 +955,11 @@ impl FnInfer<'_> {
                 let rhs = self.pop(index, &mut out.stack)?;
                 let lhs = self.pop(index, &mut out.stack)?;
                 // Comparing a numpy float64 gives a numpy bool.
-                let numpy = lhs == Ty::NpFloat || rhs == Ty::NpFloat;
-                out.stack.push(if numpy { Ty::NpBool } else { Ty::Bool });
+                out.stack.push(match numpy_of(&lhs).max(numpy_of(&rhs)) {
+                    Numpy::No => Ty::Bool,
+                    Numpy::Maybe => Ty::AnyBool,
+                    Numpy::Yes => Ty::NpBool,
+                });
                 if is_numeric(&lhs) && is_numeric(&rhs) {
                     let deopt = self.resume_here(index, state, "comparison");
                     return Ok(simple(
@@ -991,7 +1023,9 @@ impl FnInfer<'_> {
                     (UnaryOp::Not, ty) if can_test_truth(ty) => Some(Ty::Bool),
                     (UnaryOp::Negative | UnaryOp::Positive, Ty::Int | Ty::Bool) => Some(Ty::Int),
                     (UnaryOp::Negative | UnaryOp::Positive, Ty::Float) => Some(Ty::Float),
-                    (UnaryOp::Negative | UnaryOp::Positive, Ty::NpFloat) => Some(Ty::NpFloat),
+                    (UnaryOp::Negative | UnaryOp::Positive, Ty::NpFloat | Ty::AnyFloat) => {
+                        Some(operand.clone())
+                    }
                     (UnaryOp::Invert, Ty::Int | Ty::Bool) => Some(Ty::Int),
                     _ => None,
                 };
@@ -1689,7 +1723,7 @@ impl FnInfer<'_> {
             BuiltinFn::Abs => one(&|t| match t {
                 Ty::Int | Ty::Bool => Some(Ty::Int),
                 Ty::Float => Some(Ty::Float),
-                Ty::NpFloat => Some(Ty::NpFloat),
+                Ty::NpFloat | Ty::AnyFloat => Some(t.clone()),
                 _ => None,
             }),
             BuiltinFn::Min | BuiltinFn::Max => match args.first() {
@@ -1733,7 +1767,7 @@ impl FnInfer<'_> {
 /// `math` functions read numpy float64 arguments as floats (except those that call the
 /// argument's own `__floor__`, `__ceil__` or `__trunc__`).
 fn math_result(function: MathFn, args: &[Ty], ints: bool) -> Option<Ty> {
-    let numpy = args.contains(&Ty::NpFloat);
+    let numpy = args.iter().any(|t| numpy_of(t) != Numpy::No);
     if !args.iter().all(is_numeric)
         || numpy && matches!(function, MathFn::Floor | MathFn::Ceil | MathFn::Trunc)
     {

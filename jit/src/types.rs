@@ -38,6 +38,12 @@ pub enum Ty {
     NpFloat,
     /// A numpy `bool_` (an `i1`): what comparing a `float64` gives.
     NpBool,
+    /// A float that is a Python float on some paths and a numpy float64 on others (an
+    /// `f64` and a flag saying which: two slots), as `s = 0.0` is before and after
+    /// `s += a[i]`.
+    AnyFloat,
+    /// A bool or a numpy bool, likewise.
+    AnyBool,
     /// A numpy `ndarray` of `float64` with this many dimensions (1 to 3), aligned and
     /// in native byte order, borrowed like a list (one slot); any strides.
     NdArray(u8),
@@ -71,6 +77,7 @@ impl Ty {
             Ty::Range | Ty::RangeIter => 3,
             Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => 1,
             Ty::NpFloat | Ty::NpBool => 1,
+            Ty::AnyFloat | Ty::AnyBool => 2,
             Ty::SeqIter(_) | Ty::SeqRevIter(_) => 2,
             Ty::TupleIter(tuple) => tuple.slots() + 1,
             Ty::Enumerate(inner) => 1 + inner.slots(),
@@ -87,6 +94,7 @@ impl Ty {
             Ty::Tuple(items) => items.iter().all(Ty::is_value),
             Ty::List(item) => item.is_number() || matches!(**item, Ty::List(_)),
             Ty::Array(_) | Ty::NdArray(_) | Ty::NpFloat | Ty::NpBool => true,
+            Ty::AnyFloat | Ty::AnyBool => true,
             _ => false,
         }
     }
@@ -167,6 +175,8 @@ impl fmt::Display for Ty {
             Ty::Array(kind) => write!(f, "array('{}')", kind.typecode()),
             Ty::NpFloat => write!(f, "numpy.float64"),
             Ty::NpBool => write!(f, "numpy.bool"),
+            Ty::AnyFloat => write!(f, "float or numpy.float64"),
+            Ty::AnyBool => write!(f, "bool or numpy.bool"),
             Ty::NdArray(ndim) => write!(f, "ndarray[float64, {ndim}d]"),
             Ty::SeqIter(sequence) => write!(f, "iterator[{sequence}]"),
             Ty::SeqRevIter(sequence) => write!(f, "reversed[{sequence}]"),

@@ -89,6 +89,36 @@ def store(a, i, v):
     return a
 
 
+def total(a):
+    # `s` is a Python float before the loop and a numpy float64 after one item.
+    s = 0.0
+    for i in range(len(a)):
+        s += a[i]
+    return s
+
+
+def largest_below(a, limit):
+    best = -1.0
+    for x in a:
+        if x < limit and x > best:
+            best = x
+    return best, best > 0
+
+
+def last_flag(a):
+    hit = False
+    for x in a:
+        hit = x > 1.0
+    return hit
+
+
+def mean_of_squares(a):
+    s = 0.0
+    for x in a:
+        s = s + x * x
+    return s / len(a)
+
+
 def f64(values):
     return np.array(values, dtype=np.float64)
 
@@ -114,6 +144,13 @@ CASES = [
     (ratios, [(f64([1.0, 4.0]), f64([2.0, 1.0])), (f64([1.0]), f64([0.0])), (f64([0.0]), f64([0.0]))]),
     (overflow, [(f64([1e200]),), (f64([3.0]),), (f64([np.inf]),)]),
     (to_float, [(f64([1.5, -2.5]),)]),
+    (total, [(f64([1.0, 2.0, 3.5]),), (f64([]),), (f64([1e308, 1e308]),), (f64([np.inf, -np.inf]),),
+             (GRID[:, 1],)]),
+    # Returns a tuple of a float-or-numpy and a bool-or-numpy: not compiled yet.
+    (largest_below, [(f64([0.5, 3.0, 2.0]), 2.5), (f64([5.0]), 1.0), (f64([]), 1.0)],
+     {"expect": "refused"}),
+    (last_flag, [(f64([0.5, 3.0]),), (f64([]),), (f64([2.0, np.nan]),)]),
+    (mean_of_squares, [(f64([1.0, 2.0]),), (f64([]),)]),
     (store, [(f64([1.0, 2.0]), 0, 5.5), (f64([1.0, 2.0]), 1, 7), (f64([1.0]), 0, True),
              (f64([1.0]), 3, 1.0), (READ_ONLY, 0, 1.0), (f64([1.0]), 0, np.float64(2.5))]),
 ]

@@ -70,6 +70,9 @@ enum Cv<'c> {
     Obj(PointerValue<'c>),
     /// A list or an array, and the next index.
     SeqIter(PointerValue<'c>, IntValue<'c>),
+    /// A float or bool that may be numpy's: the value, and an `i1` that is set when it
+    /// is (`Ty::AnyFloat`, `Ty::AnyBool`).
+    Flagged(Box<Cv<'c>>, IntValue<'c>),
     /// NULL or a known object: no machine value.
     Marker,
 }
@@ -85,6 +88,15 @@ enum Store<'c> {
     Obj(PointerValue<'c>),
     SeqIter(PointerValue<'c>, PointerValue<'c>),
     Empty(Ty),
+    /// In a plan with numpy floats or bools: a float's or bool's storage (shared by
+    /// Python's, numpy's and the flagged type) with the local's or stack slot's numpy
+    /// flag, written as `constant` for a value of a known kind, or read and written
+    /// with the value (a `Cv::Flagged`) when `constant` is None.
+    WithFlag {
+        value: Box<Store<'c>>,
+        flag: PointerValue<'c>,
+        constant: Option<bool>,
+    },
 }
 
 pub fn symbol(prefix: &str, kind: &str, plan: usize) -> String {
@@ -325,6 +337,14 @@ impl<'c> Gen<'c> {
             Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => out.push(self.ptrt.into()),
             Ty::NpFloat => out.push(self.f64t.into()),
             Ty::NpBool => out.push(self.i64t.into()),
+            Ty::AnyFloat => {
+                out.push(self.f64t.into());
+                out.push(self.i64t.into());
+            }
+            Ty::AnyBool => {
+                out.push(self.i64t.into());
+                out.push(self.i64t.into());
+            }
             Ty::SeqIter(_) | Ty::SeqRevIter(_) => {
                 out.push(self.ptrt.into());
                 out.push(self.i64t.into());
@@ -428,6 +448,10 @@ struct FnGen<'g, 'c> {
     out_i64: PointerValue<'c>,
     out_f64: PointerValue<'c>,
     step: usize,
+    /// The plan has numpy floats or bools: its floats and bools carry numpy flags.
+    numpy: bool,
+    numpy_local_flags: HashMap<u32, PointerValue<'c>>,
+    numpy_stack_flags: HashMap<usize, PointerValue<'c>>,
 }
 
 impl<'g, 'c> FnGen<'g, 'c> {
@@ -476,6 +500,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
             out_i64,
             out_f64,
             step: 0,
+            numpy: uses_numpy_scalars(plan),
+            numpy_local_flags: HashMap::new(),
+            numpy_stack_flags: HashMap::new(),
         }
     }
 
@@ -515,23 +542,43 @@ impl<'g, 'c> FnGen<'g, 'c> {
     }
 
     fn local_store(&mut self, local: u32, ty: &Ty) -> Store<'c> {
-        let ty = &storage_key(ty);
-        if let Some(store) = self.locals.get(&(local, ty.clone())) {
-            return store.clone();
-        }
-        let store = self.new_store(ty);
-        self.locals.insert((local, ty.clone()), store.clone());
-        store
+        let key = storage_key(ty);
+        let store = match self.locals.get(&(local, key.clone())) {
+            Some(store) => store.clone(),
+            None => {
+                let store = self.new_store(&key);
+                self.locals.insert((local, key), store.clone());
+                store
+            }
+        };
+        let (builder, i1) = (&self.alloca_builder, self.g.i1t);
+        let flags = &mut self.numpy_local_flags;
+        let flag = || {
+            *flags
+                .entry(local)
+                .or_insert_with(|| builder.build_alloca(i1, "np").unwrap())
+        };
+        with_numpy_flag(self.numpy, store, ty, flag)
     }
 
     fn stack_store(&mut self, depth: usize, ty: &Ty) -> Store<'c> {
-        let ty = &storage_key(ty);
-        if let Some(store) = self.stack.get(&(depth, ty.clone())) {
-            return store.clone();
-        }
-        let store = self.new_store(ty);
-        self.stack.insert((depth, ty.clone()), store.clone());
-        store
+        let key = storage_key(ty);
+        let store = match self.stack.get(&(depth, key.clone())) {
+            Some(store) => store.clone(),
+            None => {
+                let store = self.new_store(&key);
+                self.stack.insert((depth, key), store.clone());
+                store
+            }
+        };
+        let (builder, i1) = (&self.alloca_builder, self.g.i1t);
+        let flags = &mut self.numpy_stack_flags;
+        let flag = || {
+            *flags
+                .entry(depth)
+                .or_insert_with(|| builder.build_alloca(i1, "np").unwrap())
+        };
+        with_numpy_flag(self.numpy, store, ty, flag)
     }
 
     fn load(&self, store: &Store<'c>) -> Res<Cv<'c>> {
@@ -573,6 +620,22 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     .map_err(err)?
                     .into_int_value(),
             ),
+            Store::WithFlag {
+                value,
+                flag,
+                constant,
+            } => {
+                let v = self.load(value)?;
+                match constant {
+                    Some(_) => v,
+                    None => Cv::Flagged(
+                        Box::new(v),
+                        b.build_load(self.g.i1t, *flag, "")
+                            .map_err(err)?
+                            .into_int_value(),
+                    ),
+                }
+            }
             Store::Empty(Ty::None) => Cv::None,
             Store::Empty(_) => Cv::Marker,
         })
@@ -603,6 +666,29 @@ impl<'g, 'c> FnGen<'g, 'c> {
             (Store::SeqIter(list, index), Cv::SeqIter(l, i)) => {
                 b.build_store(*list, *l).map_err(err)?;
                 b.build_store(*index, *i).map_err(err)?;
+            }
+            (
+                Store::WithFlag {
+                    value,
+                    flag,
+                    constant: None,
+                },
+                Cv::Flagged(inner, is_numpy),
+            ) => {
+                self.store(value, inner)?;
+                b.build_store(*flag, *is_numpy).map_err(err)?;
+            }
+            (
+                Store::WithFlag {
+                    value,
+                    flag,
+                    constant: Some(constant),
+                },
+                v,
+            ) => {
+                self.store(value, v)?;
+                let constant = self.g.i1t.const_int(u64::from(*constant), false);
+                b.build_store(*flag, constant).map_err(err)?;
             }
             (Store::Empty(_), Cv::None | Cv::Marker) => {}
             (s, v) => return Err(format!("internal: storing {v:?} into {s:?}")),
@@ -828,6 +914,13 @@ impl<'g, 'c> FnGen<'g, 'c> {
             }
             Cv::Range(a, c, d) => out.extend([*a, *c, *d]),
             Cv::Obj(p) => out.push(b.build_ptr_to_int(*p, self.g.i64t, "").map_err(err)?),
+            Cv::Flagged(value, is_numpy) => {
+                self.flatten(value, out)?;
+                out.push(
+                    b.build_int_z_extend(*is_numpy, self.g.i64t, "")
+                        .map_err(err)?,
+                );
+            }
             Cv::SeqIter(p, i) => {
                 out.push(b.build_ptr_to_int(*p, self.g.i64t, "").map_err(err)?);
                 out.push(*i);
@@ -859,6 +952,15 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 }
             }
             Cv::Obj(p) => out.push((*p).into()),
+            Cv::Flagged(value, is_numpy) => {
+                self.flat_args(value, out)?;
+                out.push(
+                    self.b()
+                        .build_int_z_extend(*is_numpy, self.g.i64t, "")
+                        .map_err(err)?
+                        .into(),
+                );
+            }
             Cv::SeqIter(p, i) => {
                 out.push((*p).into());
                 out.push((*i).into());
@@ -923,6 +1025,18 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     .map(|t| self.unflatten_param(t, next))
                     .collect::<Res<_>>()?,
             ),
+            Ty::AnyFloat | Ty::AnyBool => {
+                let inner = if *ty == Ty::AnyFloat {
+                    Ty::Float
+                } else {
+                    Ty::Bool
+                };
+                let value = self.unflatten_param(&inner, next)?;
+                let Cv::Bool(is_numpy) = self.unflatten_param(&Ty::Bool, next)? else {
+                    return Err("internal: numpy flag".to_owned());
+                };
+                Cv::Flagged(Box::new(value), is_numpy)
+            }
             other => return Err(format!("internal: parameter of type {other}")),
         })
     }
@@ -1089,6 +1203,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 .b()
                 .build_int_z_extend(*b, self.g.i64t, "")
                 .map_err(err),
+            // A bool that may be numpy's: the same value either way.
+            Cv::Flagged(value, _) => self.as_i64(value),
             other => Err(format!("internal: {other:?} as an int")),
         }
     }
@@ -1104,6 +1220,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 .b()
                 .build_unsigned_int_to_float(*b, self.g.f64t, "")
                 .map_err(err),
+            Cv::Flagged(value, _) => self.as_f64(value),
             other => Err(format!("internal: {other:?} as a float")),
         }
     }
@@ -1113,6 +1230,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let g = self.g;
         let b = self.b();
         Ok(match v {
+            Cv::Flagged(value, _) => self.truth(value)?,
             Cv::Int(i) => b
                 .build_int_compare(IntPredicate::NE, *i, g.i64t.const_zero(), "")
                 .map_err(err)?,
@@ -1247,6 +1365,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
             Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => {
                 Cv::Obj(self.b().build_int_to_ptr(value, g.ptrt, "").map_err(err)?)
             }
+            Ty::AnyFloat | Ty::AnyBool => {
+                let mut position = 0;
+                self.read_slots(ty, slots, &mut position)?
+            }
             other => return Err(format!("internal: result of type {other}")),
         })
     }
@@ -1277,6 +1399,18 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     .map(|t| self.read_slots(t, slots, position))
                     .collect::<Res<_>>()?,
             ),
+            Ty::AnyFloat | Ty::AnyBool => {
+                let inner = if *ty == Ty::AnyFloat {
+                    Ty::Float
+                } else {
+                    Ty::Bool
+                };
+                let value = self.read_slots(&inner, slots, position)?;
+                let Cv::Bool(is_numpy) = self.read_slots(&Ty::Bool, slots, position)? else {
+                    return Err("internal: numpy flag".to_owned());
+                };
+                Cv::Flagged(Box::new(value), is_numpy)
+            }
             Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => {
                 let v = next(self, g.ptrt.into())?;
                 Cv::Obj(v.into_pointer_value())
@@ -1291,8 +1425,59 @@ impl<'g, 'c> FnGen<'g, 'c> {
 fn storage_key(ty: &Ty) -> Ty {
     match ty {
         Ty::RangeIter => Ty::Range,
+        // Python's and numpy's floats (and bools) share storage, so a flagged local
+        // needs no copy where paths with different kinds meet.
+        Ty::NpFloat | Ty::AnyFloat => Ty::Float,
+        Ty::NpBool | Ty::AnyBool => Ty::Bool,
         other => other.clone(),
     }
+}
+
+/// For floats and bools: the numpy flag a value of this type has (None: read at run
+/// time).
+fn numpy_flag(ty: &Ty) -> Option<Option<bool>> {
+    match ty {
+        Ty::Float | Ty::Bool => Some(Some(false)),
+        Ty::NpFloat | Ty::NpBool => Some(Some(true)),
+        Ty::AnyFloat | Ty::AnyBool => Some(None),
+        _ => None,
+    }
+}
+
+/// A float's or bool's storage in a plan with numpy scalars, with the numpy flag of its
+/// local or stack slot (`flag`); any other storage as it is.
+fn with_numpy_flag<'c>(
+    numpy_plan: bool,
+    store: Store<'c>,
+    ty: &Ty,
+    flag: impl FnOnce() -> PointerValue<'c>,
+) -> Store<'c> {
+    match numpy_flag(ty) {
+        Some(constant) if numpy_plan => Store::WithFlag {
+            value: Box::new(store),
+            flag: flag(),
+            constant,
+        },
+        _ => store,
+    }
+}
+
+/// Whether a plan has numpy floats or bools (its floats and bools then carry flags).
+fn uses_numpy_scalars(plan: &FunctionPlan) -> bool {
+    let numpy = |ty: &Ty| matches!(ty, Ty::NpFloat | Ty::NpBool | Ty::AnyFloat | Ty::AnyBool);
+    plan.params.iter().any(numpy)
+        || numpy(&plan.result)
+        || plan
+            .steps
+            .iter()
+            .filter_map(|s| s.before.as_ref())
+            .any(|state| {
+                state.stack.iter().any(numpy)
+                    || state
+                        .locals
+                        .iter()
+                        .any(|local| local.ty().is_some_and(numpy))
+            })
 }
 
 fn swap(op: CmpOp) -> CmpOp {

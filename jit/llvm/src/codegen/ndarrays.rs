@@ -165,6 +165,15 @@ impl<'g, 'c> FnGen<'g, 'c> {
         Ok(())
     }
 
+    /// A number and whether it is numpy's (`Cv::Flagged`'s flag; false for others, true
+    /// for a numpy float64, which is held as a plain float).
+    pub(super) fn numpy_parts(&self, v: Cv<'c>) -> (Cv<'c>, IntValue<'c>) {
+        match v {
+            Cv::Flagged(value, is_numpy) => (*value, is_numpy),
+            other => (other, self.g.i1t.const_zero()),
+        }
+    }
+
     /// numpy float64 arithmetic sets the floating-point flags numpy turns into
     /// warnings: hand over (before the operation) when `result` overflowed from
     /// finite operands or is a NaN made from non-NaN ones.

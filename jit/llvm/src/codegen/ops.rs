@@ -117,14 +117,21 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.goto(next)
             }
             Op::Binary { op, result, deopt } => {
-                let r = self.pop()?;
-                let l = self.pop()?;
-                let v = if *result == Ty::NpFloat {
+                let popped = self.pop()?;
+                let (r, r_numpy) = self.numpy_parts(popped);
+                let popped = self.pop()?;
+                let (l, l_numpy) = self.numpy_parts(popped);
+                let v = if matches!(result, Ty::NpFloat | Ty::AnyFloat) {
                     // numpy's float64 arithmetic is IEEE's; its warnings are the
-                    // interpreter's to give.
+                    // interpreter's to give (a Python float hands over there too).
                     let v = self.binary(*op, &l, &r, &Ty::Float, *deopt)?;
                     self.numpy_float_check(&[&l, &r], &v, *deopt)?;
-                    v
+                    if *result == Ty::AnyFloat {
+                        let is_numpy = self.or(l_numpy, r_numpy)?;
+                        Cv::Flagged(Box::new(v), is_numpy)
+                    } else {
+                        v
+                    }
                 } else {
                     self.binary(*op, &l, &r, result, *deopt)?
                 };
@@ -132,18 +139,33 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.goto(next)
             }
             Op::Compare { op, .. } => {
-                let numpy = self.types[self.types.len() - 2..].contains(&Ty::NpFloat);
-                let mut r = self.pop()?;
-                let mut l = self.pop()?;
-                if numpy {
-                    // numpy compares a float64 with an int converted to float64 (not
-                    // exactly, as Python's float does).
-                    l = Cv::Float(self.as_f64(&l)?);
-                    r = Cv::Float(self.as_f64(&r)?);
-                }
+                let operand_types = self.types[self.types.len() - 2..].to_vec();
+                let popped = self.pop()?;
+                let (r, r_numpy) = self.numpy_parts(popped);
+                let popped = self.pop()?;
+                let (l, l_numpy) = self.numpy_parts(popped);
                 let v = self.compare(*op, &l, &r)?;
-                let ty = if numpy { Ty::NpBool } else { Ty::Bool };
-                self.push(ty, Cv::Bool(v))?;
+                // numpy compares a float64 with an int converted to float64 (not
+                // exactly, as Python's float does).
+                let approximate = |this: &mut Self| -> Res<IntValue<'c>> {
+                    let a = Cv::Float(this.as_f64(&l)?);
+                    let b = Cv::Float(this.as_f64(&r)?);
+                    this.compare(*op, &a, &b)
+                };
+                let (ty, value) = if operand_types.contains(&Ty::NpFloat) {
+                    (Ty::NpBool, Cv::Bool(approximate(self)?))
+                } else if operand_types.contains(&Ty::AnyFloat) {
+                    let is_numpy = self.or(l_numpy, r_numpy)?;
+                    let numpy_answer = approximate(self)?;
+                    let answer = self.select_int(is_numpy, numpy_answer, v)?;
+                    (
+                        Ty::AnyBool,
+                        Cv::Flagged(Box::new(Cv::Bool(answer)), is_numpy),
+                    )
+                } else {
+                    (Ty::Bool, Cv::Bool(v))
+                };
+                self.push(ty, value)?;
                 self.goto(next)
             }
             Op::ArrayAttribute(attribute) => {
@@ -169,6 +191,20 @@ impl<'g, 'c> FnGen<'g, 'c> {
             }
             Op::Unary { op, result, deopt } => {
                 let v = self.pop()?;
+                if let (UnaryOp::Negative | UnaryOp::Positive, Cv::Flagged(x, is_numpy)) = (op, &v)
+                {
+                    // -x and +x of a float that may be numpy's: the same kind.
+                    let x = self.as_f64(x)?;
+                    let x = match op {
+                        UnaryOp::Negative => self.b().build_float_neg(x, "").map_err(err)?,
+                        _ => x,
+                    };
+                    self.push(
+                        result.clone(),
+                        Cv::Flagged(Box::new(Cv::Float(x)), *is_numpy),
+                    )?;
+                    return self.goto(next);
+                }
                 let out = match (op, &v) {
                     (UnaryOp::Not, v) => {
                         let t = self.truth(v)?;
@@ -334,6 +370,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     (BuiltinFn::Len, Some(Ty::NdArray(_)), Some(Cv::Obj(array))) => {
                         Cv::Int(self.array_dimension(*array, 0)?)
                     }
+                    // abs() of a float that may be numpy's: the same kind.
+                    (BuiltinFn::Abs, _, Some(Cv::Flagged(x, is_numpy))) => {
+                        let value =
+                            self.builtin(*function, &[(**x).clone()], &Ty::Float, *deopt)?;
+                        Cv::Flagged(Box::new(value), *is_numpy)
+                    }
                     _ => self.builtin(*function, &values, result, *deopt)?,
                 };
                 self.push(result.clone(), v)?;
@@ -466,8 +508,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
             Op::Return => {
                 let v = self.pop()?;
                 match &v {
-                    Cv::Tuple(_) => {
-                        // Tuples go to the caller's slots (the wrapper boxes them).
+                    Cv::Tuple(_) | Cv::Flagged(..) => {
+                        // Tuples (and numbers that may be numpy's) go to the caller's
+                        // slots (the wrapper boxes them).
                         let mut flat = Vec::new();
                         self.flatten(&v, &mut flat)?;
                         for (i, value) in flat.iter().enumerate() {
