@@ -1220,7 +1220,9 @@ impl FnInfer<'_> {
             op::KW_NAMES => Err(self.refuse(index, "keyword arguments in calls".to_owned())),
             op::BUILD_TUPLE => {
                 let items = self.pop_n(index, &mut out.stack, arg as usize)?;
-                if let Some(bad) = items.iter().find(|t| !t.is_value()) {
+                // (A tuple's storage is per element type: no flagged floats or bools.)
+                let flagged = |t: &&Ty| matches!(t, Ty::AnyFloat | Ty::AnyBool);
+                if let Some(bad) = items.iter().find(|t| !t.is_value() || flagged(t)) {
                     return Err(self.refuse(index, format!("a tuple holding a {bad}")));
                 }
                 out.stack.push(Ty::Tuple(items));

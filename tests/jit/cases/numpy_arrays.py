@@ -119,6 +119,16 @@ def mean_of_squares(a):
     return s / len(a)
 
 
+def total_and_count(a):
+    s = 0.0
+    n = 0
+    for x in a:
+        s += x
+        n += 1
+    t = (s, n)  # a tuple of a float that may be numpy's: not compiled yet
+    return t
+
+
 def f64(values):
     return np.array(values, dtype=np.float64)
 
@@ -150,6 +160,7 @@ CASES = [
     (largest_below, [(f64([0.5, 3.0, 2.0]), 2.5), (f64([5.0]), 1.0), (f64([]), 1.0)],
      {"expect": "refused"}),
     (last_flag, [(f64([0.5, 3.0]),), (f64([]),), (f64([2.0, np.nan]),)]),
+    (total_and_count, [(f64([1.0, 2.0]),), (f64([]),)], {"expect": "refused"}),
     (mean_of_squares, [(f64([1.0, 2.0]),), (f64([]),)]),
     (store, [(f64([1.0, 2.0]), 0, 5.5), (f64([1.0, 2.0]), 1, 7), (f64([1.0]), 0, True),
              (f64([1.0]), 3, 1.0), (READ_ONLY, 0, 1.0), (f64([1.0]), 0, np.float64(2.5))]),
