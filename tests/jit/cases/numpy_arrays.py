@@ -119,6 +119,13 @@ def mean_of_squares(a):
     return s / len(a)
 
 
+def distance_from_zero(a):
+    s = 0.0
+    for x in a:
+        s -= x
+    return abs(s)
+
+
 def total_and_count(a):
     s = 0.0
     n = 0
@@ -161,6 +168,7 @@ CASES = [
      {"expect": "refused"}),
     (last_flag, [(f64([0.5, 3.0]),), (f64([]),), (f64([2.0, np.nan]),)]),
     (total_and_count, [(f64([1.0, 2.0]),), (f64([]),)], {"expect": "refused"}),
+    (distance_from_zero, [(f64([1.0, 2.0]),), (f64([]),)]),
     (mean_of_squares, [(f64([1.0, 2.0]),), (f64([]),)]),
     (store, [(f64([1.0, 2.0]), 0, 5.5), (f64([1.0, 2.0]), 1, 7), (f64([1.0]), 0, True),
              (f64([1.0]), 3, 1.0), (READ_ONLY, 0, 1.0), (f64([1.0]), 0, np.float64(2.5))]),

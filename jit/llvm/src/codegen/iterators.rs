@@ -24,11 +24,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     /// GET_ITER on a list, an array or a tuple.
     pub(super) fn emit_iter_seq(&mut self) -> Res<()> {
-        let ty = self
-            .types
-            .last()
-            .cloned()
-            .ok_or("internal: GET_ITER on an empty stack")?;
+        let ty = self.stack_type(0)?;
         let value = self.pop()?;
         let iterator_ty = ty.iterator().ok_or("internal: GET_ITER type")?;
         let iterator = self.fresh_iterator(&ty, value)?;
@@ -96,11 +92,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     /// FOR_ITER over an iterator other than a range's.
     pub(super) fn emit_for_iter(&mut self, exit: u32, item: &Ty, deopt: DeoptId) -> Res<()> {
-        let iterator_ty = self
-            .types
-            .last()
-            .cloned()
-            .ok_or("internal: FOR_ITER on an empty stack")?;
+        let iterator_ty = self.stack_type(0)?;
         let iterator = self.peek()?;
         let exit_block = self.blocks[exit as usize];
         let (value, advanced) = self.advance(&iterator_ty, &iterator, exit_block, deopt)?;

@@ -431,9 +431,9 @@ struct FnGen<'g, 'c> {
     f: FunctionValue<'c>,
     alloca_builder: Builder<'c>,
     blocks: Vec<BasicBlock<'c>>,
-    locals: HashMap<(u32, Ty), Store<'c>>,
+    /// Storage of each local and value-stack depth, per storage type.
+    stores: HashMap<(Slot, Ty), Store<'c>>,
     flags: HashMap<u32, PointerValue<'c>>,
-    stack: HashMap<(usize, Ty), Store<'c>>,
     /// The current instruction's stack types (popping updates it).
     types: Vec<Ty>,
     ctx_ptr: PointerValue<'c>,
@@ -450,8 +450,14 @@ struct FnGen<'g, 'c> {
     step: usize,
     /// The plan has numpy floats or bools: its floats and bools carry numpy flags.
     numpy: bool,
-    numpy_local_flags: HashMap<u32, PointerValue<'c>>,
-    numpy_stack_flags: HashMap<usize, PointerValue<'c>>,
+    numpy_flags: HashMap<Slot, PointerValue<'c>>,
+}
+
+/// A local or a value-stack depth: where a plan keeps a value.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Slot {
+    Local(u32),
+    Stack(usize),
 }
 
 impl<'g, 'c> FnGen<'g, 'c> {
@@ -488,9 +494,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
             f,
             alloca_builder,
             blocks,
-            locals: HashMap::new(),
+            stores: HashMap::new(),
             flags: HashMap::new(),
-            stack: HashMap::new(),
             types: Vec::new(),
             ctx_ptr,
             breaker_ptr,
@@ -501,8 +506,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             out_f64,
             step: 0,
             numpy: uses_numpy_scalars(plan),
-            numpy_local_flags: HashMap::new(),
-            numpy_stack_flags: HashMap::new(),
+            numpy_flags: HashMap::new(),
         }
     }
 
@@ -542,43 +546,40 @@ impl<'g, 'c> FnGen<'g, 'c> {
     }
 
     fn local_store(&mut self, local: u32, ty: &Ty) -> Store<'c> {
-        let key = storage_key(ty);
-        let store = match self.locals.get(&(local, key.clone())) {
-            Some(store) => store.clone(),
-            None => {
-                let store = self.new_store(&key);
-                self.locals.insert((local, key), store.clone());
-                store
-            }
-        };
-        let (builder, i1) = (&self.alloca_builder, self.g.i1t);
-        let flags = &mut self.numpy_local_flags;
-        let flag = || {
-            *flags
-                .entry(local)
-                .or_insert_with(|| builder.build_alloca(i1, "np").unwrap())
-        };
-        with_numpy_flag(self.numpy, store, ty, flag)
+        self.slot_store(Slot::Local(local), ty)
     }
 
     fn stack_store(&mut self, depth: usize, ty: &Ty) -> Store<'c> {
+        self.slot_store(Slot::Stack(depth), ty)
+    }
+
+    /// The storage of `slot` for a value of type `ty` (made on first use); in a plan
+    /// with numpy scalars, a float's or bool's comes with the slot's numpy flag.
+    fn slot_store(&mut self, slot: Slot, ty: &Ty) -> Store<'c> {
         let key = storage_key(ty);
-        let store = match self.stack.get(&(depth, key.clone())) {
+        let store = match self.stores.get(&(slot, key.clone())) {
             Some(store) => store.clone(),
             None => {
                 let store = self.new_store(&key);
-                self.stack.insert((depth, key), store.clone());
+                self.stores.insert((slot, key), store.clone());
                 store
             }
         };
-        let (builder, i1) = (&self.alloca_builder, self.g.i1t);
-        let flags = &mut self.numpy_stack_flags;
-        let flag = || {
-            *flags
-                .entry(depth)
-                .or_insert_with(|| builder.build_alloca(i1, "np").unwrap())
-        };
-        with_numpy_flag(self.numpy, store, ty, flag)
+        match numpy_flag(ty) {
+            Some(constant) if self.numpy => {
+                let (builder, i1) = (&self.alloca_builder, self.g.i1t);
+                let flag = *self
+                    .numpy_flags
+                    .entry(slot)
+                    .or_insert_with(|| builder.build_alloca(i1, "np").unwrap());
+                Store::WithFlag {
+                    value: Box::new(store),
+                    flag,
+                    constant,
+                }
+            }
+            _ => store,
+        }
     }
 
     fn load(&self, store: &Store<'c>) -> Res<Cv<'c>> {
@@ -778,6 +779,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     fn new_block(&self, name: &str) -> BasicBlock<'c> {
         self.g.ctx.append_basic_block(self.f, name)
+    }
+
+    /// Hands over at `point` unless `cond` holds.
+    fn deopt_unless(&mut self, cond: IntValue<'c>, point: DeoptId) -> Res<()> {
+        let fails = self.b().build_not(cond, "").map_err(err)?;
+        self.deopt_if(fails, point)
     }
 
     /// Branches to a new deoptimization block when `cond` holds; continues after.
@@ -1441,24 +1448,6 @@ fn numpy_flag(ty: &Ty) -> Option<Option<bool>> {
         Ty::NpFloat | Ty::NpBool => Some(Some(true)),
         Ty::AnyFloat | Ty::AnyBool => Some(None),
         _ => None,
-    }
-}
-
-/// A float's or bool's storage in a plan with numpy scalars, with the numpy flag of its
-/// local or stack slot (`flag`); any other storage as it is.
-fn with_numpy_flag<'c>(
-    numpy_plan: bool,
-    store: Store<'c>,
-    ty: &Ty,
-    flag: impl FnOnce() -> PointerValue<'c>,
-) -> Store<'c> {
-    match numpy_flag(ty) {
-        Some(constant) if numpy_plan => Store::WithFlag {
-            value: Box::new(store),
-            flag: flag(),
-            constant,
-        },
-        _ => store,
     }
 }
 

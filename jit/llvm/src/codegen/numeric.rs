@@ -551,6 +551,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let g = self.g;
         match function {
             BuiltinFn::Abs => match &values[0] {
+                // abs() of a float that may be numpy's: the same kind.
+                Cv::Flagged(x, is_numpy) => {
+                    let value = self.builtin(function, &[(**x).clone()], &Ty::Float, point)?;
+                    Ok(Cv::Flagged(Box::new(value), *is_numpy))
+                }
                 Cv::Float(x) => {
                     let intrinsic = Intrinsic::find("llvm.fabs").ok_or("internal: fabs")?;
                     let f = intrinsic

@@ -370,12 +370,6 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     (BuiltinFn::Len, Some(Ty::NdArray(_)), Some(Cv::Obj(array))) => {
                         Cv::Int(self.array_dimension(*array, 0)?)
                     }
-                    // abs() of a float that may be numpy's: the same kind.
-                    (BuiltinFn::Abs, _, Some(Cv::Flagged(x, is_numpy))) => {
-                        let value =
-                            self.builtin(*function, &[(**x).clone()], &Ty::Float, *deopt)?;
-                        Cv::Flagged(Box::new(value), *is_numpy)
-                    }
                     _ => self.builtin(*function, &values, result, *deopt)?,
                 };
                 self.push(result.clone(), v)?;

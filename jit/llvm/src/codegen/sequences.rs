@@ -232,14 +232,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
             // code only ever replaces number items).
             Ty::List(_) => {
                 let list = is(self, "PyList_Type", kind)?;
-                let other = self.b().build_not(list, "").map_err(err)?;
-                self.deopt_if(other, deopt)?;
+                self.deopt_unless(list, deopt)?;
                 Ok(Cv::Obj(object))
             }
             Ty::Float => {
                 let float = is(self, "PyFloat_Type", kind)?;
-                let other = self.b().build_not(float, "").map_err(err)?;
-                self.deopt_if(other, deopt)?;
+                self.deopt_unless(float, deopt)?;
                 let value = self
                     .b()
                     .build_load(g.f64t, self.at(object, FLOAT_VALUE)?, "")
@@ -250,14 +248,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let yes = is(self, "_Py_TrueStruct", object)?;
                 let no = is(self, "_Py_FalseStruct", object)?;
                 let either = self.or(yes, no)?;
-                let other = self.b().build_not(either, "").map_err(err)?;
-                self.deopt_if(other, deopt)?;
+                self.deopt_unless(either, deopt)?;
                 Ok(Cv::Bool(yes))
             }
             Ty::Int => {
                 let int = is(self, "PyLong_Type", kind)?;
-                let other = self.b().build_not(int, "").map_err(err)?;
-                self.deopt_if(other, deopt)?;
+                self.deopt_unless(int, deopt)?;
                 // Up to two digits (60 bits) inline; a longer int hands over.
                 let size = self.load_i64_at(object, OB_SIZE)?;
                 let shifted = self
@@ -310,7 +306,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
     }
 
     /// The type of the stack entry `depth` below the top (0: the top).
-    fn stack_type(&self, depth: usize) -> Res<Ty> {
+    pub(super) fn stack_type(&self, depth: usize) -> Res<Ty> {
         self.types
             .len()
             .checked_sub(depth + 1)
