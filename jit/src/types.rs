@@ -99,6 +99,19 @@ impl Ty {
         }
     }
 
+    /// Whether a value of this type holds a numpy array (itself, or inside a tuple or
+    /// an iterator).
+    pub fn holds_ndarray(&self) -> bool {
+        match self {
+            Ty::NdArray(_) => true,
+            Ty::SeqIter(seq) | Ty::SeqRevIter(seq) | Ty::TupleIter(seq) | Ty::Enumerate(seq) => {
+                seq.holds_ndarray()
+            }
+            Ty::Tuple(items) | Ty::Zip(items) => items.iter().any(Ty::holds_ndarray),
+            _ => false,
+        }
+    }
+
     /// The type items of this sequence (a list or an array) are read as.
     pub fn item(&self) -> Option<Ty> {
         match self {

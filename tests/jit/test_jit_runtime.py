@@ -84,6 +84,48 @@ def test_other_threads_run_while_a_compiled_loop_runs(tmp_path):
     assert done.stdout == "1013904242 0 True\n" or done.stdout.endswith(" 0 True\n"), done.stdout
 
 
+def test_an_array_changed_in_place_by_another_thread_is_seen(tmp_path):
+    # While a compiled loop lets another thread run, that thread sets an array's dtype
+    # or shape in place; the loop then reads the array as the interpreter would.
+    script = write(tmp_path, "reshaped.py", """
+        import threading
+        import time
+        import numpy as np
+
+        def spin(a, box):
+            s = 0
+            while box[0] == 0:
+                s += 1
+            return a[0]
+
+        def change(a, box, how):
+            time.sleep(0.2)  # until spin runs
+            if how == "dtype":
+                a.dtype = np.int64
+            else:
+                a.shape = (4, 250)
+            box[0] = 1
+
+        for how in ["dtype", "shape"]:
+            a = np.ones(1000)
+            box = [0]
+            thread = threading.Thread(target=change, args=(a, box, how))
+            thread.start()
+            print(how, repr(spin(a, box)))
+            thread.join()
+        try:
+            import python_optimizer
+        except ImportError:
+            print("python3")
+        else:
+            print(bool(python_optimizer.jit_info(spin)["specializations"]))
+    """)
+    reference, pyopt = run_both([*FIRST_CALL, script], timeout=120)
+    assert reference.stdout.endswith("python3\n"), reference.stderr
+    assert pyopt.stdout.endswith("True\n"), pyopt.stdout + pyopt.stderr
+    assert pyopt.stdout.rsplit("\n", 2)[0] == reference.stdout.rsplit("\n", 2)[0]
+
+
 def test_no_leaks_over_a_million_compiled_calls(tmp_path):
     script = write(tmp_path, "leak.py", """
         import gc, sys, resource, python_optimizer

@@ -16,9 +16,12 @@
 //! - [`sequences`]: reading and writing lists and `array.array`s in place;
 //! - [`iterators`]: iterators over ranges, sequences and tuples, `enumerate`, `zip` and
 //!   `reversed`, run in registers;
-//! - [`ndarrays`]: numpy float64 arrays in place, and numpy float64 arithmetic.
+//! - [`ndarrays`]: numpy float64 arrays in place, and numpy float64 arithmetic;
+//! - [`memory`]: loads and stores of objects' fields and buffers, tagged for alias
+//!   analysis.
 
 mod iterators;
+mod memory;
 mod ndarrays;
 mod numeric;
 mod ops;
@@ -123,6 +126,7 @@ pub struct Gen<'c> {
     plans: Vec<FunctionValue<'c>>,
     unit: &'c Unit,
     prefix: String,
+    tags: memory::AliasTags<'c>,
 }
 
 impl<'c> Gen<'c> {
@@ -164,6 +168,7 @@ impl<'c> Gen<'c> {
             plans: Vec::new(),
             unit,
             prefix: prefix.to_owned(),
+            tags: memory::AliasTags::new(ctx),
         };
         generator.declare_helpers();
         generator
@@ -362,6 +367,34 @@ impl<'c> Gen<'c> {
         }
     }
 
+    /// Says which of `f`'s parameters, from `next` on, carry the object of a
+    /// parameter of type `ty` (see [`memory::object_bytes`]): loads of its fields may
+    /// then move out of loops even from under a branch.
+    fn mark_object_params(&self, f: FunctionValue<'c>, ty: &Ty, next: &mut u32) {
+        match ty {
+            Ty::Tuple(items) => {
+                for item in items {
+                    self.mark_object_params(f, item, next);
+                }
+            }
+            _ => {
+                if let Some(bytes) = memory::object_bytes(ty) {
+                    for (name, value) in [("dereferenceable", bytes), ("nonnull", 0), ("align", 8)]
+                    {
+                        let kind = Attribute::get_named_enum_kind_id(name);
+                        f.add_attribute(
+                            AttributeLoc::Param(*next),
+                            self.ctx.create_enum_attribute(kind, value),
+                        );
+                    }
+                }
+                let mut flat = Vec::new();
+                self.flat_types(ty, &mut flat);
+                *next += flat.len() as u32;
+            }
+        }
+    }
+
     /// Whether plan `index` can reach itself through direct calls.
     fn recursive(&self, index: usize) -> bool {
         let callees = |plan: usize| {
@@ -413,6 +446,10 @@ impl<'c> Gen<'c> {
                     self.ctx.create_enum_attribute(kind, 0),
                 );
             }
+            let mut next = 3;
+            for ty in &plan.params {
+                self.mark_object_params(f, ty, &mut next);
+            }
             self.plans.push(f);
         }
         for index in 0..self.unit.plans.len() {
@@ -430,7 +467,15 @@ struct FnGen<'g, 'c> {
     index: usize,
     f: FunctionValue<'c>,
     alloca_builder: Builder<'c>,
+    /// The block of each step: where every edge into the step goes, except the fast
+    /// path of a loop's back-edges.
     blocks: Vec<BasicBlock<'c>>,
+    /// The code of each loop header (the target of a backward jump), entered from its
+    /// step's block and by back-edges that found the eval breaker clear. A back-edge
+    /// that polled re-enters through the step's block instead, so the loop proper holds
+    /// no call and LLVM can hoist loads (an array's data pointer, a list's items) into
+    /// that block.
+    loop_bodies: HashMap<usize, BasicBlock<'c>>,
     /// Storage of each local and value-stack depth, per storage type.
     stores: HashMap<(Slot, Ty), Store<'c>>,
     flags: HashMap<u32, PointerValue<'c>>,
@@ -487,6 +532,21 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let blocks = (0..plan.steps.len())
             .map(|i| g.ctx.append_basic_block(f, &format!("i{i}")))
             .collect();
+        let loop_bodies = plan
+            .steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, step)| match step.op {
+                Op::Jump { target, .. } | Op::Branch { target, .. } if target as usize <= i => {
+                    Some(target as usize)
+                }
+                _ => None,
+            })
+            // A loop with `continue`s has several back-edges: one body.
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|t| (t, g.ctx.append_basic_block(f, &format!("loop{t}"))))
+            .collect();
         FnGen {
             g,
             plan,
@@ -494,6 +554,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             f,
             alloca_builder,
             blocks,
+            loop_bodies,
             stores: HashMap::new(),
             flags: HashMap::new(),
             types: Vec::new(),
@@ -1130,6 +1191,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
             self.step = index;
             let step = &plan.steps[index];
             self.b().position_at_end(self.blocks[index]);
+            if let Some(&body) = self.loop_bodies.get(&index) {
+                self.b().build_unconditional_branch(body).map_err(err)?;
+                self.b().position_at_end(body);
+            }
             let Some(state) = &step.before else {
                 self.b().build_unreachable().map_err(err)?;
                 continue;
@@ -1165,9 +1230,36 @@ impl<'g, 'c> FnGen<'g, 'c> {
         Ok(())
     }
 
-    fn poll(&mut self, point: Option<DeoptId>) -> Res<()> {
-        let Some(point) = point else { return Ok(()) };
+    /// A backward jump to step `target`, taken when `taken` holds (always when it is
+    /// None), else on to step `next`. With `poll`, the eval breaker is read first; when
+    /// it is set, `pyopt_poll` runs the interpreter's handlers (handing over at `poll`
+    /// if they raised or the GIL must go) and the jump re-enters the loop through the
+    /// target step's block.
+    fn back_edge(
+        &mut self,
+        poll: Option<DeoptId>,
+        taken: Option<IntValue<'c>>,
+        target: usize,
+        next: usize,
+    ) -> Res<()> {
         let g = self.g;
+        let body = *self
+            .loop_bodies
+            .get(&target)
+            .ok_or("internal: a backward jump without a loop body")?;
+        let jump = |this: &Self, to: BasicBlock<'c>| -> Res<()> {
+            match taken {
+                Some(cond) => this
+                    .b()
+                    .build_conditional_branch(cond, to, this.blocks[next])
+                    .map_err(err)?,
+                None => this.b().build_unconditional_branch(to).map_err(err)?,
+            };
+            Ok(())
+        };
+        let Some(point) = poll else {
+            return jump(self, body);
+        };
         let breaker = self
             .b()
             .build_load(g.i32t, self.breaker_ptr, "")
@@ -1188,19 +1280,20 @@ impl<'g, 'c> FnGen<'g, 'c> {
             )
             .map_err(err)?;
         let handle = self.new_block("breaker");
-        let carry_on = self.new_block("breaker_done");
+        let fast = self.new_block("breaker_clear");
         self.b()
-            .build_conditional_branch(set, handle, carry_on)
+            .build_conditional_branch(set, handle, fast)
             .map_err(err)?;
+        self.b().position_at_end(fast);
+        jump(self, body)?;
         self.b().position_at_end(handle);
         let verdict = self
             .call_value(helper::POLL, &[self.ctx_ptr.into(), self.env_ptr()?.into()])?
             .into_int_value();
         let hand_over = self.icmp(IntPredicate::NE, verdict, g.i32t.const_zero())?;
         self.deopt_if(hand_over, point)?;
-        self.b().build_unconditional_branch(carry_on).map_err(err)?;
-        self.b().position_at_end(carry_on);
-        Ok(())
+        self.recheck_arrays(point)?;
+        jump(self, self.blocks[target])
     }
 
     fn as_i64(&self, v: &Cv<'c>) -> Res<IntValue<'c>> {

@@ -13,29 +13,123 @@ const NDIM: u64 = 24;
 const DIMENSIONS: u64 = 32;
 const STRIDES: u64 = 40;
 const FLAGS: u64 = 64;
-/// `NPY_ARRAY_WRITEABLE`.
+/// `NPY_ARRAY_WRITEABLE`, `NPY_ARRAY_ALIGNED`.
 const WRITEABLE: u64 = 0x0400;
+const ALIGNED: u64 = 0x0100;
+/// `PyArrayObject_fields.descr`; `PyArray_Descr.byteorder` and `.type_num`.
+const DESCR: u64 = 56;
+const BYTEORDER: u64 = 26;
+const TYPE_NUM: u64 = 28;
+/// `NPY_DOUBLE`.
+const NPY_DOUBLE: u64 = 12;
 
 impl<'g, 'c> FnGen<'g, 'c> {
     /// Entry `k` of the array's `dimensions` (`field` DIMENSIONS) or `strides`.
     fn array_field_entry(&self, array: PointerValue<'c>, field: u64, k: u64) -> Res<IntValue<'c>> {
         let g = self.g;
-        let table = self.load_ptr(self.at(array, field)?)?;
+        // The table has ndim > k entries (the guard checked ndim).
+        let table = self.load_table_ptr(self.at(array, field)?, 8 * (k + 1))?;
         // SAFETY: k < ndim, which the guard checked.
         let entry = unsafe {
             self.b()
                 .build_in_bounds_gep(g.i64t, table, &[g.i64t.const_int(k, false)], "")
                 .map_err(err)?
         };
-        Ok(self
-            .b()
-            .build_load(g.i64t, entry, "")
-            .map_err(err)?
-            .into_int_value())
+        Ok(self.load_field(g.i64t, entry)?.into_int_value())
     }
 
     pub(super) fn array_dimension(&self, array: PointerValue<'c>, k: u64) -> Res<IntValue<'c>> {
         self.array_field_entry(array, DIMENSIONS, k)
+    }
+
+    /// The arrays the frame holds at `point` (in locals, on the stack, inside tuples and
+    /// iterators) must still be what the guard saw: code that ran during a poll (a
+    /// pending call, another thread) may have set an array's `shape` or `dtype` in
+    /// place. One that changed hands over at `point`.
+    pub(super) fn recheck_arrays(&mut self, point: DeoptId) -> Res<()> {
+        let record = self.plan.deopts[point as usize].clone();
+        let mut held = Vec::new();
+        for (local, state) in record.locals.iter().enumerate() {
+            // A maybe-bound local's storage may hold nothing yet: only bound ones.
+            if let Local::Bound(ty) = state
+                && ty.holds_ndarray()
+            {
+                let store = self.local_store(local as u32, ty);
+                held.push((ty.clone(), self.load(&store)?));
+            }
+        }
+        if let DeoptKind::Resume { stack, .. } = &record.kind {
+            for (depth, slot) in stack.iter().enumerate() {
+                if let StackSlot::Typed(ty) = slot
+                    && ty.holds_ndarray()
+                {
+                    let store = self.stack_store(depth, ty);
+                    held.push((ty.clone(), self.load(&store)?));
+                }
+            }
+        }
+        let mut arrays = Vec::new();
+        for (ty, value) in &held {
+            collect_arrays(ty, value, &mut arrays);
+        }
+        for (array, ndim) in arrays {
+            let still = self.still_float64_array(array, ndim)?;
+            self.deopt_unless(still, point)?;
+        }
+        Ok(())
+    }
+
+    /// The conditions of the guard (`hooks`' `ndarray_type`) that can change while an
+    /// array lives: its ndim, a native float64 dtype, aligned.
+    fn still_float64_array(&self, array: PointerValue<'c>, ndim: u8) -> Res<IntValue<'c>> {
+        let g = self.g;
+        let nd = self
+            .load_field(g.i32t, self.at(array, NDIM)?)?
+            .into_int_value();
+        let same_ndim = self.icmp(
+            IntPredicate::EQ,
+            nd,
+            g.i32t.const_int(u64::from(ndim), false),
+        )?;
+        let descr = self.load_field_ptr(self.at(array, DESCR)?)?;
+        let type_num = self
+            .load_field(g.i32t, self.at(descr, TYPE_NUM)?)?
+            .into_int_value();
+        let double = self.icmp(
+            IntPredicate::EQ,
+            type_num,
+            g.i32t.const_int(NPY_DOUBLE, false),
+        )?;
+        let i8t = g.ctx.i8_type();
+        let order = self
+            .load_field(i8t, self.at(descr, BYTEORDER)?)?
+            .into_int_value();
+        let native_mark = self.icmp(
+            IntPredicate::EQ,
+            order,
+            i8t.const_int(u64::from(b'='), false),
+        )?;
+        let native = if cfg!(target_endian = "little") {
+            let little = self.icmp(
+                IntPredicate::EQ,
+                order,
+                i8t.const_int(u64::from(b'<'), false),
+            )?;
+            self.or(native_mark, little)?
+        } else {
+            native_mark
+        };
+        let flags = self
+            .load_field(g.i32t, self.at(array, FLAGS)?)?
+            .into_int_value();
+        let aligned_bit = self
+            .b()
+            .build_and(flags, g.i32t.const_int(ALIGNED, false), "")
+            .map_err(err)?;
+        let aligned = self.icmp(IntPredicate::NE, aligned_bit, g.i32t.const_zero())?;
+        let mut all = self.and(same_ndim, double)?;
+        all = self.and(all, native)?;
+        self.and(all, aligned)
     }
 
     /// `shape`, `size` or `ndim`.
@@ -63,9 +157,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             ArrayAttribute::Ndim => {
                 // Read, though the guard fixed it: the same value either way.
                 let nd = self
-                    .b()
-                    .build_load(self.g.i32t, self.at(array, NDIM)?, "")
-                    .map_err(err)?
+                    .load_field(self.g.i32t, self.at(array, NDIM)?)?
                     .into_int_value();
                 let nd = self
                     .b()
@@ -101,7 +193,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             let step = self.b().build_int_mul(position, stride, "").map_err(err)?;
             offset = self.b().build_int_add(offset, step, "").map_err(err)?;
         }
-        let data = self.load_ptr(self.at(array, DATA)?)?;
+        let data = self.load_field_ptr(self.at(array, DATA)?)?;
         // SAFETY: every index is within its dimension (checked above).
         unsafe {
             self.b()
@@ -118,7 +210,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
     ) -> Res<Cv<'c>> {
         let stride = self.array_field_entry(array, STRIDES, 0)?;
         let offset = self.b().build_int_mul(position, stride, "").map_err(err)?;
-        let data = self.load_ptr(self.at(array, DATA)?)?;
+        let data = self.load_field_ptr(self.at(array, DATA)?)?;
         // SAFETY: position is within the array's length (checked by the callers).
         let address = unsafe {
             self.b()
@@ -130,10 +222,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     pub(super) fn load_f64(&self, address: PointerValue<'c>) -> Res<Cv<'c>> {
         Ok(Cv::Float(
-            self.b()
-                .build_load(self.g.f64t, address, "")
-                .map_err(err)?
-                .into_float_value(),
+            self.load_item(self.g.f64t, address)?.into_float_value(),
         ))
     }
 
@@ -149,9 +238,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
     ) -> Res<()> {
         let g = self.g;
         let flags = self
-            .b()
-            .build_load(g.i32t, self.at(array, FLAGS)?, "")
-            .map_err(err)?
+            .load_field(g.i32t, self.at(array, FLAGS)?)?
             .into_int_value();
         let writeable = self
             .b()
@@ -161,7 +248,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.deopt_if(read_only, deopt)?;
         let address = self.array_element(array, ndim, index, deopt)?;
         let x = self.as_f64(value)?;
-        self.b().build_store(address, x).map_err(err)?;
+        self.store_item(address, x.into())?;
         Ok(())
     }
 
@@ -188,6 +275,16 @@ impl<'g, 'c> FnGen<'g, 'c> {
             return Err("internal: numpy result".to_owned());
         };
         let infinity = g.f64t.const_float(f64::INFINITY);
+        // A finite result never warns: one comparison on the usual path, the operands
+        // looked at only when it is infinite or NaN.
+        let magnitude = self.fabs(*r)?;
+        let finite = self.fcmp(FloatPredicate::OLT, magnitude, infinity)?;
+        let inspect = self.new_block("numpy_nonfinite");
+        let done = self.new_block("numpy_finite");
+        self.b()
+            .build_conditional_branch(finite, done, inspect)
+            .map_err(err)?;
+        self.b().position_at_end(inspect);
         let mut any_nan = g.i1t.const_zero();
         let mut all_finite = g.i1t.const_int(1, false);
         for operand in operands {
@@ -205,6 +302,37 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let infinite = self.fcmp(FloatPredicate::OEQ, magnitude, infinity)?;
         let overflow = self.and(infinite, all_finite)?;
         let warns = self.or(invalid, overflow)?;
-        self.deopt_if(warns, deopt)
+        self.deopt_if(warns, deopt)?;
+        self.b().build_unconditional_branch(done).map_err(err)?;
+        self.b().position_at_end(done);
+        Ok(())
+    }
+}
+
+/// The numpy arrays inside a value of type `ty` (held as `value`), with their ndim.
+fn collect_arrays<'c>(ty: &Ty, value: &Cv<'c>, out: &mut Vec<(PointerValue<'c>, u8)>) {
+    match (ty, value) {
+        (Ty::NdArray(ndim), Cv::Obj(array)) => out.push((*array, *ndim)),
+        (Ty::SeqIter(seq) | Ty::SeqRevIter(seq), Cv::SeqIter(array, _)) => {
+            if let Ty::NdArray(ndim) = **seq {
+                out.push((*array, ndim));
+            }
+        }
+        (Ty::Tuple(items), Cv::Tuple(values)) | (Ty::Zip(items), Cv::Tuple(values)) => {
+            for (item, value) in items.iter().zip(values) {
+                collect_arrays(item, value, out);
+            }
+        }
+        (Ty::TupleIter(tuple), Cv::Tuple(parts)) => {
+            if let Some(items) = parts.first() {
+                collect_arrays(tuple, items, out);
+            }
+        }
+        (Ty::Enumerate(inner), Cv::Tuple(parts)) => {
+            if let Some(inner_value) = parts.get(1) {
+                collect_arrays(inner, inner_value, out);
+            }
+        }
+        _ => {}
     }
 }

@@ -235,13 +235,22 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 target,
                 poll,
             } => {
-                self.poll(*poll)?;
                 let v = self.pop()?;
                 let cond = match test {
                     Test::Truth => self.truth(&v)?,
                     Test::IsNone => g.i1t.const_int(u64::from(matches!(v, Cv::None)), false),
                 };
-                self.branch(cond, *jump_if, *target as usize, next)
+                let target = *target as usize;
+                if target > self.step {
+                    return self.branch(cond, *jump_if, target, next);
+                }
+                // The popped value stays in its storage for the poll's hand-over.
+                let taken = if *jump_if {
+                    cond
+                } else {
+                    self.b().build_not(cond, "").map_err(err)?
+                };
+                self.back_edge(*poll, Some(taken), target, next)
             }
             Op::BranchOrPop { jump_if, target } => {
                 let v = self.peek()?;
@@ -250,8 +259,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.branch(cond, *jump_if, *target as usize, next)
             }
             Op::Jump { target, poll } => {
-                self.poll(*poll)?;
-                self.goto(*target as usize)
+                let target = *target as usize;
+                if target > self.step {
+                    return self.goto(target);
+                }
+                self.back_edge(*poll, None, target, next)
             }
             Op::ForRange { exit } => {
                 let iterator = self.peek()?;

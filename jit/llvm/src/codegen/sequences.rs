@@ -38,9 +38,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     fn load_i64_at(&self, object: PointerValue<'c>, offset: u64) -> Res<IntValue<'c>> {
         Ok(self
-            .b()
-            .build_load(self.g.i64t, self.at(object, offset)?, "")
-            .map_err(err)?
+            .load_field(self.g.i64t, self.at(object, offset)?)?
             .into_int_value())
     }
 
@@ -86,7 +84,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         kind: ArrayKind,
         position: IntValue<'c>,
     ) -> Res<PointerValue<'c>> {
-        let items = self.load_ptr(self.at(array, ITEMS)?)?;
+        let items = self.load_field_ptr(self.at(array, ITEMS)?)?;
         // SAFETY: position is within the array's size (checked by the callers).
         unsafe {
             self.b()
@@ -104,10 +102,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
     ) -> Res<Cv<'c>> {
         let g = self.g;
         let slot = self.array_slot(array, kind, position)?;
-        let raw = self
-            .b()
-            .build_load(self.array_item_type(kind), slot, "")
-            .map_err(err)?;
+        let raw = self.load_item(self.array_item_type(kind), slot)?;
         let b = self.b();
         Ok(match kind {
             ArrayKind::F64 => Cv::Float(raw.into_float_value()),
@@ -164,7 +159,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             }
         };
         let slot = self.array_slot(array, kind, position)?;
-        self.b().build_store(slot, stored).map_err(err)?;
+        self.store_item(slot, stored)?;
         Ok(())
     }
 
@@ -194,12 +189,27 @@ impl<'g, 'c> FnGen<'g, 'c> {
     ) -> Res<IntValue<'c>> {
         let g = self.g;
         let i = self.as_i64(index)?;
-        let negative = self.icmp(IntPredicate::SLT, i, g.i64t.const_zero())?;
+        // The usual index is within 0..len: one unsigned comparison. A negative one
+        // counts from the end, on a path of its own.
+        let inside = self.icmp(IntPredicate::ULT, i, len)?;
+        let direct = self.b().get_insert_block().ok_or("internal: no block")?;
+        let from_end = self.new_block("index_from_end");
+        let done = self.new_block("index_done");
+        self.b()
+            .build_conditional_branch(inside, done, from_end)
+            .map_err(err)?;
+        self.b().position_at_end(from_end);
+        // i + len is within 0..len exactly when i is a negative index in range; an i of
+        // len or more gives len or more, unsigned.
         let wrapped = self.b().build_int_add(i, len, "").map_err(err)?;
-        let position = self.select_int(negative, wrapped, i)?;
-        let outside = self.icmp(IntPredicate::UGE, position, len)?;
+        let outside = self.icmp(IntPredicate::UGE, wrapped, len)?;
         self.deopt_if(outside, deopt)?;
-        Ok(position)
+        let wrapped_from = self.b().get_insert_block().ok_or("internal: no block")?;
+        self.b().build_unconditional_branch(done).map_err(err)?;
+        self.b().position_at_end(done);
+        let position = self.b().build_phi(g.i64t, "position").map_err(err)?;
+        position.add_incoming(&[(&i, direct), (&wrapped, wrapped_from)]);
+        Ok(position.as_basic_value().into_int_value())
     }
 
     /// Item `position` (0 <= position < len) of `list` as a value of type `item`; an
@@ -212,15 +222,15 @@ impl<'g, 'c> FnGen<'g, 'c> {
         deopt: DeoptId,
     ) -> Res<Cv<'c>> {
         let g = self.g;
-        let items = self.load_ptr(self.at(list, ITEMS)?)?;
+        let items = self.load_field_ptr(self.at(list, ITEMS)?)?;
         // SAFETY: position is within the list's size (checked by the callers).
         let slot = unsafe {
             self.b()
                 .build_in_bounds_gep(g.ptrt, items, &[position], "")
                 .map_err(err)?
         };
-        let object = self.load_ptr(slot)?;
-        let kind = self.load_ptr(self.at(object, OB_TYPE)?)?;
+        let object = self.load_field_ptr(slot)?;
+        let kind = self.load_field_ptr(self.at(object, OB_TYPE)?)?;
         let is = |this: &Self, name: &str, p: PointerValue<'c>| -> Res<IntValue<'c>> {
             let expected = this.python_object(name)?;
             this.b()
@@ -238,10 +248,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             Ty::Float => {
                 let float = is(self, "PyFloat_Type", kind)?;
                 self.deopt_unless(float, deopt)?;
-                let value = self
-                    .b()
-                    .build_load(g.f64t, self.at(object, FLOAT_VALUE)?, "")
-                    .map_err(err)?;
+                let value = self.load_field(g.f64t, self.at(object, FLOAT_VALUE)?)?;
                 Ok(Cv::Float(value.into_float_value()))
             }
             Ty::Bool => {
@@ -264,9 +271,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.deopt_if(long, deopt)?;
                 let digit = |this: &Self, k: u64| -> Res<IntValue<'c>> {
                     let d = this
-                        .b()
-                        .build_load(g.i32t, this.at(object, LONG_DIGITS + 4 * k)?, "")
-                        .map_err(err)?
+                        .load_field(g.i32t, this.at(object, LONG_DIGITS + 4 * k)?)?
                         .into_int_value();
                     this.b().build_int_z_extend(d, g.i64t, "").map_err(err)
                 };

@@ -149,7 +149,9 @@ impl<'c> Gen<'c> {
                     b.build_load(*t, address, "").map_err(err)?
                 }
                 BasicMetadataTypeEnum::PointerType(t) => {
-                    b.build_load(*t, address, "").map_err(err)?
+                    let object = b.build_load(*t, address, "").map_err(err)?;
+                    self.carry_dereferenceable(index, slot as u32 + 3, object)?;
+                    object
                 }
                 _ => b.build_load(i64t, address, "").map_err(err)?,
             };
