@@ -123,6 +123,65 @@ struct Known {
     builtins: Vec<(BuiltinFn, Py<PyAny>)>,
     math_functions: Vec<(MathFn, Py<PyAny>)>,
     random_methods: Vec<(RandomFn, Py<PyAny>)>,
+    /// numpy and numpy.random, when the program imported them.
+    numpy: Option<Py<PyAny>>,
+    numpy_random: Option<Py<PyAny>>,
+    numpy_random_draws: Option<NumpyDraws>,
+}
+
+/// The methods of numpy's global `RandomState` compiled code draws from, with its bit
+/// generator's capsule and lock.
+struct NumpyDraws {
+    methods: Vec<Py<PyAny>>,
+    capsule: Py<PyAny>,
+    lock: Py<PyAny>,
+    reentrant: bool,
+}
+
+/// numpy's global `RandomState` methods that return one float from `next_double`
+/// (`rand` with no arguments calls `random_sample`), when `numpy.random` is the module
+/// numpy's sources define: a `RandomState` instance, its bit generator's "BitGenerator"
+/// capsule and a standard lock. Never imports numpy.
+fn numpy_draws(py: Python<'_>, numpy_random: &Bound<'_, PyAny>) -> PyResult<Option<NumpyDraws>> {
+    let Ok(mtrand) = py
+        .import("sys")?
+        .getattr("modules")?
+        .get_item("numpy.random.mtrand")
+    else {
+        return Ok(None);
+    };
+    let state = mtrand.getattr("_rand")?;
+    if !state.get_type().is(&mtrand.getattr("RandomState")?) {
+        return Ok(None);
+    }
+    let generator = state.getattr("_bit_generator")?;
+    let capsule = generator.getattr("capsule")?;
+    let lock = generator.getattr("lock")?;
+    let thread = py.import("_thread")?;
+    let reentrant = lock.get_type().is(&thread.getattr("RLock")?);
+    let plain = lock.get_type().is(&thread.getattr("LockType")?);
+    // SAFETY: the GIL is held; `capsule` is a live object.
+    let named =
+        unsafe { pyo3::ffi::PyCapsule_IsValid(capsule.as_ptr(), c"BitGenerator".as_ptr()) == 1 };
+    if !(named && (reentrant || plain)) {
+        return Ok(None);
+    }
+    let mut methods = Vec::new();
+    for name in ["random", "random_sample", "rand"] {
+        if let Ok(method) = numpy_random.getattr(name)
+            && method
+                .getattr("__self__")
+                .is_ok_and(|owner| owner.is(&state))
+        {
+            methods.push(method.unbind());
+        }
+    }
+    Ok(Some(NumpyDraws {
+        methods,
+        capsule: capsule.unbind(),
+        lock: lock.unbind(),
+        reentrant,
+    }))
 }
 
 impl Known {
@@ -138,7 +197,18 @@ impl Known {
                 .collect(),
             None => Vec::new(),
         };
+        let modules = py.import("sys")?.getattr("modules")?;
+        let numpy = modules.get_item("numpy").ok();
+        let numpy_random = modules.get_item("numpy.random").ok();
+        let numpy_random_draws = match &numpy_random {
+            // A numpy whose internals differ is simply not compiled against.
+            Some(module) => numpy_draws(py, module).ok().flatten(),
+            None => None,
+        };
         Ok(Known {
+            numpy: numpy.map(Bound::unbind),
+            numpy_random: numpy_random.map(Bound::unbind),
+            numpy_random_draws,
             builtins: BuiltinFn::ALL
                 .into_iter()
                 .map(|f| Ok((f, builtins.getattr(f.name())?.unbind())))
@@ -510,6 +580,38 @@ impl<'py> Builder<'py> {
                 same,
             );
         }
+        let is =
+            |module: &Option<Py<PyAny>>| module.as_ref().is_some_and(|m| value.is(m.bind(self.py)));
+        let numpy_module = if is(&self.known.numpy) {
+            Some(ModuleKind::Numpy)
+        } else if is(&self.known.numpy_random) {
+            Some(ModuleKind::NumpyRandom)
+        } else {
+            None
+        };
+        if let Some(kind) = numpy_module {
+            let object = self.object_id(value);
+            return (Binding::Module { object, kind }, same);
+        }
+        if let Some(draws) = &self.known.numpy_random_draws
+            && draws.methods.iter().any(|m| value.is(m.bind(self.py)))
+        {
+            let (capsule, lock, reentrant) = (
+                draws.capsule.clone_ref(self.py),
+                draws.lock.clone_ref(self.py),
+                draws.reentrant,
+            );
+            let object = self.object_id(value);
+            return (
+                Binding::NumpyRandom {
+                    object,
+                    capsule: self.object_id(capsule.bind(self.py)),
+                    lock: self.object_id(lock.bind(self.py)),
+                    reentrant,
+                },
+                same,
+            );
+        }
         if let Some(kind) = self
             .known
             .builtins
@@ -660,7 +762,13 @@ impl<'py> Builder<'py> {
             bindings.push(binding);
         }
         let mut module_attributes = Vec::new();
-        for (kind, module) in modules_used {
+        // Modules reached as attributes of modules (`np.random`) are looked into too.
+        let mut seen_modules = Vec::new();
+        while let Some((kind, module)) = modules_used.pop() {
+            if seen_modules.contains(&kind) {
+                continue;
+            }
+            seen_modules.push(kind);
             let dict = module.getattr("__dict__")?.cast_into::<PyDict>()?;
             for (index, used) in attribute_names.iter().enumerate() {
                 if !used {
@@ -671,6 +779,9 @@ impl<'py> Builder<'py> {
                     Some(value) => {
                         let (binding, expect) = self.classify(&value);
                         self.watch(&dict, &name, expect);
+                        if let Binding::Module { kind, .. } = &binding {
+                            modules_used.push((*kind, value));
+                        }
                         binding
                     }
                     None => {

@@ -64,6 +64,11 @@ enum ObjKind {
     Builtin(BuiltinFn),
     Math(MathFn),
     Random(RandomFn, ObjectId),
+    NumpyRandom {
+        capsule: ObjectId,
+        lock: ObjectId,
+        reentrant: bool,
+    },
 }
 
 struct UnitState {
@@ -186,6 +191,21 @@ fn record_object(objects: &mut BTreeMap<ObjectId, ObjKind>, binding: &Binding) {
             kind,
         } => {
             objects.insert(*object, ObjKind::Random(*kind, *generator));
+        }
+        Binding::NumpyRandom {
+            object,
+            capsule,
+            lock,
+            reentrant,
+        } => {
+            objects.insert(
+                *object,
+                ObjKind::NumpyRandom {
+                    capsule: *capsule,
+                    lock: *lock,
+                    reentrant: *reentrant,
+                },
+            );
         }
         Binding::Value(_) | Binding::Unsupported(_) | Binding::Missing => {}
     }
@@ -1519,7 +1539,8 @@ impl FnInfer<'_> {
                 | Binding::Module { object, .. }
                 | Binding::Builtin { object, .. }
                 | Binding::Math { object, .. }
-                | Binding::Random { object, .. },
+                | Binding::Random { object, .. }
+                | Binding::NumpyRandom { object, .. },
             ) => Ty::Object(object),
             Some(Binding::Missing) | None => {
                 return Ok(self.deopt_always(index, state, "name not defined"));
@@ -1698,6 +1719,22 @@ impl FnInfer<'_> {
                     ))
                 }
             }
+            ObjKind::NumpyRandom {
+                capsule,
+                lock,
+                reentrant,
+            } => (nargs == 0).then(|| {
+                let deopt = self.resume_here(index, state, "numpy's random lock is held");
+                (
+                    Op::CallNumpyRandom {
+                        capsule,
+                        lock,
+                        reentrant,
+                        deopt,
+                    },
+                    Ty::Float,
+                )
+            }),
             ObjKind::Module(_) => {
                 return Err(self.refuse(index, "calling a module".to_owned()));
             }

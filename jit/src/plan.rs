@@ -238,6 +238,14 @@ pub enum Op {
         args: Vec<Ty>,
         deopt: DeoptId,
     },
+    /// `numpy.random.random()` (no arguments): a float drawn from numpy's global
+    /// stream; `deopt` when another thread holds numpy's lock.
+    CallNumpyRandom {
+        capsule: ObjectId,
+        lock: ObjectId,
+        reentrant: bool,
+        deopt: DeoptId,
+    },
     CallBuiltin {
         function: BuiltinFn,
         args: Vec<Ty>,

@@ -215,6 +215,9 @@ impl BuiltinFn {
 pub enum ModuleKind {
     Math,
     Random,
+    Numpy,
+    /// `numpy.random`.
+    NumpyRandom,
 }
 
 /// What a name referred to when the snapshot was taken.
@@ -245,6 +248,15 @@ pub enum Binding {
         object: ObjectId,
         generator: ObjectId,
         kind: RandomFn,
+    },
+    /// `numpy.random.random`, `.random_sample` or `.rand`: methods of numpy's global
+    /// `RandomState`. `capsule` holds its bit generator (a `bitgen_t`); `lock` is the
+    /// `_thread.RLock` (`reentrant`) or `_thread.lock` numpy takes around each draw.
+    NumpyRandom {
+        object: ObjectId,
+        capsule: ObjectId,
+        lock: ObjectId,
+        reentrant: bool,
     },
     /// Something the compiler does not handle; the text says what it is.
     Unsupported(String),

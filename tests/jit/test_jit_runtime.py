@@ -126,6 +126,50 @@ def test_an_array_changed_in_place_by_another_thread_is_seen(tmp_path):
     assert pyopt.stdout.rsplit("\n", 2)[0] == reference.stdout.rsplit("\n", 2)[0]
 
 
+def test_numpy_random_waits_for_its_lock_held_by_another_thread(tmp_path):
+    # numpy draws under its bit generator's lock; while another thread holds it, a
+    # compiled draw hands over and the interpreter waits for the lock, as numpy does.
+    script = write(tmp_path, "numpy_lock.py", """
+        import threading
+        import time
+        import numpy as np
+
+        def draws(n):
+            s = 0.0
+            for _ in range(n):
+                s += np.random.random()
+            return s
+
+        np.random.seed(3)
+        draws(10)
+        lock = np.random.mtrand._rand._bit_generator.lock
+        held = threading.Event()
+
+        def hold():
+            with lock:
+                held.set()
+                time.sleep(0.3)
+                np.random.random()  # the holder draws first
+
+        thread = threading.Thread(target=hold)
+        thread.start()
+        held.wait()
+        print(draws(1000), np.random.random())
+        thread.join()
+        try:
+            import python_optimizer
+        except ImportError:
+            print("python3")
+        else:
+            info = python_optimizer.jit_info(draws)
+            print(bool(info["specializations"]), info["deopts"] >= 1)
+    """)
+    reference, pyopt = run_both([*FIRST_CALL, script], timeout=120)
+    assert reference.stdout.endswith("python3\n"), reference.stderr
+    assert pyopt.stdout.endswith("True True\n"), pyopt.stdout + pyopt.stderr
+    assert pyopt.stdout.rsplit("\n", 2)[0] == reference.stdout.rsplit("\n", 2)[0]
+
+
 def test_no_leaks_over_a_million_compiled_calls(tmp_path):
     script = write(tmp_path, "leak.py", """
         import gc, sys, resource, python_optimizer

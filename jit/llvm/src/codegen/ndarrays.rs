@@ -1,9 +1,11 @@
 //! numpy `float64` arrays in place (the `PyArrayObject` layout of numpy 1.x and 2.x):
 //! items addressed through the array's data pointer, dimensions and strides, read as
-//! numpy float64 scalars and written in place; and numpy float64 arithmetic, whose
-//! floating-point warnings are left to the interpreter.
+//! numpy float64 scalars and written in place; numpy float64 arithmetic, whose
+//! floating-point warnings are left to the interpreter; and draws from numpy's global
+//! random stream.
 
 use pyopt_jit::plan::ArrayAttribute;
+use pyopt_jit::snapshot::ObjectId;
 
 use super::*;
 
@@ -22,6 +24,11 @@ const BYTEORDER: u64 = 26;
 const TYPE_NUM: u64 = 28;
 /// `NPY_DOUBLE`.
 const NPY_DOUBLE: u64 = 12;
+/// `_thread.lock`'s `locked`, `_thread.RLock`'s `rlock_count`.
+const LOCK_STATE: u64 = 32;
+/// `PyCapsule.pointer`; `bitgen_t.next_double`.
+const CAPSULE_POINTER: u64 = 16;
+const BITGEN_NEXT_DOUBLE: u64 = 24;
 
 impl<'g, 'c> FnGen<'g, 'c> {
     /// Entry `k` of the array's `dimensions` (`field` DIMENSIONS) or `strides`.
@@ -250,6 +257,45 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let x = self.as_f64(value)?;
         self.store_item(address, x.into())?;
         Ok(())
+    }
+
+    /// `numpy.random.random()`: numpy's legacy `random_sample()` with no size draws
+    /// `next_double` of the global `RandomState`'s bit generator under the generator's
+    /// lock; compiled code calls that very function. While another thread holds the
+    /// lock (filling an array with the GIL released, say), hands over at `deopt`: the
+    /// interpreter waits for the lock as numpy does.
+    pub(super) fn numpy_random(
+        &mut self,
+        capsule: ObjectId,
+        lock: ObjectId,
+        reentrant: bool,
+        deopt: DeoptId,
+    ) -> Res<FloatValue<'c>> {
+        let g = self.g;
+        let capsule = self.object(capsule)?;
+        let lock = self.object(lock)?;
+        // The count of a `_thread.RLock`, the `locked` byte of a `_thread.lock`: both at
+        // offset 32 in CPython 3.11 (after the header, the native lock and the owner or
+        // the weakref list). Only a thread holding the GIL changes them.
+        let count_type = if reentrant { g.i64t } else { g.ctx.i8_type() };
+        let count = self
+            .load_field(count_type, self.at(lock, LOCK_STATE)?)?
+            .into_int_value();
+        let held = self.icmp(IntPredicate::NE, count, count_type.const_zero())?;
+        self.deopt_if(held, deopt)?;
+        // The capsule's pointer (`PyCapsule.pointer`; snapshot.rs checked its name) is
+        // numpy's `bitgen_t`: the state, then next_uint64, next_uint32, next_double.
+        let bitgen = self.load_field_ptr(self.at(capsule, CAPSULE_POINTER)?)?;
+        let state = self.load_field_ptr(bitgen)?;
+        let next_double = self.load_field_ptr(self.at(bitgen, BITGEN_NEXT_DOUBLE)?)?;
+        let signature = g.f64t.fn_type(&[g.ptrt.into()], false);
+        let x = self
+            .b()
+            .build_indirect_call(signature, next_double, &[state.into()], "")
+            .map_err(err)?
+            .try_as_basic_value()
+            .unwrap_basic();
+        Ok(x.into_float_value())
     }
 
     /// A number and whether it is numpy's (`Cv::Flagged`'s flag; false for others, true

@@ -370,6 +370,17 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.push(ty, v)?;
                 self.goto(next)
             }
+            Op::CallNumpyRandom {
+                capsule,
+                lock,
+                reentrant,
+                deopt,
+            } => {
+                self.pop_args(0)?;
+                let x = self.numpy_random(*capsule, *lock, *reentrant, *deopt)?;
+                self.push(Ty::Float, Cv::Float(x))?;
+                self.goto(next)
+            }
             Op::CallBuiltin {
                 function,
                 args,
