@@ -142,12 +142,13 @@ struct NumpyDraws {
 /// (`rand` with no arguments calls `random_sample`), when `numpy.random` is the module
 /// numpy's sources define: a `RandomState` instance, its bit generator's "BitGenerator"
 /// capsule and a standard lock. Never imports numpy.
-fn numpy_draws(py: Python<'_>, numpy_random: &Bound<'_, PyAny>) -> PyResult<Option<NumpyDraws>> {
-    let Ok(mtrand) = py
-        .import("sys")?
-        .getattr("modules")?
-        .get_item("numpy.random.mtrand")
-    else {
+/// `modules` is `sys.modules`.
+fn numpy_draws(
+    py: Python<'_>,
+    modules: &Bound<'_, PyAny>,
+    numpy_random: &Bound<'_, PyAny>,
+) -> PyResult<Option<NumpyDraws>> {
+    let Ok(mtrand) = modules.get_item("numpy.random.mtrand") else {
         return Ok(None);
     };
     let state = mtrand.getattr("_rand")?;
@@ -202,7 +203,7 @@ impl Known {
         let numpy_random = modules.get_item("numpy.random").ok();
         let numpy_random_draws = match &numpy_random {
             // A numpy whose internals differ is simply not compiled against.
-            Some(module) => numpy_draws(py, module).ok().flatten(),
+            Some(module) => numpy_draws(py, &modules, module).ok().flatten(),
             None => None,
         };
         Ok(Known {
