@@ -556,7 +556,7 @@ fn box_result(ty: &Ty, value: u64) -> *mut ffi::PyObject {
                 object
             }
             // numpy scalars are made by numpy.
-            Ty::NpFloat | Ty::NpBool => {
+            Ty::NpFloat | Ty::NpBool | Ty::NpScalar(_) => {
                 Python::attach(
                     |py| match crate::values::materialize(py, ty, &[value], &mut 0) {
                         Ok(object) => object.into_ptr(),
@@ -568,7 +568,7 @@ fn box_result(ty: &Ty, value: u64) -> *mut ffi::PyObject {
                 )
             }
             // A sequence the caller or the frame holds: a new reference to it.
-            Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => {
+            Ty::List(_) | Ty::Array(_) | Ty::NdArray(..) => {
                 let object = value as *mut ffi::PyObject;
                 ffi::Py_IncRef(object);
                 object

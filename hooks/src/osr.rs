@@ -536,7 +536,7 @@ fn iterator_state(iterator: &Bound<'_, PyAny>) -> Option<(Ty, Vec<u64>)> {
                         .filter(Ty::is_number)
                         .unwrap_or(*first),
                 )),
-                array @ (Ty::Array(_) | Ty::NdArray(1)) => array,
+                array @ (Ty::Array(_) | Ty::NdArray(_, 1)) => array,
                 _ => return None,
             };
             // The sequence stays alive: the iterator on the frame's stack holds it.

@@ -15,7 +15,7 @@ use pyopt_jit::snapshot::{
     Binding, BuiltinFn, CodeSnapshot, CompileRequest, Const, LineRange, MathFn, ModuleKind,
     ObjectId, OsrRequest, RandomFn,
 };
-use pyopt_jit::types::{ArrayKind, Ty};
+use pyopt_jit::types::{ArrayKind, Dtype, Ty};
 
 /// Most functions one compile request carries (the function and what it calls).
 const MAX_FUNCTIONS: usize = 16;
@@ -390,10 +390,11 @@ fn type_of_depth(value: &Bound<'_, PyAny>, depth: usize) -> Option<Ty> {
     } else if depth == 0 && is_a(value, &ARRAY) {
         let typecode: char = value.getattr("typecode").ok()?.extract().ok()?;
         ArrayKind::from_typecode(typecode).map(Ty::Array)
-    } else if is_a(value, &NUMPY_FLOAT64) {
-        Some(Ty::NpFloat)
-    } else if is_a(value, &NUMPY_BOOL) {
-        Some(Ty::NpBool)
+    } else if let Some(dtype) = Dtype::ALL
+        .into_iter()
+        .find(|dtype| is_a(value, numpy_scalar_type(*dtype)))
+    {
+        Some(dtype.scalar())
     } else if depth == 0 && is_a(value, &NUMPY_NDARRAY) {
         // SAFETY: an exact ndarray (checked above), read as numpy's C API lays it out.
         unsafe { ndarray_type(value.as_ptr()) }
@@ -411,8 +412,21 @@ pub(crate) struct ModuleType {
 }
 
 static ARRAY: ModuleType = ModuleType::new("array", "array");
-pub(crate) static NUMPY_FLOAT64: ModuleType = ModuleType::new("numpy", "float64");
-pub(crate) static NUMPY_BOOL: ModuleType = ModuleType::new("numpy", "bool_");
+static NUMPY_SCALARS: [ModuleType; 7] = [
+    ModuleType::new("numpy", "float64"),
+    ModuleType::new("numpy", "float32"),
+    ModuleType::new("numpy", "int64"),
+    ModuleType::new("numpy", "int32"),
+    ModuleType::new("numpy", "int8"),
+    ModuleType::new("numpy", "uint8"),
+    ModuleType::new("numpy", "bool_"),
+];
+
+/// The type of numpy's scalars of `dtype` (in `Dtype::ALL`'s order).
+pub(crate) fn numpy_scalar_type(dtype: Dtype) -> &'static ModuleType {
+    let position = Dtype::ALL.iter().position(|d| *d == dtype).unwrap_or(0);
+    &NUMPY_SCALARS[position]
+}
 static NUMPY_NDARRAY: ModuleType = ModuleType::new("numpy", "ndarray");
 
 impl ModuleType {
@@ -444,14 +458,40 @@ fn is_a(value: &Bound<'_, PyAny>, kind: &ModuleType) -> bool {
         .is_some_and(|kind| value.get_type().is(&kind))
 }
 
-/// The type of a numpy array compiled code takes: float64 items, aligned, in native
-/// byte order, 1 to 3 dimensions.
+/// Why compiled code does not take `value` when it is a numpy array.
+pub(crate) fn describe_array(value: &Bound<'_, PyAny>) -> Option<String> {
+    if !is_a(value, &NUMPY_NDARRAY) {
+        return None;
+    }
+    let dtype: String = value
+        .getattr("dtype")
+        .ok()?
+        .getattr("str")
+        .ok()?
+        .extract()
+        .ok()?;
+    let ndim: usize = value.getattr("ndim").ok()?.extract().ok()?;
+    let aligned: bool = value
+        .getattr("flags")
+        .and_then(|flags| flags.getattr("aligned"))
+        .and_then(|aligned| aligned.extract())
+        .unwrap_or(false);
+    let names: Vec<&str> = Dtype::ALL.iter().map(|d| d.name()).collect();
+    Some(format!(
+        "a numpy array of dtype '{dtype}' with {ndim} dimension(s){} (compiled: aligned arrays \
+         of 1 to 3 dimensions of {} in native byte order)",
+        if aligned { "" } else { ", unaligned" },
+        names.join(", ")
+    ))
+}
+
+/// The type of a numpy array compiled code takes: items of a `Dtype`, aligned, in
+/// native byte order, 1 to 3 dimensions.
 ///
 /// # Safety
 /// `array` is an exact `numpy.ndarray` (`PyArrayObject_fields`: nd at 24, descr at 56,
 /// flags at 64; `PyArray_Descr`: byteorder at 26, type_num at 28).
 unsafe fn ndarray_type(array: *mut pyo3::ffi::PyObject) -> Option<Ty> {
-    const NPY_DOUBLE: i32 = 12;
     const NPY_ARRAY_ALIGNED: i32 = 0x0100;
     // SAFETY: per the contract.
     unsafe {
@@ -461,10 +501,12 @@ unsafe fn ndarray_type(array: *mut pyo3::ffi::PyObject) -> Option<Ty> {
         let flags = *base.add(64).cast::<i32>();
         let byteorder = *descr.add(26);
         let type_num = *descr.add(28).cast::<i32>();
-        let native = byteorder == b'=' || (cfg!(target_endian = "little") && byteorder == b'<');
+        // ('|': one-byte items have no byte order.)
+        let native = matches!(byteorder, b'=' | b'|')
+            || (cfg!(target_endian = "little") && byteorder == b'<');
         let aligned = flags & NPY_ARRAY_ALIGNED != 0;
-        (type_num == NPY_DOUBLE && native && aligned && (1..=3).contains(&ndim))
-            .then_some(Ty::NdArray(ndim as u8))
+        let dtype = Dtype::from_type_num(type_num)?;
+        (native && aligned && (1..=3).contains(&ndim)).then_some(Ty::NdArray(dtype, ndim as u8))
     }
 }
 

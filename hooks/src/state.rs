@@ -417,6 +417,8 @@ pub fn maybe_compile(
                     .unwrap_or_default();
                 let what = if arg.is_exact_instance_of::<pyo3::types::PyInt>() {
                     "an int beyond 64 bits".to_owned()
+                } else if let Some(array) = snapshot::describe_array(arg) {
+                    array
                 } else {
                     format!("a {type_name}")
                 };

@@ -7,7 +7,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyTuple};
 use pyopt_jit::abi::Env;
-use pyopt_jit::types::Ty;
+use pyopt_jit::types::{Dtype, Ty};
 
 /// Flattens `value` into `out` if it has type `ty` exactly (the specialization guard).
 pub fn guard_and_flatten(value: &Bound<'_, PyAny>, ty: &Ty, out: &mut Vec<u64>) -> bool {
@@ -40,24 +40,31 @@ pub fn guard_and_flatten(value: &Bound<'_, PyAny>, ty: &Ty, out: &mut Vec<u64>) 
             true
         }
         Ty::None => value.is_none(),
-        Ty::NpFloat | Ty::NpBool => {
+        Ty::NpFloat | Ty::NpBool | Ty::NpScalar(_) => {
+            let Some(dtype) = numpy_dtype(ty) else {
+                return false;
+            };
             if crate::snapshot::type_of(value).as_ref() != Some(ty) {
                 return false;
             }
-            // SAFETY: numpy's float64 and bool scalars hold their value right after the
-            // object header (`obval`): a double, and one byte.
+            // SAFETY: numpy's scalars hold their value right after the object header
+            // (`obval`), as an item of their dtype.
             let bits = unsafe {
                 let value = value.as_ptr().cast::<u8>().add(16);
-                if *ty == Ty::NpFloat {
-                    value.cast::<f64>().read().to_bits()
-                } else {
-                    u64::from(*value != 0)
+                match dtype {
+                    Dtype::F64 => value.cast::<f64>().read().to_bits(),
+                    Dtype::F32 => f64::from(value.cast::<f32>().read()).to_bits(),
+                    Dtype::I64 => value.cast::<i64>().read() as u64,
+                    Dtype::I32 => i64::from(value.cast::<i32>().read()) as u64,
+                    Dtype::I8 => i64::from(value.cast::<i8>().read()) as u64,
+                    Dtype::U8 => u64::from(*value),
+                    Dtype::Bool => u64::from(*value != 0),
                 }
             };
             out.push(bits);
             true
         }
-        Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => {
+        Ty::List(_) | Ty::Array(_) | Ty::NdArray(..) => {
             if crate::snapshot::type_of(value).as_ref() != Some(ty) {
                 return false;
             }
@@ -130,19 +137,17 @@ pub fn materialize<'py>(
             *position += 1;
             value
         }
-        Ty::NpFloat | Ty::NpBool => {
+        Ty::NpFloat | Ty::NpBool | Ty::NpScalar(_) => {
             let bits = take();
-            let (kind, value) = if *ty == Ty::NpFloat {
-                (
-                    &crate::snapshot::NUMPY_FLOAT64,
-                    PyFloat::new(py, f64::from_bits(bits)).into_any(),
-                )
-            } else {
-                (
-                    &crate::snapshot::NUMPY_BOOL,
-                    PyBool::new(py, bits != 0).to_owned().into_any(),
-                )
+            let dtype = numpy_dtype(ty).unwrap_or(Dtype::F64);
+            // The value as a Python number the scalar type takes exactly (a float32's
+            // value is a double that float32 holds).
+            let value = match dtype {
+                Dtype::F64 | Dtype::F32 => PyFloat::new(py, f64::from_bits(bits)).into_any(),
+                Dtype::Bool => PyBool::new(py, bits != 0).to_owned().into_any(),
+                _ => (bits as i64).into_pyobject(py)?.into_any(),
             };
+            let kind = crate::snapshot::numpy_scalar_type(dtype);
             let Some(kind) = kind.get(py) else {
                 return Err(pyo3::exceptions::PyRuntimeError::new_err(
                     "pyopt internal error: numpy is gone",
@@ -150,7 +155,7 @@ pub fn materialize<'py>(
             };
             kind.call1((value,))?
         }
-        Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => {
+        Ty::List(_) | Ty::Array(_) | Ty::NdArray(..) => {
             // SAFETY: compiled code only has sequences the caller or the frame holds.
             unsafe { Bound::from_borrowed_ptr(py, take() as *mut ffi::PyObject) }
         }
@@ -193,6 +198,16 @@ pub fn materialize<'py>(
             ));
         }
     })
+}
+
+/// The dtype of a numpy scalar type.
+fn numpy_dtype(ty: &Ty) -> Option<Dtype> {
+    match ty {
+        Ty::NpFloat => Some(Dtype::F64),
+        Ty::NpBool => Some(Dtype::Bool),
+        Ty::NpScalar(dtype) => Some(*dtype),
+        _ => None,
+    }
 }
 
 /// `pyopt_list_set`: `list[index] = value` (see `helper::LIST_SET`).

@@ -458,7 +458,7 @@ enum Numpy {
 
 fn numpy_of(ty: &Ty) -> Numpy {
     match ty {
-        Ty::NpFloat | Ty::NpBool => Numpy::Yes,
+        Ty::NpFloat | Ty::NpBool | Ty::NpScalar(_) => Numpy::Yes,
         Ty::AnyFloat | Ty::AnyBool => Numpy::Maybe,
         _ => Numpy::No,
     }
@@ -471,6 +471,10 @@ fn is_intlike(ty: &Ty) -> bool {
 /// Whether `op` on these types is computed by compiled code (`Some(result)`), or always
 /// handed to the interpreter (`None`: it raises, or compiled code does not do it).
 fn binary_result(op: BinOp, lhs: &Ty, rhs: &Ty) -> Option<Ty> {
+    // numpy scalars of the other dtypes: numpy's promotion.
+    if crate::numpy::is_scalar(lhs) || crate::numpy::is_scalar(rhs) {
+        return crate::numpy::binary_result(op, lhs, rhs);
+    }
     // numpy float64 with numbers: numpy's float64 arithmetic (+, -, *, / only); with
     // a float that may be numpy's, numpy's if it is.
     let numpy = numpy_of(lhs).max(numpy_of(rhs));
@@ -531,21 +535,27 @@ fn can_test_truth(ty: &Ty) -> bool {
     is_numeric(ty)
         || matches!(ty, Ty::NpBool | Ty::AnyBool)
         || static_truth(ty).is_some()
-        || (ty.item().is_some() && !matches!(ty, Ty::NdArray(_)))
+        || (ty.item().is_some() && !matches!(ty, Ty::NdArray(..)))
 }
 
 /// Whether `subscript` indexes one item of an `ndim`-dimensional array: an int, or a
 /// tuple of `ndim` ints.
 fn array_index(ndim: u8, subscript: &Ty) -> bool {
     match subscript {
-        Ty::Tuple(items) => items.len() == usize::from(ndim) && items.iter().all(is_intlike),
-        other => ndim == 1 && is_intlike(other),
+        Ty::Tuple(items) => items.len() == usize::from(ndim) && items.iter().all(is_index),
+        other => ndim == 1 && is_index(other),
     }
 }
 
-/// A number compiled code computes with: Python's, or a numpy float64.
+/// An int a sequence is indexed with: Python's, or a numpy integer (its `__index__`).
+fn is_index(ty: &Ty) -> bool {
+    is_intlike(ty) || matches!(ty, Ty::NpScalar(dtype) if !dtype.is_float())
+}
+
+/// A number compiled code computes with: Python's, or a numpy scalar of a numeric
+/// dtype.
 fn is_numeric(ty: &Ty) -> bool {
-    ty.is_number() || matches!(ty, Ty::NpFloat | Ty::AnyFloat)
+    ty.is_number() || matches!(ty, Ty::NpFloat | Ty::AnyFloat | Ty::NpScalar(_))
 }
 
 impl FnInfer<'_> {
@@ -890,7 +900,7 @@ impl FnInfer<'_> {
             }
             op::LOAD_ATTR | op::LOAD_METHOD => {
                 let owner = self.pop(index, &mut out.stack)?;
-                if let (op::LOAD_ATTR, Ty::NdArray(ndim)) = (instr.opcode, &owner) {
+                if let (op::LOAD_ATTR, Ty::NdArray(_, ndim)) = (instr.opcode, &owner) {
                     let name = self
                         .code
                         .names
@@ -980,7 +990,9 @@ impl FnInfer<'_> {
                     Numpy::Maybe => Ty::AnyBool,
                     Numpy::Yes => Ty::NpBool,
                 });
-                if is_numeric(&lhs) && is_numeric(&rhs) {
+                let scalars = crate::numpy::is_scalar(&lhs) || crate::numpy::is_scalar(&rhs);
+                let comparable = !scalars || crate::numpy::compare_dtype(&lhs, &rhs).is_some();
+                if is_numeric(&lhs) && is_numeric(&rhs) && comparable {
                     let deopt = self.resume_here(index, state, "comparison");
                     return Ok(simple(
                         Op::Compare {
@@ -1043,9 +1055,10 @@ impl FnInfer<'_> {
                     (UnaryOp::Not, ty) if can_test_truth(ty) => Some(Ty::Bool),
                     (UnaryOp::Negative | UnaryOp::Positive, Ty::Int | Ty::Bool) => Some(Ty::Int),
                     (UnaryOp::Negative | UnaryOp::Positive, Ty::Float) => Some(Ty::Float),
-                    (UnaryOp::Negative | UnaryOp::Positive, Ty::NpFloat | Ty::AnyFloat) => {
-                        Some(operand.clone())
-                    }
+                    (
+                        UnaryOp::Negative | UnaryOp::Positive,
+                        Ty::NpFloat | Ty::AnyFloat | Ty::NpScalar(_),
+                    ) => Some(operand.clone()),
                     (UnaryOp::Invert, Ty::Int | Ty::Bool) => Some(Ty::Int),
                     _ => None,
                 };
@@ -1172,7 +1185,7 @@ impl FnInfer<'_> {
                 // A range becomes its iterator in place; an iterator is its own.
                 let op = if matches!(
                     iterable,
-                    Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) | Ty::Tuple(_)
+                    Ty::List(_) | Ty::Array(_) | Ty::NdArray(..) | Ty::Tuple(_)
                 ) {
                     Op::IterSeq
                 } else {
@@ -1214,7 +1227,10 @@ impl FnInfer<'_> {
                 let value = self.pop(index, &mut out.stack)?;
                 // Arrays of ints take ints only (a float raises TypeError).
                 let storable = match &container {
-                    Ty::NdArray(ndim) => is_numeric(&value) && array_index(*ndim, &subscript),
+                    Ty::NdArray(_, ndim) => {
+                        (is_numeric(&value) || value == Ty::NpBool)
+                            && array_index(*ndim, &subscript)
+                    }
                     Ty::List(_) => value.is_number(),
                     Ty::Array(kind) => {
                         is_intlike(&value) || (kind.item() == Ty::Float && value.is_number())
@@ -1222,11 +1238,11 @@ impl FnInfer<'_> {
                     _ => false,
                 };
                 match container {
-                    Ty::NdArray(_) if storable => {
+                    Ty::NdArray(..) if storable => {
                         let deopt = self.resume_here(index, state, "item store");
                         Ok(simple(Op::ItemSet { deopt }, out))
                     }
-                    Ty::List(_) | Ty::Array(_) if is_intlike(&subscript) && storable => {
+                    Ty::List(_) | Ty::Array(_) if is_index(&subscript) && storable => {
                         let deopt = self.resume_here(index, state, "item store");
                         Ok(simple(Op::ItemSet { deopt }, out))
                     }
@@ -1280,7 +1296,7 @@ impl FnInfer<'_> {
             op::BINARY_SUBSCR => {
                 let subscript = self.pop(index, &mut out.stack)?;
                 let container = self.pop(index, &mut out.stack)?;
-                if let Ty::NdArray(ndim) = container {
+                if let Ty::NdArray(dtype, ndim) = container {
                     // One int per dimension; fewer make a view (not compiled).
                     if !array_index(ndim, &subscript) {
                         return Err(self.refuse(
@@ -1289,17 +1305,12 @@ impl FnInfer<'_> {
                         ));
                     }
                     let deopt = self.resume_here(index, state, "index out of range");
-                    out.stack.push(Ty::NpFloat);
-                    return Ok(simple(
-                        Op::ItemGet {
-                            item: Ty::NpFloat,
-                            deopt,
-                        },
-                        out,
-                    ));
+                    let item = dtype.scalar();
+                    out.stack.push(item.clone());
+                    return Ok(simple(Op::ItemGet { item, deopt }, out));
                 }
                 if let Some(item) = container.item() {
-                    if !is_intlike(&subscript) {
+                    if !is_index(&subscript) {
                         // Slices and other keys: the interpreter.
                         return Ok(self.deopt_always(index, state, "index type"));
                     }
@@ -1762,7 +1773,7 @@ impl FnInfer<'_> {
             BuiltinFn::Abs => one(&|t| match t {
                 Ty::Int | Ty::Bool => Some(Ty::Int),
                 Ty::Float => Some(Ty::Float),
-                Ty::NpFloat | Ty::AnyFloat => Some(t.clone()),
+                Ty::NpFloat | Ty::AnyFloat | Ty::NpScalar(_) => Some(t.clone()),
                 _ => None,
             }),
             BuiltinFn::Min | BuiltinFn::Max => match args.first() {
@@ -1773,7 +1784,9 @@ impl FnInfer<'_> {
                 }
                 _ => None,
             },
-            BuiltinFn::Int => one(&|t| t.is_number().then_some(Ty::Int)),
+            BuiltinFn::Int => {
+                one(&|t| (t.is_number() || matches!(t, Ty::NpScalar(_))).then_some(Ty::Int))
+            }
             BuiltinFn::Float => one(&|t| is_numeric(t).then_some(Ty::Float)),
             BuiltinFn::Bool => one(&|t| can_test_truth(t).then_some(Ty::Bool)),
             BuiltinFn::Round => match args {
@@ -1794,7 +1807,7 @@ impl FnInfer<'_> {
                 _ => None,
             },
             BuiltinFn::Len => one(&|t| {
-                (matches!(t, Ty::Tuple(_) | Ty::NdArray(_)) || t.item().is_some())
+                (matches!(t, Ty::Tuple(_) | Ty::NdArray(..)) || t.item().is_some())
                     .then_some(Ty::Int)
             }),
             // Made by `iterator_call` (an `Op::MakeIterator`).

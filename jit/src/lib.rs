@@ -8,11 +8,13 @@
 //! - [`opcode`], [`bytecode`]: 3.11 opcodes and decoding;
 //! - [`snapshot`]: what the compiler is told about a function and its global names;
 //! - [`types`]: the types compiled code works with and their slot layout;
+//! - [`numpy`]: numpy's promotion rules for scalars of its other dtypes;
 //! - [`infer`]: type inference, producing a [`plan`].
 
 pub mod abi;
 pub mod bytecode;
 pub mod infer;
+pub mod numpy;
 pub mod opcode;
 pub mod plan;
 pub mod snapshot;

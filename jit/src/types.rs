@@ -44,9 +44,14 @@ pub enum Ty {
     AnyFloat,
     /// A bool or a numpy bool, likewise.
     AnyBool,
-    /// A numpy `ndarray` of `float64` with this many dimensions (1 to 3), aligned and
+    /// A numpy scalar of one of the other dtypes (`float32`, `int64`, `int32`, `int8`,
+    /// `uint8`; float64 is `NpFloat` and bool `NpBool`): an `i64` holding the value for
+    /// the integer dtypes, an `f64` holding a float32's exact value; numpy's arithmetic
+    /// (NEP 50 promotion, integer overflow and float warnings left to the interpreter).
+    NpScalar(Dtype),
+    /// A numpy `ndarray` of this dtype with this many dimensions (1 to 3), aligned and
     /// in native byte order, borrowed like a list (one slot); any strides.
-    NdArray(u8),
+    NdArray(Dtype, u8),
     /// An iterator over a list or an array (the sequence's type): the sequence and the
     /// next index (two slots).
     SeqIter(Box<Ty>),
@@ -75,8 +80,8 @@ impl Ty {
             Ty::Int | Ty::Float | Ty::Bool => 1,
             Ty::Tuple(items) => items.iter().map(Ty::slots).sum(),
             Ty::Range | Ty::RangeIter => 3,
-            Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => 1,
-            Ty::NpFloat | Ty::NpBool => 1,
+            Ty::List(_) | Ty::Array(_) | Ty::NdArray(..) => 1,
+            Ty::NpFloat | Ty::NpBool | Ty::NpScalar(_) => 1,
             Ty::AnyFloat | Ty::AnyBool => 2,
             Ty::SeqIter(_) | Ty::SeqRevIter(_) => 2,
             Ty::TupleIter(tuple) => tuple.slots() + 1,
@@ -93,7 +98,7 @@ impl Ty {
             Ty::Int | Ty::Float | Ty::Bool | Ty::None => true,
             Ty::Tuple(items) => items.iter().all(Ty::is_value),
             Ty::List(item) => item.is_number() || matches!(**item, Ty::List(_)),
-            Ty::Array(_) | Ty::NdArray(_) | Ty::NpFloat | Ty::NpBool => true,
+            Ty::Array(_) | Ty::NdArray(..) | Ty::NpFloat | Ty::NpBool | Ty::NpScalar(_) => true,
             Ty::AnyFloat | Ty::AnyBool => true,
             _ => false,
         }
@@ -103,7 +108,7 @@ impl Ty {
     /// an iterator).
     pub fn holds_ndarray(&self) -> bool {
         match self {
-            Ty::NdArray(_) => true,
+            Ty::NdArray(..) => true,
             Ty::SeqIter(seq) | Ty::SeqRevIter(seq) | Ty::TupleIter(seq) | Ty::Enumerate(seq) => {
                 seq.holds_ndarray()
             }
@@ -117,7 +122,7 @@ impl Ty {
         match self {
             Ty::List(item) => Some((**item).clone()),
             Ty::Array(kind) => Some(kind.item()),
-            Ty::NdArray(1) => Some(Ty::NpFloat),
+            Ty::NdArray(dtype, 1) => Some(dtype.scalar()),
             _ => None,
         }
     }
@@ -126,7 +131,7 @@ impl Ty {
     pub fn iterator(&self) -> Option<Ty> {
         match self {
             Ty::Range => Some(Ty::RangeIter),
-            Ty::List(_) | Ty::Array(_) | Ty::NdArray(1) => {
+            Ty::List(_) | Ty::Array(_) | Ty::NdArray(_, 1) => {
                 Some(Ty::SeqIter(Box::new(self.clone())))
             }
             Ty::Tuple(items) if !items.is_empty() && items.iter().all(|t| *t == items[0]) => {
@@ -188,9 +193,10 @@ impl fmt::Display for Ty {
             Ty::Array(kind) => write!(f, "array('{}')", kind.typecode()),
             Ty::NpFloat => write!(f, "numpy.float64"),
             Ty::NpBool => write!(f, "numpy.bool"),
+            Ty::NpScalar(dtype) => write!(f, "numpy.{dtype}"),
             Ty::AnyFloat => write!(f, "float or numpy.float64"),
             Ty::AnyBool => write!(f, "bool or numpy.bool"),
-            Ty::NdArray(ndim) => write!(f, "ndarray[float64, {ndim}d]"),
+            Ty::NdArray(dtype, ndim) => write!(f, "ndarray[{dtype}, {ndim}d]"),
             Ty::SeqIter(sequence) => write!(f, "iterator[{sequence}]"),
             Ty::SeqRevIter(sequence) => write!(f, "reversed[{sequence}]"),
             Ty::TupleIter(tuple) => write!(f, "iterator[{tuple}]"),
@@ -212,7 +218,7 @@ pub fn iterator_call(function: crate::snapshot::BuiltinFn, args: &[Ty]) -> Optio
     // Iterators the call makes of its arguments (an iterator held elsewhere would be
     // shared with its holder: not compiled).
     let fresh = |t: &Ty| match t {
-        Ty::Range | Ty::List(_) | Ty::Array(_) | Ty::NdArray(1) | Ty::Tuple(_) => t.iterator(),
+        Ty::Range | Ty::List(_) | Ty::Array(_) | Ty::NdArray(_, 1) | Ty::Tuple(_) => t.iterator(),
         Ty::Enumerate(_) | Ty::Zip(_) | Ty::SeqRevIter(_) => Some(t.clone()),
         _ => None,
     };
@@ -269,6 +275,18 @@ impl ArrayKind {
         }
     }
 
+    /// The numpy dtype whose items are laid out as this kind's.
+    pub fn dtype(self) -> Dtype {
+        match self {
+            ArrayKind::F64 => Dtype::F64,
+            ArrayKind::F32 => Dtype::F32,
+            ArrayKind::I64 => Dtype::I64,
+            ArrayKind::I32 => Dtype::I32,
+            ArrayKind::I8 => Dtype::I8,
+            ArrayKind::U8 => Dtype::U8,
+        }
+    }
+
     /// What reading an item gives in Python: a float or an int.
     pub fn item(self) -> Ty {
         match self {
@@ -285,6 +303,100 @@ impl ArrayKind {
             ArrayKind::U8 => Some((0, u8::MAX.into())),
             _ => None,
         }
+    }
+}
+
+/// The item type of a numpy array compiled code works with (native byte order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Dtype {
+    F64,
+    F32,
+    I64,
+    I32,
+    I8,
+    U8,
+    Bool,
+}
+
+impl Dtype {
+    pub const ALL: [Dtype; 7] = [
+        Dtype::F64,
+        Dtype::F32,
+        Dtype::I64,
+        Dtype::I32,
+        Dtype::I8,
+        Dtype::U8,
+        Dtype::Bool,
+    ];
+
+    /// numpy's `type_num` for it (`NPY_DOUBLE`, `NPY_FLOAT`, `NPY_LONG` (int64 on
+    /// 64-bit Linux), `NPY_INT`, `NPY_BYTE`, `NPY_UBYTE`, `NPY_BOOL`).
+    pub fn type_num(self) -> i32 {
+        match self {
+            Dtype::F64 => 12,
+            Dtype::F32 => 11,
+            Dtype::I64 => 7,
+            Dtype::I32 => 5,
+            Dtype::I8 => 1,
+            Dtype::U8 => 2,
+            Dtype::Bool => 0,
+        }
+    }
+
+    pub fn from_type_num(type_num: i32) -> Option<Dtype> {
+        Dtype::ALL.into_iter().find(|d| d.type_num() == type_num)
+    }
+
+    /// The size of an item in bytes.
+    pub fn size(self) -> u64 {
+        match self {
+            Dtype::F64 | Dtype::I64 => 8,
+            Dtype::F32 | Dtype::I32 => 4,
+            Dtype::I8 | Dtype::U8 | Dtype::Bool => 1,
+        }
+    }
+
+    /// numpy's name of the dtype (and of its scalar type in the `numpy` module).
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F64 => "float64",
+            Dtype::F32 => "float32",
+            Dtype::I64 => "int64",
+            Dtype::I32 => "int32",
+            Dtype::I8 => "int8",
+            Dtype::U8 => "uint8",
+            Dtype::Bool => "bool",
+        }
+    }
+
+    /// The type of the scalar an item reads as.
+    pub fn scalar(self) -> Ty {
+        match self {
+            Dtype::F64 => Ty::NpFloat,
+            Dtype::Bool => Ty::NpBool,
+            other => Ty::NpScalar(other),
+        }
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, Dtype::F64 | Dtype::F32)
+    }
+
+    /// The range of an integer dtype's values.
+    pub fn int_range(self) -> Option<(i64, i64)> {
+        match self {
+            Dtype::I64 => Some((i64::MIN, i64::MAX)),
+            Dtype::I32 => Some((i32::MIN.into(), i32::MAX.into())),
+            Dtype::I8 => Some((i8::MIN.into(), i8::MAX.into())),
+            Dtype::U8 => Some((0, u8::MAX.into())),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Dtype {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

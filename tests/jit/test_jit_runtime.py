@@ -102,12 +102,14 @@ def test_an_array_changed_in_place_by_another_thread_is_seen(tmp_path):
             time.sleep(0.2)  # until spin runs
             if how == "dtype":
                 a.dtype = np.int64
+            elif how == "sign":
+                a.dtype = np.uint8
             else:
                 a.shape = (4, 250)
             box[0] = 1
 
-        for how in ["dtype", "shape"]:
-            a = np.ones(1000)
+        for how in ["dtype", "shape", "sign"]:
+            a = np.full(1000, -1, np.int8) if how == "sign" else np.ones(1000)
             box = [0]
             thread = threading.Thread(target=change, args=(a, box, how))
             thread.start()

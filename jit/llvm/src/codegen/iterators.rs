@@ -13,7 +13,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
     fn fresh_iterator(&self, ty: &Ty, value: Cv<'c>) -> Res<Cv<'c>> {
         let zero = self.g.i64t.const_zero();
         Ok(match (ty, value) {
-            (Ty::List(_) | Ty::Array(_) | Ty::NdArray(_), Cv::Obj(object)) => {
+            (Ty::List(_) | Ty::Array(_) | Ty::NdArray(..), Cv::Obj(object)) => {
                 Cv::SeqIter(object, zero)
             }
             (Ty::Tuple(_), tuple @ Cv::Tuple(_)) => Cv::Tuple(vec![tuple, Cv::Int(zero)]),

@@ -22,7 +22,7 @@ pub(super) fn object_bytes(ty: &Ty) -> Option<u64> {
         // ob_exports.
         Ty::Array(_) => Some(64),
         // PyArrayObject_fields up to weakreflist (numpy 1.x; 2.x adds more).
-        Ty::NdArray(_) => Some(80),
+        Ty::NdArray(..) => Some(80),
         _ => None,
     }
 }

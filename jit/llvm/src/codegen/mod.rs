@@ -24,6 +24,7 @@ mod iterators;
 mod memory;
 mod ndarrays;
 mod numeric;
+mod numpy_scalars;
 mod ops;
 mod sequences;
 mod wrapper;
@@ -44,6 +45,7 @@ use inkwell::values::{
     InstructionValue, IntValue, PointerValue,
 };
 use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
+use numpy_scalars::NumpyUnary;
 use pyopt_jit::abi::{self, helper};
 use pyopt_jit::plan::{
     BinOp, CmpOp, DeoptId, DeoptKind, FunctionPlan, Local, Op, StackSlot, State, Test, UnaryOp,
@@ -339,9 +341,11 @@ impl<'c> Gen<'c> {
                     out.push(self.i64t.into());
                 }
             }
-            Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => out.push(self.ptrt.into()),
+            Ty::List(_) | Ty::Array(_) | Ty::NdArray(..) => out.push(self.ptrt.into()),
             Ty::NpFloat => out.push(self.f64t.into()),
             Ty::NpBool => out.push(self.i64t.into()),
+            Ty::NpScalar(dtype) if dtype.is_float() => out.push(self.f64t.into()),
+            Ty::NpScalar(_) => out.push(self.i64t.into()),
             Ty::AnyFloat => {
                 out.push(self.f64t.into());
                 out.push(self.i64t.into());
@@ -576,6 +580,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
     }
 
     fn new_store(&self, ty: &Ty) -> Store<'c> {
+        if let Some(held) = held_as(ty) {
+            return self.new_store(&held);
+        }
         let ab = &self.alloca_builder;
         match ty {
             Ty::Int => Store::Int(ab.build_alloca(self.g.i64t, "").unwrap()),
@@ -587,7 +594,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 ab.build_alloca(self.g.i64t, "").unwrap(),
                 ab.build_alloca(self.g.i64t, "").unwrap(),
             ]),
-            Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => {
+            Ty::List(_) | Ty::Array(_) | Ty::NdArray(..) => {
                 Store::Obj(ab.build_alloca(self.g.ptrt, "").unwrap())
             }
             Ty::SeqIter(_) | Ty::SeqRevIter(_) => Store::SeqIter(
@@ -1040,6 +1047,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     /// Rebuilds a parameter from the function's machine arguments.
     fn unflatten_param(&self, ty: &Ty, next: &mut u32) -> Res<Cv<'c>> {
+        if let Some(held) = held_as(ty) {
+            return self.unflatten_param(&held, next);
+        }
         let take = |next: &mut u32| {
             let v = self
                 .f
@@ -1072,7 +1082,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 take(next)?.into_int_value(),
                 take(next)?.into_int_value(),
             ),
-            Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => {
+            Ty::List(_) | Ty::Array(_) | Ty::NdArray(..) => {
                 Cv::Obj(take(next)?.into_pointer_value())
             }
             Ty::SeqIter(_) | Ty::SeqRevIter(_) => Cv::SeqIter(
@@ -1445,6 +1455,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
         value: IntValue<'c>,
         slots: PointerValue<'c>,
     ) -> Res<Cv<'c>> {
+        if let Some(held) = held_as(ty) {
+            return self.unbox_result(&held, value, slots);
+        }
         let g = self.g;
         Ok(match ty {
             Ty::Int => Cv::Int(value),
@@ -1462,7 +1475,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let mut position = 0;
                 self.read_slots(ty, slots, &mut position)?
             }
-            Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => {
+            Ty::List(_) | Ty::Array(_) | Ty::NdArray(..) => {
                 Cv::Obj(self.b().build_int_to_ptr(value, g.ptrt, "").map_err(err)?)
             }
             Ty::AnyFloat | Ty::AnyBool => {
@@ -1474,6 +1487,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
     }
 
     fn read_slots(&self, ty: &Ty, slots: PointerValue<'c>, position: &mut u64) -> Res<Cv<'c>> {
+        if let Some(held) = held_as(ty) {
+            return self.read_slots(&held, slots, position);
+        }
         let g = self.g;
         let mut next = |this: &Self, t: BasicTypeEnum<'c>| -> Res<BasicValueEnum<'c>> {
             // SAFETY: `position` stays below the scratch array's length (the type's slots).
@@ -1511,12 +1527,22 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 };
                 Cv::Flagged(Box::new(value), is_numpy)
             }
-            Ty::List(_) | Ty::Array(_) | Ty::NdArray(_) => {
+            Ty::List(_) | Ty::Array(_) | Ty::NdArray(..) => {
                 let v = next(self, g.ptrt.into())?;
                 Cv::Obj(v.into_pointer_value())
             }
             other => return Err(format!("internal: slot value of type {other}")),
         })
+    }
+}
+
+/// The type whose machine representation a numpy scalar of another dtype has: an int's
+/// for the integer dtypes, a float's (holding the exact value) for float32.
+fn held_as(ty: &Ty) -> Option<Ty> {
+    match ty {
+        Ty::NpScalar(dtype) if dtype.is_float() => Some(Ty::Float),
+        Ty::NpScalar(_) => Some(Ty::Int),
+        _ => None,
     }
 }
 
@@ -1547,6 +1573,7 @@ fn numpy_flag(ty: &Ty) -> Option<Option<bool>> {
 /// Whether a plan has numpy floats or bools (its floats and bools then carry flags).
 fn uses_numpy_scalars(plan: &FunctionPlan) -> bool {
     let numpy = |ty: &Ty| matches!(ty, Ty::NpFloat | Ty::NpBool | Ty::AnyFloat | Ty::AnyBool);
+    // (Other numpy scalars carry no flag: they never meet Python's numbers.)
     plan.params.iter().any(numpy)
         || numpy(&plan.result)
         || plan

@@ -1,11 +1,12 @@
-//! numpy `float64` arrays in place (the `PyArrayObject` layout of numpy 1.x and 2.x):
-//! items addressed through the array's data pointer, dimensions and strides, read as
-//! numpy float64 scalars and written in place; numpy float64 arithmetic, whose
+//! numpy arrays in place (the `PyArrayObject` layout of numpy 1.x and 2.x): items
+//! addressed through the array's data pointer, dimensions and strides (read and
+//! written as their dtype in `numpy_scalars.rs`); numpy float64 arithmetic, whose
 //! floating-point warnings are left to the interpreter; and draws from numpy's global
 //! random stream.
 
 use pyopt_jit::plan::ArrayAttribute;
 use pyopt_jit::snapshot::ObjectId;
+use pyopt_jit::types::Dtype;
 
 use super::*;
 
@@ -22,8 +23,6 @@ const ALIGNED: u64 = 0x0100;
 const DESCR: u64 = 56;
 const BYTEORDER: u64 = 26;
 const TYPE_NUM: u64 = 28;
-/// `NPY_DOUBLE`.
-const NPY_DOUBLE: u64 = 12;
 /// `_thread.lock`'s `locked`, `_thread.RLock`'s `rlock_count`.
 const LOCK_STATE: u64 = 32;
 /// `PyCapsule.pointer`; `bitgen_t.next_double`.
@@ -79,16 +78,21 @@ impl<'g, 'c> FnGen<'g, 'c> {
         for (ty, value) in &held {
             collect_arrays(ty, value, &mut arrays);
         }
-        for (array, ndim) in arrays {
-            let still = self.still_float64_array(array, ndim)?;
+        for (array, dtype, ndim) in arrays {
+            let still = self.still_same_array(array, dtype, ndim)?;
             self.deopt_unless(still, point)?;
         }
         Ok(())
     }
 
     /// The conditions of the guard (`hooks`' `ndarray_type`) that can change while an
-    /// array lives: its ndim, a native float64 dtype, aligned.
-    fn still_float64_array(&self, array: PointerValue<'c>, ndim: u8) -> Res<IntValue<'c>> {
+    /// array lives: its ndim, its dtype in native byte order, aligned.
+    fn still_same_array(
+        &self,
+        array: PointerValue<'c>,
+        dtype: Dtype,
+        ndim: u8,
+    ) -> Res<IntValue<'c>> {
         let g = self.g;
         let nd = self
             .load_field(g.i32t, self.at(array, NDIM)?)?
@@ -102,10 +106,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let type_num = self
             .load_field(g.i32t, self.at(descr, TYPE_NUM)?)?
             .into_int_value();
-        let double = self.icmp(
+        let same_dtype = self.icmp(
             IntPredicate::EQ,
             type_num,
-            g.i32t.const_int(NPY_DOUBLE, false),
+            g.i32t.const_int(dtype.type_num() as u64, false),
         )?;
         let i8t = g.ctx.i8_type();
         let order = self
@@ -116,6 +120,13 @@ impl<'g, 'c> FnGen<'g, 'c> {
             order,
             i8t.const_int(u64::from(b'='), false),
         )?;
+        // '|': one-byte items have no byte order.
+        let no_order = self.icmp(
+            IntPredicate::EQ,
+            order,
+            i8t.const_int(u64::from(b'|'), false),
+        )?;
+        let native_mark = self.or(native_mark, no_order)?;
         let native = if cfg!(target_endian = "little") {
             let little = self.icmp(
                 IntPredicate::EQ,
@@ -134,7 +145,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             .build_and(flags, g.i32t.const_int(ALIGNED, false), "")
             .map_err(err)?;
         let aligned = self.icmp(IntPredicate::NE, aligned_bit, g.i32t.const_zero())?;
-        let mut all = self.and(same_ndim, double)?;
+        let mut all = self.and(same_ndim, same_dtype)?;
         all = self.and(all, native)?;
         self.and(all, aligned)
     }
@@ -209,10 +220,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
         }
     }
 
-    /// Item `position` (0 <= position < len) of a 1-d array, as a numpy float64.
+    /// Item `position` (0 <= position < len) of a 1-d array, as its numpy scalar.
     pub(super) fn array_item_1d(
         &mut self,
         array: PointerValue<'c>,
+        dtype: Dtype,
         position: IntValue<'c>,
     ) -> Res<Cv<'c>> {
         let stride = self.array_field_entry(array, STRIDES, 0)?;
@@ -224,20 +236,16 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 .build_in_bounds_gep(self.g.ctx.i8_type(), data, &[offset], "")
                 .map_err(err)?
         };
-        self.load_f64(address)
-    }
-
-    pub(super) fn load_f64(&self, address: PointerValue<'c>) -> Res<Cv<'c>> {
-        Ok(Cv::Float(
-            self.load_item(self.g.f64t, address)?.into_float_value(),
-        ))
+        self.load_dtype(address, dtype)
     }
 
     /// `array[index] = value`; a read-only array hands over at `deopt` (the
-    /// interpreter raises numpy's ValueError).
+    /// interpreter raises numpy's ValueError), and so does a value numpy would not
+    /// cast silently (`store_dtype`).
     pub(super) fn array_store_item(
         &mut self,
         array: PointerValue<'c>,
+        dtype: Dtype,
         ndim: u8,
         index: &Cv<'c>,
         value: &Cv<'c>,
@@ -254,9 +262,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let read_only = self.icmp(IntPredicate::EQ, writeable, g.i32t.const_zero())?;
         self.deopt_if(read_only, deopt)?;
         let address = self.array_element(array, ndim, index, deopt)?;
-        let x = self.as_f64(value)?;
-        self.store_item(address, x.into())?;
-        Ok(())
+        self.store_dtype(address, dtype, value, deopt)
     }
 
     /// `numpy.random.random()`: numpy's legacy `random_sample()` with no size draws
@@ -355,13 +361,14 @@ impl<'g, 'c> FnGen<'g, 'c> {
     }
 }
 
-/// The numpy arrays inside a value of type `ty` (held as `value`), with their ndim.
-fn collect_arrays<'c>(ty: &Ty, value: &Cv<'c>, out: &mut Vec<(PointerValue<'c>, u8)>) {
+/// The numpy arrays inside a value of type `ty` (held as `value`), with their dtype
+/// and ndim.
+fn collect_arrays<'c>(ty: &Ty, value: &Cv<'c>, out: &mut Vec<(PointerValue<'c>, Dtype, u8)>) {
     match (ty, value) {
-        (Ty::NdArray(ndim), Cv::Obj(array)) => out.push((*array, *ndim)),
+        (Ty::NdArray(dtype, ndim), Cv::Obj(array)) => out.push((*array, *dtype, *ndim)),
         (Ty::SeqIter(seq) | Ty::SeqRevIter(seq), Cv::SeqIter(array, _)) => {
-            if let Ty::NdArray(ndim) = **seq {
-                out.push((*array, ndim));
+            if let Ty::NdArray(dtype, ndim) = **seq {
+                out.push((*array, dtype, ndim));
             }
         }
         (Ty::Tuple(items), Cv::Tuple(values)) | (Ty::Zip(items), Cv::Tuple(values)) => {

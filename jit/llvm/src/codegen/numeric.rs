@@ -549,6 +549,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
         point: DeoptId,
     ) -> Res<Cv<'c>> {
         let g = self.g;
+        if let (BuiltinFn::Abs, Ty::NpScalar(dtype)) = (function, result) {
+            return self.numpy_scalar_unary(NumpyUnary::Absolute, &values[0], *dtype, point);
+        }
         match function {
             BuiltinFn::Abs => match &values[0] {
                 // abs() of a float that may be numpy's: the same kind.

@@ -117,6 +117,15 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.goto(next)
             }
             Op::Binary { op, result, deopt } => {
+                let operand_types = self.types[self.types.len() - 2..].to_vec();
+                if operand_types.iter().any(pyopt_jit::numpy::is_scalar) {
+                    let r = self.pop()?;
+                    let l = self.pop()?;
+                    let (lt, rt) = (&operand_types[0], &operand_types[1]);
+                    let v = self.numpy_scalar_binary(*op, (&l, lt), (&r, rt), *deopt)?;
+                    self.push(result.clone(), v)?;
+                    return self.goto(next);
+                }
                 let popped = self.pop()?;
                 let (r, r_numpy) = self.numpy_parts(popped);
                 let popped = self.pop()?;
@@ -138,8 +147,16 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.push(result.clone(), v)?;
                 self.goto(next)
             }
-            Op::Compare { op, .. } => {
+            Op::Compare { op, deopt } => {
                 let operand_types = self.types[self.types.len() - 2..].to_vec();
+                if operand_types.iter().any(pyopt_jit::numpy::is_scalar) {
+                    let r = self.pop()?;
+                    let l = self.pop()?;
+                    let (lt, rt) = (&operand_types[0], &operand_types[1]);
+                    let v = self.numpy_scalar_compare(*op, (&l, lt), (&r, rt), *deopt)?;
+                    self.push(Ty::NpBool, Cv::Bool(v))?;
+                    return self.goto(next);
+                }
                 let popped = self.pop()?;
                 let (r, r_numpy) = self.numpy_parts(popped);
                 let popped = self.pop()?;
@@ -173,7 +190,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let Cv::Obj(array) = self.pop()? else {
                     return Err("internal: attribute of a non-array".to_owned());
                 };
-                let Some(Ty::NdArray(ndim)) = ty else {
+                let Some(Ty::NdArray(_, ndim)) = ty else {
                     return Err("internal: attribute of a non-array".to_owned());
                 };
                 let (ty, v) = self.array_attribute(array, ndim, *attribute)?;
@@ -191,6 +208,16 @@ impl<'g, 'c> FnGen<'g, 'c> {
             }
             Op::Unary { op, result, deopt } => {
                 let v = self.pop()?;
+                if let (UnaryOp::Negative | UnaryOp::Positive, Ty::NpScalar(dtype)) = (op, result) {
+                    let op = if *op == UnaryOp::Negative {
+                        NumpyUnary::Negative
+                    } else {
+                        NumpyUnary::Positive
+                    };
+                    let out = self.numpy_scalar_unary(op, &v, *dtype, *deopt)?;
+                    self.push(result.clone(), out)?;
+                    return self.goto(next);
+                }
                 if let (UnaryOp::Negative | UnaryOp::Positive, Cv::Flagged(x, is_numpy)) = (op, &v)
                 {
                     // -x and +x of a float that may be numpy's: the same kind.
@@ -390,7 +417,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let values = self.pop_args(args.len())?;
                 let v = match (function, args.first(), values.first()) {
                     // A numpy array's length is its first dimension.
-                    (BuiltinFn::Len, Some(Ty::NdArray(_)), Some(Cv::Obj(array))) => {
+                    (BuiltinFn::Len, Some(Ty::NdArray(..)), Some(Cv::Obj(array))) => {
                         Cv::Int(self.array_dimension(*array, 0)?)
                     }
                     _ => self.builtin(*function, &values, result, *deopt)?,

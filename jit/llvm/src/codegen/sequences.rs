@@ -60,21 +60,14 @@ impl<'g, 'c> FnGen<'g, 'c> {
     /// The length of a sequence of type `ty` (a numpy array's first dimension).
     pub(super) fn len_of(&self, ty: &Ty, sequence: PointerValue<'c>) -> Res<IntValue<'c>> {
         match ty {
-            Ty::NdArray(_) => self.array_dimension(sequence, 0),
+            Ty::NdArray(..) => self.array_dimension(sequence, 0),
             _ => self.seq_len(sequence),
         }
     }
 
     /// The machine type of an array's items.
     fn array_item_type(&self, kind: ArrayKind) -> BasicTypeEnum<'c> {
-        let ctx = self.g.ctx;
-        match kind {
-            ArrayKind::F64 => ctx.f64_type().into(),
-            ArrayKind::F32 => ctx.f32_type().into(),
-            ArrayKind::I64 => ctx.i64_type().into(),
-            ArrayKind::I32 => ctx.i32_type().into(),
-            ArrayKind::I8 | ArrayKind::U8 => ctx.i8_type().into(),
-        }
+        self.dtype_item_type(kind.dtype())
     }
 
     /// The address of item `position` (0 <= position < len) of an array.
@@ -100,26 +93,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
         kind: ArrayKind,
         position: IntValue<'c>,
     ) -> Res<Cv<'c>> {
-        let g = self.g;
+        // Laid out as numpy's items of the same kind; read as Python's numbers (the
+        // same machine values).
         let slot = self.array_slot(array, kind, position)?;
-        let raw = self.load_item(self.array_item_type(kind), slot)?;
-        let b = self.b();
-        Ok(match kind {
-            ArrayKind::F64 => Cv::Float(raw.into_float_value()),
-            ArrayKind::F32 => Cv::Float(
-                b.build_float_ext(raw.into_float_value(), g.f64t, "")
-                    .map_err(err)?,
-            ),
-            ArrayKind::I64 => Cv::Int(raw.into_int_value()),
-            ArrayKind::I32 | ArrayKind::I8 => Cv::Int(
-                b.build_int_s_extend(raw.into_int_value(), g.i64t, "")
-                    .map_err(err)?,
-            ),
-            ArrayKind::U8 => Cv::Int(
-                b.build_int_z_extend(raw.into_int_value(), g.i64t, "")
-                    .map_err(err)?,
-            ),
-        })
+        self.load_dtype(slot, kind.dtype())
     }
 
     /// `array[position] = value`; an int the array cannot hold hands over at `deopt`
@@ -174,7 +151,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
     ) -> Res<Cv<'c>> {
         match sequence {
             Ty::Array(kind) => self.array_item(object, *kind, position),
-            Ty::NdArray(_) => self.array_item_1d(object, position),
+            Ty::NdArray(dtype, _) => self.array_item_1d(object, *dtype, position),
             _ => self.list_item(object, position, item, deopt),
         }
     }
@@ -326,9 +303,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let Cv::Obj(object) = self.pop()? else {
             return Err("internal: indexing a non-sequence".to_owned());
         };
-        if let Ty::NdArray(ndim) = sequence {
+        if let Ty::NdArray(dtype, ndim) = sequence {
             let address = self.array_element(object, ndim, &index, deopt)?;
-            let v = self.load_f64(address)?;
+            let v = self.load_dtype(address, dtype)?;
             self.push(item.clone(), v)?;
             return self.goto(self.step + 1);
         }
@@ -365,8 +342,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
             return Err("internal: storing into a non-sequence".to_owned());
         };
         let value = self.pop()?;
-        if let Ty::NdArray(ndim) = sequence {
-            self.array_store_item(object, ndim, &index, &value, deopt)?;
+        if let Ty::NdArray(dtype, ndim) = sequence {
+            self.array_store_item(object, dtype, ndim, &index, &value, deopt)?;
             return self.goto(self.step + 1);
         }
         if let Ty::Array(kind) = sequence {

@@ -1,0 +1,308 @@
+//! numpy items and scalars of every dtype compiled code has: reading an array item as
+//! its scalar, storing a number into an item with numpy's casts, and the arithmetic
+//! and comparisons of the dtypes other than float64 (`Ty::NpScalar`), computed in the
+//! dtype `pyopt_jit::numpy` says numpy computes in.
+//!
+//! Integer scalars are held as `i64`s and float32 ones as the `f64` of their exact
+//! value; every result is brought back into its dtype (an integer outside its range,
+//! a float32 that overflowed) or handed to the interpreter, which gives numpy's
+//! warning or error. Nothing here wraps silently: numpy warns on scalar overflow.
+
+use inkwell::types::BasicType;
+use pyopt_jit::numpy::{self, Operand};
+use pyopt_jit::types::Dtype;
+
+use super::*;
+
+impl<'g, 'c> FnGen<'g, 'c> {
+    /// The machine type of an item of `dtype` in a buffer.
+    pub(super) fn dtype_item_type(&self, dtype: Dtype) -> BasicTypeEnum<'c> {
+        let ctx = self.g.ctx;
+        match dtype {
+            Dtype::F64 => self.g.f64t.as_basic_type_enum(),
+            Dtype::F32 => ctx.f32_type().as_basic_type_enum(),
+            Dtype::I64 => self.g.i64t.as_basic_type_enum(),
+            Dtype::I32 => self.g.i32t.as_basic_type_enum(),
+            Dtype::I8 | Dtype::U8 | Dtype::Bool => ctx.i8_type().as_basic_type_enum(),
+        }
+    }
+
+    /// The item of `dtype` at `address`, as its numpy scalar (`dtype.scalar()`).
+    pub(super) fn load_dtype(&self, address: PointerValue<'c>, dtype: Dtype) -> Res<Cv<'c>> {
+        let g = self.g;
+        let raw = self.load_item(self.dtype_item_type(dtype), address)?;
+        let b = self.b();
+        Ok(match dtype {
+            Dtype::F64 => Cv::Float(raw.into_float_value()),
+            Dtype::F32 => Cv::Float(
+                b.build_float_ext(raw.into_float_value(), g.f64t, "")
+                    .map_err(err)?,
+            ),
+            Dtype::I64 => Cv::Int(raw.into_int_value()),
+            Dtype::I32 | Dtype::I8 => Cv::Int(
+                b.build_int_s_extend(raw.into_int_value(), g.i64t, "")
+                    .map_err(err)?,
+            ),
+            Dtype::U8 => Cv::Int(
+                b.build_int_z_extend(raw.into_int_value(), g.i64t, "")
+                    .map_err(err)?,
+            ),
+            // numpy reads any non-zero byte as True.
+            Dtype::Bool => {
+                let byte = raw.into_int_value();
+                Cv::Bool(self.icmp(IntPredicate::NE, byte, byte.get_type().const_zero())?)
+            }
+        })
+    }
+
+    /// `*address = value` for an item of `dtype`, with numpy's cast of the value. What
+    /// numpy casts with an error, a warning or a wrap-around (an int outside the
+    /// dtype's range, a float that does not truncate into it, a float overflowing
+    /// float32, an int float32 may not round as numpy does) hands over at `deopt`.
+    pub(super) fn store_dtype(
+        &mut self,
+        address: PointerValue<'c>,
+        dtype: Dtype,
+        value: &Cv<'c>,
+        deopt: DeoptId,
+    ) -> Res<()> {
+        let g = self.g;
+        let value = match value {
+            Cv::Flagged(inner, _) => &**inner,
+            other => other,
+        };
+        let stored: BasicValueEnum<'c> = match dtype {
+            Dtype::F64 => self.as_f64(value)?.into(),
+            Dtype::F32 => {
+                let x = self.exact_f64(value, deopt)?;
+                let rounded = self.round_f32(x, deopt)?;
+                self.b()
+                    .build_float_trunc(rounded, g.ctx.f32_type(), "")
+                    .map_err(err)?
+                    .into()
+            }
+            Dtype::Bool => {
+                let t = self.truth(value)?;
+                self.b()
+                    .build_int_z_extend(t, g.ctx.i8_type(), "")
+                    .map_err(err)?
+                    .into()
+            }
+            _ => {
+                let i = match value {
+                    Cv::Float(x) => self.truncate_into(*x, dtype, deopt)?,
+                    other => {
+                        let i = self.as_i64(other)?;
+                        self.check_dtype_range(i, dtype, deopt)?;
+                        i
+                    }
+                };
+                match self.dtype_item_type(dtype) {
+                    BasicTypeEnum::IntType(t) if t != g.i64t => {
+                        self.b().build_int_truncate(i, t, "").map_err(err)?.into()
+                    }
+                    _ => i.into(),
+                }
+            }
+        };
+        self.store_item(address, stored)
+    }
+
+    /// A number as an `f64` that holds it exactly: an int beyond +-2**53 (which numpy
+    /// and a double conversion may round differently into float32) hands over.
+    fn exact_f64(&mut self, value: &Cv<'c>, deopt: DeoptId) -> Res<FloatValue<'c>> {
+        if let Cv::Int(i) = value {
+            let g = self.g;
+            let limit = g.i64t.const_int(1 << 53, false);
+            let shifted = self.b().build_int_add(*i, limit, "").map_err(err)?;
+            let exact = self.icmp(IntPredicate::ULE, shifted, g.i64t.const_int(1 << 54, false))?;
+            self.deopt_unless(exact, deopt)?;
+        }
+        self.as_f64(value)
+    }
+
+    /// `x` rounded to float32 (held as an `f64`); a finite `x` that overflows hands over
+    /// (numpy warns "overflow encountered in cast").
+    fn round_f32(&mut self, x: FloatValue<'c>, deopt: DeoptId) -> Res<FloatValue<'c>> {
+        let g = self.g;
+        let single = self
+            .b()
+            .build_float_trunc(x, g.ctx.f32_type(), "")
+            .map_err(err)?;
+        let rounded = self.b().build_float_ext(single, g.f64t, "").map_err(err)?;
+        let infinity = g.f64t.const_float(f64::INFINITY);
+        let was_finite = self.fcmp(FloatPredicate::OLT, self.fabs(x)?, infinity)?;
+        let now_infinite = self.fcmp(FloatPredicate::OEQ, self.fabs(rounded)?, infinity)?;
+        self.deopt_if(self.and(was_finite, now_infinite)?, deopt)?;
+        Ok(rounded)
+    }
+
+    /// A float truncated toward zero into an integer dtype; NaN, infinities and values
+    /// outside the dtype hand over.
+    fn truncate_into(
+        &mut self,
+        x: FloatValue<'c>,
+        dtype: Dtype,
+        deopt: DeoptId,
+    ) -> Res<IntValue<'c>> {
+        let g = self.g;
+        let (low, high) = dtype.int_range().ok_or("internal: not an integer dtype")?;
+        // Both bounds are exact doubles (-2**63, 2**63, and smaller powers of two);
+        // a value in (low - 1, low) that would truncate to low hands over too.
+        let low = g.f64t.const_float(low as f64);
+        let above_high = g.f64t.const_float(high as f64 + 1.0);
+        let inside = self.and(
+            self.fcmp(FloatPredicate::OGE, x, low)?,
+            self.fcmp(FloatPredicate::OLT, x, above_high)?,
+        )?;
+        self.deopt_unless(inside, deopt)?;
+        self.b()
+            .build_float_to_signed_int(x, g.i64t, "")
+            .map_err(err)
+    }
+
+    /// Hands over unless `i` is a value of the integer dtype `dtype`.
+    fn check_dtype_range(&mut self, i: IntValue<'c>, dtype: Dtype, deopt: DeoptId) -> Res<()> {
+        let Some((low, high)) = dtype.int_range() else {
+            return Err("internal: not an integer dtype".to_owned());
+        };
+        if dtype == Dtype::I64 {
+            return Ok(());
+        }
+        let below = self.icmp(IntPredicate::SLT, i, self.const_i64(low))?;
+        let above = self.icmp(IntPredicate::SGT, i, self.const_i64(high))?;
+        self.deopt_if(self.or(below, above)?, deopt)
+    }
+
+    /// An operand of type `ty` converted to `dtype` as numpy converts it: a Python int
+    /// must fit an integer dtype (numpy raises OverflowError), a Python float or int
+    /// becomes float32 by rounding (overflow warns).
+    fn cast_to_dtype(
+        &mut self,
+        value: &Cv<'c>,
+        ty: &Ty,
+        dtype: Dtype,
+        deopt: DeoptId,
+    ) -> Res<Cv<'c>> {
+        let weak = matches!(ty, Ty::Int | Ty::Bool | Ty::Float);
+        if dtype.is_float() {
+            let x = if dtype == Dtype::F32 && weak {
+                let x = self.exact_f64(value, deopt)?;
+                self.round_f32(x, deopt)?
+            } else {
+                // numpy scalars of a smaller dtype: exact in this one.
+                self.as_f64(value)?
+            };
+            return Ok(Cv::Float(x));
+        }
+        let i = self.as_i64(value)?;
+        if weak {
+            self.check_dtype_range(i, dtype, deopt)?;
+        }
+        Ok(Cv::Int(i))
+    }
+
+    /// `l op r` where one operand is a `Ty::NpScalar` (typed `lt`, `rt`), giving
+    /// `pyopt_jit::numpy::binary_result`'s type.
+    pub(super) fn numpy_scalar_binary(
+        &mut self,
+        op: BinOp,
+        (l, lt): (&Cv<'c>, &Ty),
+        (r, rt): (&Cv<'c>, &Ty),
+        deopt: DeoptId,
+    ) -> Res<Cv<'c>> {
+        let dtype = promoted(lt, rt)?;
+        let a = self.cast_to_dtype(l, lt, dtype, deopt)?;
+        let b = self.cast_to_dtype(r, rt, dtype, deopt)?;
+        if !dtype.is_float() {
+            if op == BinOp::TrueDiv {
+                // Both as float64, then divided; by zero numpy warns.
+                let (x, y) = (self.as_f64(&a)?, self.as_f64(&b)?);
+                let zero = self.fcmp(FloatPredicate::OEQ, y, self.g.f64t.const_zero())?;
+                self.deopt_if(zero, deopt)?;
+                return Ok(Cv::Float(self.b().build_float_div(x, y, "").map_err(err)?));
+            }
+            // Python's int arithmetic is numpy's within the dtype (floor division and
+            // remainder included); overflow, and division by zero, hand over.
+            let v = self.binary(op, &a, &b, &Ty::Int, deopt)?;
+            self.check_dtype_range(self.as_i64(&v)?, dtype, deopt)?;
+            return Ok(v);
+        }
+        let v = self.binary(op, &a, &b, &Ty::Float, deopt)?;
+        let v = match (dtype, v) {
+            // +, -, *, / of float32 values computed in double and rounded once more
+            // give float32's correctly rounded result (53 >= 2 * 24 + 2).
+            (Dtype::F32, Cv::Float(x)) => Cv::Float(self.round_f32(x, deopt)?),
+            (_, v) => v,
+        };
+        self.numpy_float_check(&[&a, &b], &v, deopt)?;
+        Ok(v)
+    }
+
+    /// A comparison where one operand is a `Ty::NpScalar`, in the dtype numpy compares
+    /// in.
+    pub(super) fn numpy_scalar_compare(
+        &mut self,
+        op: CmpOp,
+        (l, lt): (&Cv<'c>, &Ty),
+        (r, rt): (&Cv<'c>, &Ty),
+        deopt: DeoptId,
+    ) -> Res<IntValue<'c>> {
+        let dtype = numpy::compare_dtype(lt, rt).ok_or("internal: numpy comparison")?;
+        let a = self.cast_to_dtype(l, lt, dtype, deopt)?;
+        let b = self.cast_to_dtype(r, rt, dtype, deopt)?;
+        self.compare(op, &a, &b)
+    }
+
+    /// `-x`, `+x` or `abs(x)` of a `Ty::NpScalar` of `dtype`.
+    pub(super) fn numpy_scalar_unary(
+        &mut self,
+        op: NumpyUnary,
+        x: &Cv<'c>,
+        dtype: Dtype,
+        deopt: DeoptId,
+    ) -> Res<Cv<'c>> {
+        if dtype.is_float() {
+            let x = self.as_f64(x)?;
+            return Ok(Cv::Float(match op {
+                NumpyUnary::Negative => self.b().build_float_neg(x, "").map_err(err)?,
+                NumpyUnary::Positive => x,
+                NumpyUnary::Absolute => self.fabs(x)?,
+            }));
+        }
+        let i = self.as_i64(x)?;
+        let zero = self.g.i64t.const_zero();
+        // Values of the dtypes below 64 bits cannot overflow an i64; int64's minimum is
+        // caught by the dtype's range for the others and here for int64.
+        let negated = self.b().build_int_sub(zero, i, "").map_err(err)?;
+        let result = match op {
+            NumpyUnary::Positive => i,
+            NumpyUnary::Negative => negated,
+            NumpyUnary::Absolute => {
+                let negative = self.icmp(IntPredicate::SLT, i, zero)?;
+                self.select_int(negative, negated, i)?
+            }
+        };
+        if op != NumpyUnary::Positive {
+            if dtype == Dtype::I64 {
+                let is_min = self.icmp(IntPredicate::EQ, i, self.const_i64(i64::MIN))?;
+                self.deopt_if(is_min, deopt)?;
+            }
+            self.check_dtype_range(result, dtype, deopt)?;
+        }
+        Ok(Cv::Int(result))
+    }
+}
+
+/// The unary operations of numpy scalars compiled code computes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum NumpyUnary {
+    Negative,
+    Positive,
+    Absolute,
+}
+
+fn promoted(lt: &Ty, rt: &Ty) -> Res<Dtype> {
+    let operand = |t: &Ty| Operand::of(t).ok_or_else(|| format!("internal: numpy operand {t}"));
+    numpy::promote(operand(lt)?, operand(rt)?).ok_or_else(|| "internal: numpy promotion".into())
+}

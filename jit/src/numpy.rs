@@ -1,0 +1,159 @@
+//! numpy's rules for scalars of the dtypes other than float64 and bool (`Ty::NpScalar`):
+//! which dtype an operation computes in (numpy 2's NEP 50 promotion, where Python ints
+//! and floats are "weak" and take the numpy operand's dtype) and what it gives.
+//!
+//! Only what compiled code computes exactly as numpy does is answered; everything else
+//! is `None` and left to the interpreter. Integer overflow, division by zero and
+//! floating-point warnings are checked by the generated code, which hands over before
+//! numpy would warn or raise.
+
+use crate::plan::BinOp;
+use crate::types::{Dtype, Ty};
+
+/// One operand of a numpy scalar operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operand {
+    /// A Python int or bool: takes the other operand's dtype (it must fit in it).
+    WeakInt,
+    /// A Python float: takes a float dtype, or makes an integer one float64.
+    WeakFloat,
+    /// A numpy scalar of this dtype.
+    Strong(Dtype),
+}
+
+impl Operand {
+    pub fn of(ty: &Ty) -> Option<Operand> {
+        Some(match ty {
+            Ty::Int | Ty::Bool => Operand::WeakInt,
+            Ty::Float => Operand::WeakFloat,
+            Ty::NpFloat => Operand::Strong(Dtype::F64),
+            Ty::NpBool => Operand::Strong(Dtype::Bool),
+            Ty::NpScalar(dtype) => Operand::Strong(*dtype),
+            _ => return None,
+        })
+    }
+}
+
+/// Whether `ty` is one of the numpy scalars these rules are for.
+pub fn is_scalar(ty: &Ty) -> bool {
+    matches!(ty, Ty::NpScalar(_))
+}
+
+/// The dtype numpy computes `a op b` in (`numpy.result_type` of the operands), when it
+/// is one compiled code has.
+pub fn promote(a: Operand, b: Operand) -> Option<Dtype> {
+    use Dtype::*;
+    match (a, b) {
+        (Operand::Strong(x), Operand::Strong(y)) => promote_strong(x, y),
+        (Operand::Strong(x), weak) | (weak, Operand::Strong(x)) => match (x, weak) {
+            // bool with a Python number is numpy's default int or float: not ours.
+            (Bool, _) => None,
+            (_, Operand::WeakInt) => Some(x),
+            (F64 | F32, Operand::WeakFloat) => Some(x),
+            (_, Operand::WeakFloat) => Some(F64),
+            (_, Operand::Strong(_)) => None,
+        },
+        _ => None,
+    }
+}
+
+fn promote_strong(x: Dtype, y: Dtype) -> Option<Dtype> {
+    use Dtype::*;
+    if x == y {
+        return Some(x);
+    }
+    let rank = |d: Dtype| match d {
+        Bool => 0,
+        I8 | U8 => 1,
+        I32 => 2,
+        I64 => 3,
+        F32 => 4,
+        F64 => 5,
+    };
+    let (low, high) = if rank(x) <= rank(y) { (x, y) } else { (y, x) };
+    match (low, high) {
+        (Bool, other) => Some(other),
+        // int8 with uint8 is int16.
+        (I8, U8) | (U8, I8) => None,
+        (I8 | U8, I32 | I64 | F32 | F64) => Some(high),
+        (I32, I64 | F64) => Some(high),
+        (I32 | I64, F32) => Some(F64),
+        (I64 | F32, F64) => Some(F64),
+        _ => None,
+    }
+}
+
+/// The result of `lhs op rhs` when one operand is a `Ty::NpScalar` (None: left to the
+/// interpreter).
+pub fn binary_result(op: BinOp, lhs: &Ty, rhs: &Ty) -> Option<Ty> {
+    let dtype = promote(Operand::of(lhs)?, Operand::of(rhs)?)?;
+    if dtype == Dtype::Bool {
+        // (Not reached: one operand is of another dtype.)
+        return None;
+    }
+    match op {
+        BinOp::Add | BinOp::Sub | BinOp::Mul => Some(dtype.scalar()),
+        // Integers divide as float64.
+        BinOp::TrueDiv if dtype.is_float() => Some(dtype.scalar()),
+        BinOp::TrueDiv => Some(Ty::NpFloat),
+        // Python's floor division and remainder, for integers.
+        BinOp::FloorDiv | BinOp::Mod if !dtype.is_float() => Some(dtype.scalar()),
+        _ => None,
+    }
+}
+
+/// The dtype a comparison involving a `Ty::NpScalar` compares in.
+pub fn compare_dtype(lhs: &Ty, rhs: &Ty) -> Option<Dtype> {
+    let (a, b) = (Operand::of(lhs)?, Operand::of(rhs)?);
+    promote(a, b).or(match (a, b) {
+        // int8 with uint8 compares in int16: exactly, as the values held as i64 do.
+        (Operand::Strong(x), Operand::Strong(y))
+            if x.int_range().is_some() && y.int_range().is_some() =>
+        {
+            Some(Dtype::I64)
+        }
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn promotion_follows_numpy() {
+        use Dtype::*;
+        let s = Operand::Strong;
+        // Checked against numpy 2.4: type(np.X(1) + np.Y(1)).
+        assert_eq!(promote(s(I8), s(I8)), Some(I8));
+        assert_eq!(promote(s(U8), s(I32)), Some(I32));
+        assert_eq!(promote(s(U8), s(I8)), None); // int16
+        assert_eq!(promote(s(I32), s(F32)), Some(F64));
+        assert_eq!(promote(s(I8), s(F32)), Some(F32));
+        assert_eq!(promote(s(F32), s(F64)), Some(F64));
+        assert_eq!(promote(s(Bool), s(I8)), Some(I8));
+        assert_eq!(promote(s(I8), Operand::WeakInt), Some(I8));
+        assert_eq!(promote(Operand::WeakFloat, s(I64)), Some(F64));
+        assert_eq!(promote(s(F32), Operand::WeakFloat), Some(F32));
+        assert_eq!(promote(s(Bool), Operand::WeakInt), None);
+        assert_eq!(promote(Operand::WeakInt, Operand::WeakFloat), None);
+    }
+
+    #[test]
+    fn results() {
+        let i8 = Ty::NpScalar(Dtype::I8);
+        assert_eq!(binary_result(BinOp::Add, &i8, &Ty::Int), Some(i8.clone()));
+        assert_eq!(binary_result(BinOp::TrueDiv, &i8, &i8), Some(Ty::NpFloat));
+        assert_eq!(
+            binary_result(BinOp::Mul, &i8, &Ty::Float),
+            Some(Ty::NpFloat)
+        );
+        let f32 = Ty::NpScalar(Dtype::F32);
+        assert_eq!(binary_result(BinOp::FloorDiv, &f32, &f32), None);
+        assert_eq!(binary_result(BinOp::TrueDiv, &f32, &Ty::Int), Some(f32));
+        assert_eq!(binary_result(BinOp::Pow, &i8, &i8), None);
+        let u8 = Ty::NpScalar(Dtype::U8);
+        assert_eq!(binary_result(BinOp::Add, &i8, &u8), None);
+        assert_eq!(compare_dtype(&i8, &u8), Some(Dtype::I64));
+    }
+}
