@@ -125,12 +125,12 @@ pub fn materialize<'py>(
                 range
             }
         }
-        Ty::AnyFloat | Ty::AnyBool => {
+        Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => {
             // The value, then whether it is numpy's.
-            let (python, numpy) = if *ty == Ty::AnyFloat {
-                (Ty::Float, Ty::NpFloat)
-            } else {
-                (Ty::Bool, Ty::NpBool)
+            let Some((python, numpy)) = ty.flagged_parts() else {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                    "pyopt internal error: a flagged type without parts",
+                ));
             };
             let is_numpy = slots.get(*position + 1).copied().unwrap_or(0) != 0;
             let value = materialize(py, if is_numpy { &numpy } else { &python }, slots, position)?;

@@ -438,10 +438,22 @@ fn join_ty(a: &Ty, b: &Ty) -> Option<Ty> {
         (Ty::Bool | Ty::NpBool | Ty::AnyBool, Ty::Bool | Ty::NpBool | Ty::AnyBool) => {
             Some(Ty::AnyBool)
         }
+        // Python ints and numpy ints of one dtype, likewise.
+        (Ty::Int | Ty::NpScalar(_) | Ty::AnyInt(_), Ty::Int | Ty::NpScalar(_) | Ty::AnyInt(_)) => {
+            let dtype = |t: &Ty| match t {
+                Ty::NpScalar(d) | Ty::AnyInt(d) => Some(*d),
+                _ => None,
+            };
+            let d = match (dtype(a), dtype(b)) {
+                (Some(x), Some(y)) if x != y => return None,
+                (x, y) => x.or(y)?,
+            };
+            (!d.is_float()).then_some(Ty::AnyInt(d))
+        }
         (Ty::Tuple(x), Ty::Tuple(y)) if x.len() == y.len() => x
             .iter()
             .zip(y)
-            .map(|(p, q)| join_ty(p, q).filter(|t| !matches!(t, Ty::AnyFloat | Ty::AnyBool)))
+            .map(|(p, q)| join_ty(p, q).filter(|t| t.flagged_parts().is_none()))
             .collect::<Option<Vec<_>>>()
             .map(Ty::Tuple),
         _ => None,
@@ -459,7 +471,7 @@ enum Numpy {
 fn numpy_of(ty: &Ty) -> Numpy {
     match ty {
         Ty::NpFloat | Ty::NpBool | Ty::NpScalar(_) => Numpy::Yes,
-        Ty::AnyFloat | Ty::AnyBool => Numpy::Maybe,
+        Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => Numpy::Maybe,
         _ => Numpy::No,
     }
 }
@@ -472,6 +484,9 @@ fn is_intlike(ty: &Ty) -> bool {
 /// handed to the interpreter (`None`: it raises, or compiled code does not do it).
 fn binary_result(op: BinOp, lhs: &Ty, rhs: &Ty) -> Option<Ty> {
     // numpy scalars of the other dtypes: numpy's promotion.
+    if matches!(lhs, Ty::AnyInt(_)) || matches!(rhs, Ty::AnyInt(_)) {
+        return crate::numpy::flagged_int_result(op, lhs, rhs);
+    }
     if crate::numpy::is_scalar(lhs) || crate::numpy::is_scalar(rhs) {
         return crate::numpy::binary_result(op, lhs, rhs);
     }
@@ -549,13 +564,19 @@ fn array_index(ndim: u8, subscript: &Ty) -> bool {
 
 /// An int a sequence is indexed with: Python's, or a numpy integer (its `__index__`).
 fn is_index(ty: &Ty) -> bool {
-    is_intlike(ty) || matches!(ty, Ty::NpScalar(dtype) if !dtype.is_float())
+    is_intlike(ty)
+        || matches!(ty, Ty::NpScalar(dtype) if !dtype.is_float())
+        || matches!(ty, Ty::AnyInt(_))
 }
 
 /// A number compiled code computes with: Python's, or a numpy scalar of a numeric
 /// dtype.
 fn is_numeric(ty: &Ty) -> bool {
-    ty.is_number() || matches!(ty, Ty::NpFloat | Ty::AnyFloat | Ty::NpScalar(_))
+    ty.is_number()
+        || matches!(
+            ty,
+            Ty::NpFloat | Ty::AnyFloat | Ty::NpScalar(_) | Ty::AnyInt(_)
+        )
 }
 
 impl FnInfer<'_> {
@@ -990,8 +1011,13 @@ impl FnInfer<'_> {
                     Numpy::Maybe => Ty::AnyBool,
                     Numpy::Yes => Ty::NpBool,
                 });
+                let flagged = matches!(lhs, Ty::AnyInt(_)) || matches!(rhs, Ty::AnyInt(_));
                 let scalars = crate::numpy::is_scalar(&lhs) || crate::numpy::is_scalar(&rhs);
-                let comparable = !scalars || crate::numpy::compare_dtype(&lhs, &rhs).is_some();
+                let comparable = if flagged {
+                    crate::numpy::flagged_int_comparable(&lhs, &rhs)
+                } else {
+                    !scalars || crate::numpy::compare_dtype(&lhs, &rhs).is_some()
+                };
                 if is_numeric(&lhs) && is_numeric(&rhs) && comparable {
                     let deopt = self.resume_here(index, state, "comparison");
                     return Ok(simple(
@@ -1057,7 +1083,7 @@ impl FnInfer<'_> {
                     (UnaryOp::Negative | UnaryOp::Positive, Ty::Float) => Some(Ty::Float),
                     (
                         UnaryOp::Negative | UnaryOp::Positive,
-                        Ty::NpFloat | Ty::AnyFloat | Ty::NpScalar(_),
+                        Ty::NpFloat | Ty::AnyFloat | Ty::NpScalar(_) | Ty::AnyInt(_),
                     ) => Some(operand.clone()),
                     (UnaryOp::Invert, Ty::Int | Ty::Bool) => Some(Ty::Int),
                     _ => None,
@@ -1257,7 +1283,7 @@ impl FnInfer<'_> {
             op::BUILD_TUPLE => {
                 let items = self.pop_n(index, &mut out.stack, arg as usize)?;
                 // (A tuple's storage is per element type: no flagged floats or bools.)
-                let flagged = |t: &&Ty| matches!(t, Ty::AnyFloat | Ty::AnyBool);
+                let flagged = |t: &&Ty| t.flagged_parts().is_some();
                 if let Some(bad) = items.iter().find(|t| !t.is_value() || flagged(t)) {
                     return Err(self.refuse(index, format!("a tuple holding a {bad}")));
                 }
@@ -1773,7 +1799,7 @@ impl FnInfer<'_> {
             BuiltinFn::Abs => one(&|t| match t {
                 Ty::Int | Ty::Bool => Some(Ty::Int),
                 Ty::Float => Some(Ty::Float),
-                Ty::NpFloat | Ty::AnyFloat | Ty::NpScalar(_) => Some(t.clone()),
+                Ty::NpFloat | Ty::AnyFloat | Ty::NpScalar(_) | Ty::AnyInt(_) => Some(t.clone()),
                 _ => None,
             }),
             BuiltinFn::Min | BuiltinFn::Max => match args.first() {
@@ -1784,9 +1810,9 @@ impl FnInfer<'_> {
                 }
                 _ => None,
             },
-            BuiltinFn::Int => {
-                one(&|t| (t.is_number() || matches!(t, Ty::NpScalar(_))).then_some(Ty::Int))
-            }
+            BuiltinFn::Int => one(&|t| {
+                (t.is_number() || matches!(t, Ty::NpScalar(_) | Ty::AnyInt(_))).then_some(Ty::Int)
+            }),
             BuiltinFn::Float => one(&|t| is_numeric(t).then_some(Ty::Float)),
             BuiltinFn::Bool => one(&|t| can_test_truth(t).then_some(Ty::Bool)),
             BuiltinFn::Round => match args {

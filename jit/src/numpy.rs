@@ -116,6 +116,45 @@ pub fn compare_dtype(lhs: &Ty, rhs: &Ty) -> Option<Dtype> {
     })
 }
 
+/// The result of `lhs op rhs` when an operand is a `Ty::AnyInt(d)`: a Python int on
+/// some paths, numpy's `d` on others. Computed when both cases give the same value:
+/// with Python ints (a Python int in `d`'s range on the numpy paths), `d` itself,
+/// floats, or numpy float64s.
+pub fn flagged_int_result(op: BinOp, lhs: &Ty, rhs: &Ty) -> Option<Ty> {
+    let (dtype, other) = match (lhs, rhs) {
+        (Ty::AnyInt(x), Ty::AnyInt(y)) if x == y => (*x, lhs),
+        (Ty::AnyInt(d), other) | (other, Ty::AnyInt(d)) => (*d, other),
+        _ => return None,
+    };
+    let arithmetic = matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul);
+    match other {
+        Ty::Int | Ty::Bool | Ty::AnyInt(_) => match op {
+            _ if arithmetic || matches!(op, BinOp::FloorDiv | BinOp::Mod) => {
+                Some(Ty::AnyInt(dtype))
+            }
+            BinOp::TrueDiv => Some(Ty::AnyFloat),
+            _ => None,
+        },
+        // A Python int is weak: numpy's dtype either way.
+        Ty::NpScalar(d) if *d == dtype => binary_result(op, other, other),
+        Ty::Float if arithmetic || op == BinOp::TrueDiv => Some(Ty::AnyFloat),
+        Ty::NpFloat if arithmetic || op == BinOp::TrueDiv => Some(Ty::NpFloat),
+        _ => None,
+    }
+}
+
+/// Whether a comparison with a `Ty::AnyInt` is computed: with ints of any kind (exact
+/// in both cases) and with floats (exactly for Python's ints, through float64 for
+/// numpy's).
+pub fn flagged_int_comparable(lhs: &Ty, rhs: &Ty) -> bool {
+    let fits = |t: &Ty| match t {
+        Ty::Int | Ty::Bool | Ty::AnyInt(_) | Ty::Float | Ty::NpFloat | Ty::AnyFloat => true,
+        Ty::NpScalar(d) => !d.is_float(),
+        _ => false,
+    };
+    fits(lhs) && fits(rhs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +194,18 @@ mod tests {
         let u8 = Ty::NpScalar(Dtype::U8);
         assert_eq!(binary_result(BinOp::Add, &i8, &u8), None);
         assert_eq!(compare_dtype(&i8, &u8), Some(Dtype::I64));
+        let any = Ty::AnyInt(Dtype::I64);
+        assert_eq!(
+            flagged_int_result(BinOp::Add, &any, &Ty::Int),
+            Some(any.clone())
+        );
+        let i64 = Ty::NpScalar(Dtype::I64);
+        assert_eq!(flagged_int_result(BinOp::Add, &i64, &any), Some(i64));
+        assert_eq!(flagged_int_result(BinOp::Add, &i8, &any), None);
+        assert_eq!(
+            flagged_int_result(BinOp::TrueDiv, &any, &any),
+            Some(Ty::AnyFloat)
+        );
+        assert_eq!(flagged_int_result(BinOp::Pow, &any, &Ty::Int), None);
     }
 }

@@ -44,6 +44,9 @@ pub enum Ty {
     AnyFloat,
     /// A bool or a numpy bool, likewise.
     AnyBool,
+    /// A Python int or a numpy scalar of this integer dtype, likewise (`s = 0` before
+    /// and after `s += a[i]` over an int64 array): an `i64` and the flag.
+    AnyInt(Dtype),
     /// A numpy scalar of one of the other dtypes (`float32`, `int64`, `int32`, `int8`,
     /// `uint8`; float64 is `NpFloat` and bool `NpBool`): an `i64` holding the value for
     /// the integer dtypes, an `f64` holding a float32's exact value; numpy's arithmetic
@@ -82,7 +85,7 @@ impl Ty {
             Ty::Range | Ty::RangeIter => 3,
             Ty::List(_) | Ty::Array(_) | Ty::NdArray(..) => 1,
             Ty::NpFloat | Ty::NpBool | Ty::NpScalar(_) => 1,
-            Ty::AnyFloat | Ty::AnyBool => 2,
+            Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => 2,
             Ty::SeqIter(_) | Ty::SeqRevIter(_) => 2,
             Ty::TupleIter(tuple) => tuple.slots() + 1,
             Ty::Enumerate(inner) => 1 + inner.slots(),
@@ -99,7 +102,7 @@ impl Ty {
             Ty::Tuple(items) => items.iter().all(Ty::is_value),
             Ty::List(item) => item.is_number() || matches!(**item, Ty::List(_)),
             Ty::Array(_) | Ty::NdArray(..) | Ty::NpFloat | Ty::NpBool | Ty::NpScalar(_) => true,
-            Ty::AnyFloat | Ty::AnyBool => true,
+            Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => true,
             _ => false,
         }
     }
@@ -161,6 +164,17 @@ impl Ty {
         }
     }
 
+    /// For a type that is Python's number on some paths and numpy's scalar on others
+    /// (held with a flag saying which): the two types.
+    pub fn flagged_parts(&self) -> Option<(Ty, Ty)> {
+        match self {
+            Ty::AnyFloat => Some((Ty::Float, Ty::NpFloat)),
+            Ty::AnyBool => Some((Ty::Bool, Ty::NpBool)),
+            Ty::AnyInt(dtype) => Some((Ty::Int, Ty::NpScalar(*dtype))),
+            _ => None,
+        }
+    }
+
     /// Whether this is a number (int, float or bool) for arithmetic.
     pub fn is_number(&self) -> bool {
         matches!(self, Ty::Int | Ty::Float | Ty::Bool)
@@ -196,6 +210,7 @@ impl fmt::Display for Ty {
             Ty::NpScalar(dtype) => write!(f, "numpy.{dtype}"),
             Ty::AnyFloat => write!(f, "float or numpy.float64"),
             Ty::AnyBool => write!(f, "bool or numpy.bool"),
+            Ty::AnyInt(dtype) => write!(f, "int or numpy.{dtype}"),
             Ty::NdArray(dtype, ndim) => write!(f, "ndarray[{dtype}, {ndim}d]"),
             Ty::SeqIter(sequence) => write!(f, "iterator[{sequence}]"),
             Ty::SeqRevIter(sequence) => write!(f, "reversed[{sequence}]"),

@@ -158,6 +158,78 @@ def per_dtype(function, calls, options=None):
     return cases
 
 
+def int_total(a):
+    # `s` is a Python int before the loop and numpy's integer scalar after one item.
+    s = 0
+    for x in a:
+        s += x
+    return s
+
+
+def int_mean(a):
+    s = 0
+    for x in a:
+        s = s + x * 1
+    return s / 4
+
+
+def int_signs(a):
+    s = 0
+    for x in a:
+        s = -s + x
+    return abs(s)
+
+
+def int_compare(a, limit):
+    s = 0
+    for x in a:
+        s += x
+    return s == limit
+
+
+def int_shifted(a, k):
+    s = 0
+    for x in a:
+        s += x
+        s += k
+    return s
+
+
+def int_floor(a, k):
+    s = 0
+    for x in a:
+        s = (s + x) // k
+    return s % 7
+
+
+def int_as_index(a, values):
+    s = 0
+    for x in a:
+        s += x
+    return values[s]
+
+
+def int_half(a):
+    s = 0
+    for x in a:
+        s += x
+    return s * 0.5
+
+
+def int_below(a):
+    s = 0
+    for x in a:
+        s += x
+    return s < 1.5
+
+
+def int_pair(a):
+    s = 0
+    for x in a:
+        s += x
+    return s, s  # a tuple of an int that may be numpy's: not compiled yet
+
+
 F32 = arr([0.1, 0.2, 3.4028235e38, -2.5], np.float32)
 I8 = arr([100, -128, 127, 3], np.int8)
 U8 = arr([200, 0, 3, 255], np.uint8)
@@ -222,6 +294,22 @@ SPLIT_CASES = [
     (scalar_arguments, [(np.int8(3), np.int8(4)), (np.uint8(250), np.uint8(10)), (np.float32(0.1), np.float32(0.2)),
                         (np.int64(5), 2), (np.int32(5), np.float32(1.5)), (np.float32(1.5), 2.5)]),
     (threshold, [(arr([1, 5, 3], np.int32), 2, np.zeros(3, np.bool_)), (arr([0.5, 1.5], np.float32), 1, np.zeros(2, np.int8))]),
+    (int_total, [(arr([1, 2, 3], d),) for d in (np.int64, np.int32, np.int8, np.uint8)]
+     + [(arr([], np.int64),), (arr([100, 100], np.int8),), (arr([2**62, 2**62], np.int64),),
+        (arr([2**31 - 1, 1], np.int32),), (arr([250, 10], np.uint8),)]),
+    (int_mean, [(arr([1, 2, 3], d),) for d in (np.int64, np.int32, np.int8)]
+     + [(arr([], np.int64),), (arr([2**53 + 1], np.int64),)]),
+    (int_signs, [(arr([1, 5, 3], d),) for d in (np.int64, np.int8, np.uint8)]
+     + [(arr([-128], np.int8),), (arr([], np.int8),), (arr([-(2**63)], np.int64),)]),
+    (int_compare, [(arr([1, 2], np.int64), 3.0), (arr([2**53 + 1], np.int64), 2.0**53),
+                   (arr([], np.int64), 0.5), (arr([7], np.int64), np.float64(7.0)), (arr([7], np.int64), 7)]),
+    (int_shifted, [(arr([1, 2], np.int32), 5), (arr([1], np.int32), 3_000_000_000), (arr([], np.int32), 3_000_000_000),
+                   (arr([1, 2], np.int32), 2**31 - 3), (arr([1], np.int8), -200)]),
+    (int_floor, [(arr([7, -9, 4], np.int64), 2), (arr([7, -9], np.int8), -3), (arr([5], np.int64), 0), (arr([], np.int64), 3)]),
+    (int_as_index, [(arr([1, 1], np.int64), [10, 20, 30]), (arr([], np.int32), [10]), (arr([5], np.int64), [10])]),
+    (int_half, [(arr([1, 2], np.int64),), (arr([], np.int64),), (arr([1], np.uint8),)]),
+    (int_below, [(arr([1, 2], np.int64),), (arr([], np.int64),), (arr([1], np.uint8),)]),
+    (int_pair, [(arr([1, 2], np.int64),)], {"i8": {"expect": "refused"}}),
     # Calling numpy's scalar types is not compiled yet.
     (f32_sum, [(arr([0.1] * 10, np.float32),), (arr([], np.float32),), (arr([1e38] * 5, np.float32),)],
      {"f4": {"expect": "refused"}}),

@@ -75,8 +75,8 @@ enum Cv<'c> {
     Obj(PointerValue<'c>),
     /// A list or an array, and the next index.
     SeqIter(PointerValue<'c>, IntValue<'c>),
-    /// A float or bool that may be numpy's: the value, and an `i1` that is set when it
-    /// is (`Ty::AnyFloat`, `Ty::AnyBool`).
+    /// A number that may be numpy's: the value, and an `i1` that is set when it
+    /// is (`Ty::AnyFloat`, `Ty::AnyBool`, `Ty::AnyInt`).
     Flagged(Box<Cv<'c>>, IntValue<'c>),
     /// NULL or a known object: no machine value.
     Marker,
@@ -350,7 +350,7 @@ impl<'c> Gen<'c> {
                 out.push(self.f64t.into());
                 out.push(self.i64t.into());
             }
-            Ty::AnyBool => {
+            Ty::AnyBool | Ty::AnyInt(_) => {
                 out.push(self.i64t.into());
                 out.push(self.i64t.into());
             }
@@ -1103,12 +1103,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     .map(|t| self.unflatten_param(t, next))
                     .collect::<Res<_>>()?,
             ),
-            Ty::AnyFloat | Ty::AnyBool => {
-                let inner = if *ty == Ty::AnyFloat {
-                    Ty::Float
-                } else {
-                    Ty::Bool
-                };
+            Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => {
+                let (inner, _) = ty.flagged_parts().ok_or("internal: flagged type")?;
                 let value = self.unflatten_param(&inner, next)?;
                 let Cv::Bool(is_numpy) = self.unflatten_param(&Ty::Bool, next)? else {
                     return Err("internal: numpy flag".to_owned());
@@ -1478,7 +1474,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             Ty::List(_) | Ty::Array(_) | Ty::NdArray(..) => {
                 Cv::Obj(self.b().build_int_to_ptr(value, g.ptrt, "").map_err(err)?)
             }
-            Ty::AnyFloat | Ty::AnyBool => {
+            Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => {
                 let mut position = 0;
                 self.read_slots(ty, slots, &mut position)?
             }
@@ -1515,12 +1511,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     .map(|t| self.read_slots(t, slots, position))
                     .collect::<Res<_>>()?,
             ),
-            Ty::AnyFloat | Ty::AnyBool => {
-                let inner = if *ty == Ty::AnyFloat {
-                    Ty::Float
-                } else {
-                    Ty::Bool
-                };
+            Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => {
+                let (inner, _) = ty.flagged_parts().ok_or("internal: flagged type")?;
                 let value = self.read_slots(&inner, slots, position)?;
                 let Cv::Bool(is_numpy) = self.read_slots(&Ty::Bool, slots, position)? else {
                     return Err("internal: numpy flag".to_owned());
@@ -1555,6 +1547,9 @@ fn storage_key(ty: &Ty) -> Ty {
         // needs no copy where paths with different kinds meet.
         Ty::NpFloat | Ty::AnyFloat => Ty::Float,
         Ty::NpBool | Ty::AnyBool => Ty::Bool,
+        // Python's ints and numpy's integer scalars likewise.
+        Ty::AnyInt(_) => Ty::Int,
+        Ty::NpScalar(dtype) if !dtype.is_float() => Ty::Int,
         other => other.clone(),
     }
 }
@@ -1563,17 +1558,19 @@ fn storage_key(ty: &Ty) -> Ty {
 /// time).
 fn numpy_flag(ty: &Ty) -> Option<Option<bool>> {
     match ty {
-        Ty::Float | Ty::Bool => Some(Some(false)),
+        Ty::Int | Ty::Float | Ty::Bool => Some(Some(false)),
         Ty::NpFloat | Ty::NpBool => Some(Some(true)),
-        Ty::AnyFloat | Ty::AnyBool => Some(None),
+        Ty::NpScalar(dtype) if !dtype.is_float() => Some(Some(true)),
+        Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => Some(None),
         _ => None,
     }
 }
 
-/// Whether a plan has numpy floats or bools (its floats and bools then carry flags).
+/// Whether a plan has numpy scalars (its ints, floats and bools then carry flags).
 fn uses_numpy_scalars(plan: &FunctionPlan) -> bool {
-    let numpy = |ty: &Ty| matches!(ty, Ty::NpFloat | Ty::NpBool | Ty::AnyFloat | Ty::AnyBool);
-    // (Other numpy scalars carry no flag: they never meet Python's numbers.)
+    let numpy = |ty: &Ty| {
+        matches!(ty, Ty::NpFloat | Ty::NpBool | Ty::NpScalar(_)) || ty.flagged_parts().is_some()
+    };
     plan.params.iter().any(numpy)
         || numpy(&plan.result)
         || plan

@@ -549,8 +549,14 @@ impl<'g, 'c> FnGen<'g, 'c> {
         point: DeoptId,
     ) -> Res<Cv<'c>> {
         let g = self.g;
-        if let (BuiltinFn::Abs, Ty::NpScalar(dtype)) = (function, result) {
-            return self.numpy_scalar_unary(NumpyUnary::Absolute, &values[0], *dtype, point);
+        match (function, result) {
+            (BuiltinFn::Abs, Ty::NpScalar(dtype)) => {
+                return self.numpy_scalar_unary(NumpyUnary::Absolute, &values[0], *dtype, point);
+            }
+            (BuiltinFn::Abs, Ty::AnyInt(dtype)) => {
+                return self.flagged_int_unary(NumpyUnary::Absolute, &values[0], *dtype, point);
+            }
+            _ => {}
         }
         match function {
             BuiltinFn::Abs => match &values[0] {

@@ -163,15 +163,145 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     /// Hands over unless `i` is a value of the integer dtype `dtype`.
     fn check_dtype_range(&mut self, i: IntValue<'c>, dtype: Dtype, deopt: DeoptId) -> Res<()> {
+        let outside = self.outside_dtype(i, dtype)?;
+        self.deopt_if(outside, deopt)
+    }
+
+    /// Whether `i` is not a value of the integer dtype `dtype` (an `i1`).
+    fn outside_dtype(&self, i: IntValue<'c>, dtype: Dtype) -> Res<IntValue<'c>> {
         let Some((low, high)) = dtype.int_range() else {
             return Err("internal: not an integer dtype".to_owned());
         };
         if dtype == Dtype::I64 {
-            return Ok(());
+            return Ok(self.g.i1t.const_zero());
         }
         let below = self.icmp(IntPredicate::SLT, i, self.const_i64(low))?;
         let above = self.icmp(IntPredicate::SGT, i, self.const_i64(high))?;
-        self.deopt_if(self.or(below, above)?, deopt)
+        self.or(below, above)
+    }
+
+    /// A value's number and whether it is numpy's (an `i1`), by its type.
+    fn number_and_flag(&self, v: &Cv<'c>, ty: &Ty) -> (Cv<'c>, IntValue<'c>) {
+        let (value, flag) = self.numpy_parts(v.clone());
+        let numpy = matches!(ty, Ty::NpScalar(_) | Ty::NpFloat | Ty::NpBool);
+        (
+            value,
+            if numpy {
+                self.g.i1t.const_int(1, false)
+            } else {
+                flag
+            },
+        )
+    }
+
+    /// `l op r` where an operand is a `Ty::AnyInt(dtype)` (a Python int, or numpy's
+    /// scalar of `dtype` when its flag is set), giving
+    /// `pyopt_jit::numpy::flagged_int_result`'s type `result`. Python's int arithmetic
+    /// computes both; on numpy's paths the Python ints must fit the dtype (numpy raises
+    /// OverflowError) and so must the result (numpy warns).
+    pub(super) fn flagged_int_binary(
+        &mut self,
+        op: BinOp,
+        (l, lt): (&Cv<'c>, &Ty),
+        (r, rt): (&Cv<'c>, &Ty),
+        result: &Ty,
+        deopt: DeoptId,
+    ) -> Res<Cv<'c>> {
+        let (a, a_numpy) = self.number_and_flag(l, lt);
+        let (b, b_numpy) = self.number_and_flag(r, rt);
+        let is_numpy = self.or(a_numpy, b_numpy)?;
+        match result {
+            Ty::NpScalar(dtype) => {
+                // numpy's either way: the Python int is weak and must fit.
+                for x in [&a, &b] {
+                    let i = self.as_i64(x)?;
+                    self.check_dtype_range(i, *dtype, deopt)?;
+                }
+                let ty = Ty::NpScalar(*dtype);
+                self.numpy_scalar_binary(op, (&a, &ty), (&b, &ty), deopt)
+            }
+            Ty::AnyInt(dtype) => {
+                let v = self.binary(op, &a, &b, &Ty::Int, deopt)?;
+                let mut outside = self.outside_dtype(self.as_i64(&v)?, *dtype)?;
+                for x in [&a, &b] {
+                    let x_outside = self.outside_dtype(self.as_i64(x)?, *dtype)?;
+                    outside = self.or(outside, x_outside)?;
+                }
+                self.deopt_if(self.and(is_numpy, outside)?, deopt)?;
+                Ok(Cv::Flagged(Box::new(v), is_numpy))
+            }
+            Ty::AnyFloat | Ty::NpFloat => {
+                let v = if matches!(b, Cv::Float(_)) || matches!(a, Cv::Float(_)) {
+                    self.binary(op, &a, &b, &Ty::Float, deopt)?
+                } else {
+                    // int / int: Python's exact quotient is float64's when both are
+                    // within +-2**53; numpy divides the float64s. By zero: handed over.
+                    for x in [&a, &b] {
+                        self.exact_f64(x, deopt)?;
+                    }
+                    let (x, y) = (self.as_f64(&a)?, self.as_f64(&b)?);
+                    let zero = self.fcmp(FloatPredicate::OEQ, y, self.g.f64t.const_zero())?;
+                    self.deopt_if(zero, deopt)?;
+                    Cv::Float(self.b().build_float_div(x, y, "").map_err(err)?)
+                };
+                self.numpy_float_check(&[&a, &b], &v, deopt)?;
+                Ok(if *result == Ty::AnyFloat {
+                    Cv::Flagged(Box::new(v), is_numpy)
+                } else {
+                    v
+                })
+            }
+            other => Err(format!("internal: flagged int result {other}")),
+        }
+    }
+
+    /// A comparison where an operand is a `Ty::AnyInt`: ints compare exactly (numpy's
+    /// too); with a float, Python's int compares exactly and numpy's as a float64.
+    /// Gives a numpy bool when an operand is surely numpy's, else a flagged bool.
+    pub(super) fn flagged_int_compare(
+        &mut self,
+        op: CmpOp,
+        (l, lt): (&Cv<'c>, &Ty),
+        (r, rt): (&Cv<'c>, &Ty),
+    ) -> Res<(Ty, Cv<'c>)> {
+        let (a, a_numpy) = self.number_and_flag(l, lt);
+        let (b, b_numpy) = self.number_and_flag(r, rt);
+        let is_numpy = self.or(a_numpy, b_numpy)?;
+        let exact = self.compare(op, &a, &b)?;
+        let answer = if matches!(a, Cv::Float(_)) || matches!(b, Cv::Float(_)) {
+            let x = Cv::Float(self.as_f64(&a)?);
+            let y = Cv::Float(self.as_f64(&b)?);
+            let approximate = self.compare(op, &x, &y)?;
+            self.select_int(is_numpy, approximate, exact)?
+        } else {
+            exact
+        };
+        let surely_numpy = |t: &Ty| matches!(t, Ty::NpScalar(_) | Ty::NpFloat);
+        Ok(if surely_numpy(lt) || surely_numpy(rt) {
+            (Ty::NpBool, Cv::Bool(answer))
+        } else {
+            (
+                Ty::AnyBool,
+                Cv::Flagged(Box::new(Cv::Bool(answer)), is_numpy),
+            )
+        })
+    }
+
+    /// `-x`, `+x` or `abs(x)` of a `Ty::AnyInt(dtype)`.
+    pub(super) fn flagged_int_unary(
+        &mut self,
+        op: NumpyUnary,
+        x: &Cv<'c>,
+        dtype: Dtype,
+        deopt: DeoptId,
+    ) -> Res<Cv<'c>> {
+        let (value, is_numpy) = self.numpy_parts(x.clone());
+        // As int64 (Python's -MIN is a big int, numpy's overflows: both hand over),
+        // then within the dtype on numpy's paths.
+        let v = self.numpy_scalar_unary(op, &value, Dtype::I64, deopt)?;
+        let outside = self.outside_dtype(self.as_i64(&v)?, dtype)?;
+        self.deopt_if(self.and(is_numpy, outside)?, deopt)?;
+        Ok(Cv::Flagged(Box::new(v), is_numpy))
     }
 
     /// An operand of type `ty` converted to `dtype` as numpy converts it: a Python int

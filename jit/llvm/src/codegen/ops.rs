@@ -118,6 +118,15 @@ impl<'g, 'c> FnGen<'g, 'c> {
             }
             Op::Binary { op, result, deopt } => {
                 let operand_types = self.types[self.types.len() - 2..].to_vec();
+                let flagged_int = |t: &Ty| matches!(t, Ty::AnyInt(_));
+                if operand_types.iter().any(flagged_int) {
+                    let r = self.pop()?;
+                    let l = self.pop()?;
+                    let (lt, rt) = (&operand_types[0], &operand_types[1]);
+                    let v = self.flagged_int_binary(*op, (&l, lt), (&r, rt), result, *deopt)?;
+                    self.push(result.clone(), v)?;
+                    return self.goto(next);
+                }
                 if operand_types.iter().any(pyopt_jit::numpy::is_scalar) {
                     let r = self.pop()?;
                     let l = self.pop()?;
@@ -149,6 +158,14 @@ impl<'g, 'c> FnGen<'g, 'c> {
             }
             Op::Compare { op, deopt } => {
                 let operand_types = self.types[self.types.len() - 2..].to_vec();
+                if operand_types.iter().any(|t| matches!(t, Ty::AnyInt(_))) {
+                    let r = self.pop()?;
+                    let l = self.pop()?;
+                    let (lt, rt) = (&operand_types[0], &operand_types[1]);
+                    let (ty, v) = self.flagged_int_compare(*op, (&l, lt), (&r, rt))?;
+                    self.push(ty, v)?;
+                    return self.goto(next);
+                }
                 if operand_types.iter().any(pyopt_jit::numpy::is_scalar) {
                     let r = self.pop()?;
                     let l = self.pop()?;
@@ -208,13 +225,21 @@ impl<'g, 'c> FnGen<'g, 'c> {
             }
             Op::Unary { op, result, deopt } => {
                 let v = self.pop()?;
-                if let (UnaryOp::Negative | UnaryOp::Positive, Ty::NpScalar(dtype)) = (op, result) {
+                if let (
+                    UnaryOp::Negative | UnaryOp::Positive,
+                    Ty::NpScalar(dtype) | Ty::AnyInt(dtype),
+                ) = (op, result)
+                {
                     let op = if *op == UnaryOp::Negative {
                         NumpyUnary::Negative
                     } else {
                         NumpyUnary::Positive
                     };
-                    let out = self.numpy_scalar_unary(op, &v, *dtype, *deopt)?;
+                    let out = if matches!(result, Ty::AnyInt(_)) {
+                        self.flagged_int_unary(op, &v, *dtype, *deopt)?
+                    } else {
+                        self.numpy_scalar_unary(op, &v, *dtype, *deopt)?
+                    };
                     self.push(result.clone(), out)?;
                     return self.goto(next);
                 }

@@ -178,7 +178,7 @@ impl<'c> Gen<'c> {
             .build_insert_value(passed_on, status, 1, "")
             .map_err(err)?
             .into_struct_value();
-        if !matches!(plan.result, Ty::Tuple(_) | Ty::AnyFloat | Ty::AnyBool) {
+        if !matches!(plan.result, Ty::Tuple(_)) && plan.result.flagged_parts().is_none() {
             b.build_return(Some(&passed_on)).map_err(err)?;
             return Ok(());
         }
