@@ -118,6 +118,10 @@ fn runtime_helpers() -> Vec<(&'static str, u64)> {
             helper::LIST_SET,
             crate::values::pyopt_list_set as *const () as usize as u64,
         ),
+        (
+            helper::UFUNC,
+            crate::ufunc::pyopt_ufunc as *const () as usize as u64,
+        ),
     ]
 }
 

@@ -8,6 +8,7 @@
 //! - [`backend`]: loading the LLVM back end library on first use;
 //! - [`deopt`]: handing a compiled call over to the interpreter;
 //! - [`helpers`], [`random`], [`values`]: the runtime functions compiled code calls;
+//! - [`ufunc`]: numpy ufuncs' C struct, checked at snapshot time, and their loops;
 //! - [`ffi`] + `shim.c`: the only code that sees CPython's internal structures.
 
 pub mod backend;
@@ -21,6 +22,7 @@ pub mod random;
 pub mod snapshot;
 pub mod state;
 pub mod trampoline;
+pub mod ufunc;
 pub mod values;
 
 use std::sync::OnceLock;

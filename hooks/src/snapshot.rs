@@ -428,6 +428,7 @@ pub(crate) fn numpy_scalar_type(dtype: Dtype) -> &'static ModuleType {
     &NUMPY_SCALARS[position]
 }
 static NUMPY_NDARRAY: ModuleType = ModuleType::new("numpy", "ndarray");
+static NUMPY_UFUNC: ModuleType = ModuleType::new("numpy", "ufunc");
 
 impl ModuleType {
     const fn new(module: &'static str, name: &'static str) -> Self {
@@ -635,6 +636,29 @@ impl<'py> Builder<'py> {
         if let Some(kind) = numpy_module {
             let object = self.object_id(value);
             return (Binding::Module { object, kind }, same);
+        }
+        if is_a(value, &NUMPY_UFUNC) {
+            let object = self.object_id(value);
+            let name = value
+                .getattr("__name__")
+                .and_then(|n| n.extract::<String>())
+                .unwrap_or_default();
+            return match crate::ufunc::float64_loops(value) {
+                Some(loops) => (
+                    Binding::NumpyUfunc {
+                        object,
+                        name,
+                        loops,
+                    },
+                    same,
+                ),
+                None => (
+                    Binding::Unsupported(format!(
+                        "numpy.{name}, a ufunc with several outputs or a layout pyopt does not know"
+                    )),
+                    same,
+                ),
+            };
         }
         if let Some(draws) = &self.known.numpy_random_draws
             && draws.methods.iter().any(|m| value.is(m.bind(self.py)))

@@ -22,7 +22,7 @@
 use std::ffi::c_char;
 
 /// Bumped whenever anything in this module changes meaning.
-pub const ABI_VERSION: u32 = 6;
+pub const ABI_VERSION: u32 = 7;
 
 /// Per-thread state compiled code reads and writes.
 #[repr(C)]
@@ -135,6 +135,10 @@ pub mod helper {
     /// value an int (kind 0), a float's bits (1) or a bool (2); 1 = the interpreter must
     /// do it (index out of range, or an old item whose release could run Python code).
     pub const LIST_SET: &str = "pyopt_list_set";
+    /// `(ufunc, loop: u32, nin: u32, x: f64, y: f64, *mut f64) -> u32`: a numpy ufunc's
+    /// float64 inner loop on one element (`y` ignored for one input); 1 = the loop
+    /// raised a floating-point flag numpy warns about (the interpreter does it).
+    pub const UFUNC: &str = "pyopt_ufunc";
 
     /// CPython objects compiled code compares items with (addresses, not functions):
     /// the exact types of floats, ints and lists, and the two bools.
@@ -153,7 +157,7 @@ pub mod helper {
         "log10", "sqrt",
     ];
 
-    pub const ALL: [&str; 19] = [
+    pub const ALL: [&str; 20] = [
         DEOPT,
         GUARDS,
         POLL,
@@ -173,6 +177,7 @@ pub mod helper {
         ROUND_INT_DIGITS,
         BOX_RESULT,
         LIST_SET,
+        UFUNC,
     ];
 }
 

@@ -69,6 +69,10 @@ enum ObjKind {
         lock: ObjectId,
         reentrant: bool,
     },
+    NumpyUfunc {
+        name: String,
+        loops: Vec<String>,
+    },
 }
 
 struct UnitState {
@@ -204,6 +208,19 @@ fn record_object(objects: &mut BTreeMap<ObjectId, ObjKind>, binding: &Binding) {
                     capsule: *capsule,
                     lock: *lock,
                     reentrant: *reentrant,
+                },
+            );
+        }
+        Binding::NumpyUfunc {
+            object,
+            name,
+            loops,
+        } => {
+            objects.insert(
+                *object,
+                ObjKind::NumpyUfunc {
+                    name: name.clone(),
+                    loops: loops.clone(),
                 },
             );
         }
@@ -1577,7 +1594,8 @@ impl FnInfer<'_> {
                 | Binding::Builtin { object, .. }
                 | Binding::Math { object, .. }
                 | Binding::Random { object, .. }
-                | Binding::NumpyRandom { object, .. },
+                | Binding::NumpyRandom { object, .. }
+                | Binding::NumpyUfunc { object, .. },
             ) => Ty::Object(object),
             Some(Binding::Missing) | None => {
                 return Ok(self.deopt_always(index, state, "name not defined"));
@@ -1772,6 +1790,33 @@ impl FnInfer<'_> {
                     Ty::Float,
                 )
             }),
+            ObjKind::NumpyUfunc { name, loops } => {
+                match crate::numpy::float64_loop(&loops, &args) {
+                    Some(loop_index) => {
+                        let deopt = self.resume_here(index, state, "numpy floating-point warning");
+                        Some((
+                            Op::CallUfunc {
+                                ufunc: id,
+                                name,
+                                loop_index,
+                                nargs: nargs as u32,
+                                deopt,
+                            },
+                            Ty::NpFloat,
+                        ))
+                    }
+                    None => {
+                        return Err(self.refuse(
+                            index,
+                            format!(
+                                "numpy.{name} of {} (compiled: numpy's float64 loop, for \
+                                 Python and numpy floats and int64/int32 ints)",
+                                types::signature(&args)
+                            ),
+                        ));
+                    }
+                }
+            }
             ObjKind::Module(_) => {
                 return Err(self.refuse(index, "calling a module".to_owned()));
             }

@@ -155,6 +155,70 @@ pub fn flagged_int_comparable(lhs: &Ty, rhs: &Ty) -> bool {
     fits(lhs) && fits(rhs)
 }
 
+/// numpy's type character of an argument of type `ty`, as its ufunc loop search sees
+/// it (a Python int as the default int64).
+fn type_char(ty: &Ty) -> Option<char> {
+    Some(match ty {
+        Ty::Float | Ty::NpFloat | Ty::AnyFloat => 'd',
+        Ty::Int | Ty::NpScalar(Dtype::I64) => 'l',
+        Ty::NpScalar(Dtype::I32) => 'i',
+        _ => return None,
+    })
+}
+
+/// Whether numpy casts type character `from` to `to` safely.
+fn safe_cast(from: char, to: char) -> bool {
+    match from {
+        'd' => matches!(to, 'd' | 'g' | 'D' | 'G' | 'O'),
+        'l' => matches!(to, 'l' | 'q' | 'd' | 'g' | 'D' | 'G' | 'O'),
+        'i' => matches!(to, 'i' | 'l' | 'q' | 'd' | 'g' | 'D' | 'G' | 'O'),
+        _ => false,
+    }
+}
+
+/// The loop numpy's ufunc runs for scalar arguments of these types, when it is a
+/// float64 loop (`"d->d"`, `"dd->d"`): the first loop of `loops` every argument casts
+/// to safely (numpy's linear search). An int that may be Python's or numpy's
+/// (`Ty::AnyInt`) must pick the same loop both ways.
+pub fn float64_loop(loops: &[String], args: &[Ty]) -> Option<u32> {
+    let python: Vec<Ty> = args
+        .iter()
+        .map(|t| match t {
+            Ty::AnyInt(_) => Ty::Int,
+            other => other.clone(),
+        })
+        .collect();
+    let numpy: Vec<Ty> = args
+        .iter()
+        .map(|t| match t {
+            Ty::AnyInt(d) => Ty::NpScalar(*d),
+            other => other.clone(),
+        })
+        .collect();
+    let mut choices = Vec::new();
+    for variant in [python, numpy] {
+        let chars = variant.iter().map(type_char).collect::<Option<Vec<_>>>()?;
+        let found = loops.iter().position(|signature| {
+            let Some((inputs, _)) = signature.split_once("->") else {
+                return false;
+            };
+            inputs.len() == chars.len()
+                && inputs
+                    .chars()
+                    .zip(&chars)
+                    .all(|(to, from)| safe_cast(*from, to))
+        })?;
+        choices.push(found);
+    }
+    let index = choices[0];
+    let float64 = |signature: &str| {
+        signature
+            .split_once("->")
+            .is_some_and(|(inputs, output)| output == "d" && inputs.chars().all(|c| c == 'd'))
+    };
+    (choices.iter().all(|c| *c == index) && float64(&loops[index])).then_some(index as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +271,28 @@ mod tests {
             Some(Ty::AnyFloat)
         );
         assert_eq!(flagged_int_result(BinOp::Pow, &any, &Ty::Int), None);
+    }
+
+    #[test]
+    fn ufunc_loops() {
+        let loops = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // np.sqrt: no integer loop, so ints run the float64 one.
+        let sqrt = loops(&[
+            "e->e", "f->f", "d->d", "g->g", "F->F", "D->D", "G->G", "O->O",
+        ]);
+        assert_eq!(float64_loop(&sqrt, &[Ty::Float]), Some(2));
+        assert_eq!(float64_loop(&sqrt, &[Ty::Int]), Some(2));
+        assert_eq!(float64_loop(&sqrt, &[Ty::Bool]), None);
+        assert_eq!(float64_loop(&sqrt, &[Ty::NpScalar(Dtype::F32)]), None);
+        // np.power: ints run the int64 loop (not float64's).
+        let power = loops(&["bb->b", "ii->i", "ll->l", "ee->e", "ff->f", "dd->d"]);
+        assert_eq!(float64_loop(&power, &[Ty::Int, Ty::Int]), None);
+        assert_eq!(float64_loop(&power, &[Ty::Float, Ty::Int]), Some(5));
+        let any64 = Ty::AnyInt(Dtype::I64);
+        assert_eq!(float64_loop(&power, &[any64, Ty::Float]), Some(5));
+        let any32 = Ty::AnyInt(Dtype::I32);
+        assert_eq!(float64_loop(&power, &[any32, Ty::Float]), Some(5));
+        // Two outputs (np.modf): no.
+        assert_eq!(float64_loop(&loops(&["d->dd"]), &[Ty::Float]), None);
     }
 }

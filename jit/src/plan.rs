@@ -246,6 +246,18 @@ pub enum Op {
         reentrant: bool,
         deopt: DeoptId,
     },
+    /// A numpy ufunc on scalars through its own float64 inner loop (`loop_index` in its
+    /// `functions` and `data`); `deopt` when the loop raised a floating-point flag
+    /// numpy would act on (overflow, invalid, divide by zero).
+    CallUfunc {
+        ufunc: ObjectId,
+        /// The ufunc's `__name__` (`sqrt` is computed inline: IEEE's square root is
+        /// numpy's).
+        name: String,
+        loop_index: u32,
+        nargs: u32,
+        deopt: DeoptId,
+    },
     CallBuiltin {
         function: BuiltinFn,
         args: Vec<Ty>,

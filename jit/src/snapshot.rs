@@ -258,6 +258,13 @@ pub enum Binding {
         lock: ObjectId,
         reentrant: bool,
     },
+    /// A numpy ufunc with one output; `loops` are its `types` (`"dd->d"`, in numpy's
+    /// order, as `ufunc.types` lists them), checked against the ufunc's C struct.
+    NumpyUfunc {
+        object: ObjectId,
+        name: String,
+        loops: Vec<String>,
+    },
     /// Something the compiler does not handle; the text says what it is.
     Unsupported(String),
     /// Not defined at snapshot time (a NameError if executed).

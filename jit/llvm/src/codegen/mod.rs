@@ -265,6 +265,18 @@ impl<'c> Gen<'c> {
                 i32t.into(),
                 vec![p.into(), i64t.into(), i32t.into(), i64t.into()],
             ),
+            (
+                helper::UFUNC,
+                i32t.into(),
+                vec![
+                    p.into(),
+                    i32t.into(),
+                    i32t.into(),
+                    f64t.into(),
+                    f64t.into(),
+                    p.into(),
+                ],
+            ),
         ];
         // CPython's objects compiled code compares with, resolved like the helpers.
         for name in helper::PYTHON_OBJECTS {

@@ -304,6 +304,58 @@ impl<'g, 'c> FnGen<'g, 'c> {
         Ok(x.into_float_value())
     }
 
+    /// `ufunc(*args)` for one or two numbers, through the ufunc's float64 inner loop
+    /// `loop_index` (the helper clears and checks the floating-point flags; a flag
+    /// numpy warns about hands over at `deopt`).
+    pub(super) fn numpy_ufunc(
+        &mut self,
+        ufunc: ObjectId,
+        loop_index: u32,
+        args: &[Cv<'c>],
+        deopt: DeoptId,
+    ) -> Res<FloatValue<'c>> {
+        let g = self.g;
+        let ufunc = self.object(ufunc)?;
+        let mut operands = Vec::with_capacity(2);
+        for arg in args {
+            operands.push(self.as_f64(arg)?);
+        }
+        let nin = operands.len() as u64;
+        operands.resize(2, g.f64t.const_zero());
+        self.status_call_f64(
+            helper::UFUNC,
+            vec![
+                ufunc.into(),
+                g.i32t.const_int(u64::from(loop_index), false).into(),
+                g.i32t.const_int(nin, false).into(),
+                operands[0].into(),
+                operands[1].into(),
+            ],
+            deopt,
+        )
+    }
+
+    /// `numpy.sqrt(x)`: numpy's float64 loop computes IEEE's correctly rounded square
+    /// root, as the machine instruction does; its only flag numpy acts on is invalid,
+    /// for an `x` below zero (hands over at `deopt`).
+    pub(super) fn numpy_sqrt(&mut self, x: &Cv<'c>, deopt: DeoptId) -> Res<FloatValue<'c>> {
+        let g = self.g;
+        let x = self.as_f64(x)?;
+        let negative = self.fcmp(FloatPredicate::OLT, x, g.f64t.const_zero())?;
+        self.deopt_if(negative, deopt)?;
+        let intrinsic = Intrinsic::find("llvm.sqrt").ok_or("internal: sqrt")?;
+        let sqrt = intrinsic
+            .get_declaration(&g.module, &[g.f64t.into()])
+            .ok_or("internal: sqrt declaration")?;
+        Ok(self
+            .b()
+            .build_call(sqrt, &[x.into()], "")
+            .map_err(err)?
+            .try_as_basic_value()
+            .unwrap_basic()
+            .into_float_value())
+    }
+
     /// A number and whether it is numpy's (`Cv::Flagged`'s flag; false for others, true
     /// for a numpy float64, which is held as a plain float).
     pub(super) fn numpy_parts(&self, v: Cv<'c>) -> (Cv<'c>, IntValue<'c>) {

@@ -433,6 +433,21 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.push(Ty::Float, Cv::Float(x))?;
                 self.goto(next)
             }
+            Op::CallUfunc {
+                ufunc,
+                name,
+                loop_index,
+                nargs,
+                deopt,
+            } => {
+                let values = self.pop_args(*nargs as usize)?;
+                let x = match (name.as_str(), values.as_slice()) {
+                    ("sqrt", [x]) => self.numpy_sqrt(x, *deopt)?,
+                    _ => self.numpy_ufunc(*ufunc, *loop_index, &values, *deopt)?,
+                };
+                self.push(Ty::NpFloat, Cv::Float(x))?;
+                self.goto(next)
+            }
             Op::CallBuiltin {
                 function,
                 args,

@@ -1,0 +1,144 @@
+//! numpy ufuncs on scalars from compiled code: the `PyUFuncObject` fields pyopt reads
+//! (checked against the ufunc's own Python attributes when a snapshot binds one), and
+//! the runtime helper that runs one element through the ufunc's float64 inner loop
+//! with numpy's floating-point checks.
+//!
+//! numpy computes `np.exp(x)` for a scalar with the same inner loop (the function in
+//! `ufunc->functions` with its `ufunc->data`) it runs over arrays, after clearing the
+//! floating-point flags, and warns for the flags the loop raised. The helper does the
+//! same and leaves any raised flag to the interpreter, which then warns or raises as
+//! `np.errstate` says. The values are numpy's own, bit for bit.
+
+use std::ffi::{c_char, c_int, c_void};
+
+use pyo3::prelude::*;
+
+/// `PyUFuncObject` (numpy 1.x and 2.x): nin, nout, nargs, then functions and data,
+/// ntypes, and the types table (nargs type numbers per loop).
+const NIN: usize = 16;
+const NOUT: usize = 20;
+const NARGS: usize = 24;
+const FUNCTIONS: usize = 32;
+const DATA: usize = 40;
+const NTYPES: usize = 48;
+const TYPES: usize = 64;
+/// `NPY_DOUBLE`.
+const NPY_DOUBLE: u8 = 12;
+
+/// `PyUFuncGenericFunction`.
+type InnerLoop = unsafe extern "C" fn(
+    args: *mut *mut c_char,
+    dimensions: *const isize,
+    steps: *const isize,
+    data: *mut c_void,
+);
+
+/// The loops (`ufunc.types`) of a ufunc with one output whose C struct agrees with its
+/// Python attributes and whose float64 loops are all present; None otherwise (then
+/// calls of it are not compiled).
+pub(crate) fn float64_loops(ufunc: &Bound<'_, PyAny>) -> Option<Vec<String>> {
+    let nin: i32 = ufunc.getattr("nin").ok()?.extract().ok()?;
+    let nout: i32 = ufunc.getattr("nout").ok()?.extract().ok()?;
+    let ntypes: i32 = ufunc.getattr("ntypes").ok()?.extract().ok()?;
+    let loops: Vec<String> = ufunc.getattr("types").ok()?.extract().ok()?;
+    if nout != 1 || !(1..=2).contains(&nin) || loops.len() != ntypes as usize {
+        return None;
+    }
+    // SAFETY: an exact numpy.ufunc (the caller checked), read as numpy lays it out;
+    // the tables have `ntypes` entries (checked against the attribute first).
+    unsafe {
+        let base = ufunc.as_ptr().cast::<u8>();
+        let field = |offset: usize| base.add(offset).cast::<i32>().read();
+        if (field(NIN), field(NOUT), field(NARGS), field(NTYPES)) != (nin, nout, nin + 1, ntypes) {
+            return None;
+        }
+        let functions = base.add(FUNCTIONS).cast::<*const usize>().read();
+        let types = base.add(TYPES).cast::<*const u8>().read();
+        if functions.is_null() || types.is_null() {
+            return None;
+        }
+        let nargs = (nin + 1) as usize;
+        for (index, signature) in loops.iter().enumerate() {
+            let double = signature.replace("->", "").chars().all(|c| c == 'd');
+            if !double {
+                continue;
+            }
+            let numbers = std::slice::from_raw_parts(types.add(index * nargs), nargs);
+            if numbers.iter().any(|n| *n != NPY_DOUBLE) || functions.add(index).read() == 0 {
+                return None;
+            }
+        }
+    }
+    Some(loops)
+}
+
+/// `<fenv.h>`'s exception bits.
+#[cfg(target_arch = "x86_64")]
+mod fenv {
+    pub const INVALID: i32 = 0x01;
+    pub const DIVBYZERO: i32 = 0x04;
+    pub const OVERFLOW: i32 = 0x08;
+}
+#[cfg(target_arch = "aarch64")]
+mod fenv {
+    pub const INVALID: i32 = 0x01;
+    pub const DIVBYZERO: i32 = 0x02;
+    pub const OVERFLOW: i32 = 0x04;
+}
+
+unsafe extern "C" {
+    fn feclearexcept(excepts: c_int) -> c_int;
+    fn fetestexcept(excepts: c_int) -> c_int;
+}
+
+/// `pyopt_ufunc`: `ufunc`'s loop `index` (a float64 loop, `float64_loops` checked it)
+/// on one element `x` (and `y` for two inputs), written to `out`. Returns 1, with
+/// nothing written, when the loop raised a flag numpy acts on: overflow, invalid or
+/// divide by zero (numpy ignores underflow and inexact by default).
+///
+/// # Safety
+/// `ufunc` is a live ufunc that `float64_loops` accepted, `index` one of its float64
+/// loops with `nin` inputs, `out` writable.
+pub(crate) unsafe extern "C-unwind" fn pyopt_ufunc(
+    ufunc: *const u8,
+    index: u32,
+    nin: u32,
+    x: f64,
+    y: f64,
+    out: *mut f64,
+) -> u32 {
+    let mut values = [x, y];
+    let mut result = 0.0f64;
+    let mut args: [*mut c_char; 3] = [
+        (&raw mut values[0]).cast(),
+        (&raw mut values[1]).cast(),
+        std::ptr::null_mut(),
+    ];
+    args[(nin as usize).min(2)] = (&raw mut result).cast();
+    let dimensions = [1isize];
+    let steps = [8isize; 3];
+    // SAFETY: per the contract: the loop of this index exists and takes nin float64
+    // inputs and one float64 output; every pointer is to a live local.
+    unsafe {
+        let functions = ufunc.add(FUNCTIONS).cast::<*const InnerLoop>().read();
+        let inner = functions.add(index as usize).read();
+        let data_table = ufunc.add(DATA).cast::<*const *mut c_void>().read();
+        let data = if data_table.is_null() {
+            std::ptr::null_mut()
+        } else {
+            data_table.add(index as usize).read()
+        };
+        // Flags are sticky: clear them only when one is set (clearing costs about
+        // four times as much as testing), so after the loop a set flag is the loop's.
+        let watched = fenv::INVALID | fenv::DIVBYZERO | fenv::OVERFLOW;
+        if fetestexcept(watched) != 0 {
+            feclearexcept(watched);
+        }
+        inner(args.as_mut_ptr(), dimensions.as_ptr(), steps.as_ptr(), data);
+        if fetestexcept(watched) != 0 {
+            return 1;
+        }
+        *out = result;
+    }
+    0
+}
