@@ -119,6 +119,10 @@ fn runtime_helpers() -> Vec<(&'static str, u64)> {
             crate::values::pyopt_list_set as *const () as usize as u64,
         ),
         (
+            helper::LIST_APPEND,
+            crate::values::pyopt_list_append as *const () as usize as u64,
+        ),
+        (
             helper::UFUNC,
             crate::ufunc::pyopt_ufunc as *const () as usize as u64,
         ),

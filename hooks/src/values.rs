@@ -7,7 +7,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyTuple};
 use pyopt_jit::abi::Env;
-use pyopt_jit::types::{Dtype, Ty};
+use pyopt_jit::types::{Dtype, MethodKind, Ty};
 
 /// Flattens `value` into `out` if it has type `ty` exactly (the specialization guard).
 pub fn guard_and_flatten(value: &Bound<'_, PyAny>, ty: &Ty, out: &mut Vec<u64>) -> bool {
@@ -192,6 +192,8 @@ pub fn materialize<'py>(
             }
             builtin(py, "zip")?.call1(PyTuple::new(py, iterators)?)?
         }
+        // The method descriptor LOAD_METHOD found on the type.
+        Ty::Method(MethodKind::ListAppend) => builtin(py, "list")?.getattr("append")?,
         Ty::Null | Ty::Object(_) => {
             return Err(pyo3::exceptions::PyRuntimeError::new_err(
                 "pyopt internal error: materializing a marker",
@@ -239,7 +241,26 @@ pub unsafe extern "C-unwind" fn pyopt_list_set(
         if !number {
             return 1;
         }
-        let new = match kind {
+        let new = new_number(kind, bits);
+        if new.is_null() {
+            ffi::PyErr_Clear(); // out of memory: the interpreter tries again and raises
+            return 1;
+        }
+        *slot = new;
+        ffi::Py_DecRef(old);
+        0
+    }
+}
+
+/// A new reference to the number compiled code passed as `kind` and `bits` (0: an int,
+/// 1: a float's bits, 2: a bool); null with an exception set when out of memory.
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn new_number(kind: u32, bits: i64) -> *mut ffi::PyObject {
+    // SAFETY: the GIL is held (per the contract).
+    unsafe {
+        match kind {
             0 => ffi::PyLong_FromLongLong(bits),
             1 => ffi::PyFloat_FromDouble(f64::from_bits(bits as u64)),
             _ => {
@@ -251,15 +272,35 @@ pub unsafe extern "C-unwind" fn pyopt_list_set(
                 ffi::Py_IncRef(object);
                 object
             }
-        };
-        if new.is_null() {
+        }
+    }
+}
+
+/// `pyopt_list_append`: `list.append(value)` (see `helper::LIST_APPEND`). Growing a
+/// list releases no Python object, so no Python code runs.
+///
+/// # Safety
+/// Called by compiled code with the GIL held and an exact list it holds.
+pub unsafe extern "C-unwind" fn pyopt_list_append(
+    list: *mut ffi::PyObject,
+    kind: u32,
+    bits: i64,
+) -> u32 {
+    // SAFETY: per the contract.
+    unsafe {
+        let item = new_number(kind, bits);
+        if item.is_null() {
             ffi::PyErr_Clear(); // out of memory: the interpreter tries again and raises
             return 1;
         }
-        *slot = new;
-        ffi::Py_DecRef(old);
-        0
+        let status = ffi::PyList_Append(list, item);
+        ffi::Py_DecRef(item);
+        if status != 0 {
+            ffi::PyErr_Clear();
+            return 1;
+        }
     }
+    0
 }
 
 fn builtin<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {

@@ -135,6 +135,9 @@ pub mod helper {
     /// value an int (kind 0), a float's bits (1) or a bool (2); 1 = the interpreter must
     /// do it (index out of range, or an old item whose release could run Python code).
     pub const LIST_SET: &str = "pyopt_list_set";
+    /// `(list, kind: u32, bits: i64) -> u32`: `list.append(value)`, the value coded as
+    /// for `LIST_SET`; 1 = out of memory (the interpreter raises MemoryError).
+    pub const LIST_APPEND: &str = "pyopt_list_append";
     /// `(ufunc, loop: u32, nin: u32, x: f64, y: f64, *mut f64) -> u32`: a numpy ufunc's
     /// float64 inner loop on one element (`y` ignored for one input); 1 = the loop
     /// raised a floating-point flag numpy warns about (the interpreter does it).
@@ -157,7 +160,7 @@ pub mod helper {
         "log10", "sqrt",
     ];
 
-    pub const ALL: [&str; 20] = [
+    pub const ALL: [&str; 21] = [
         DEOPT,
         GUARDS,
         POLL,
@@ -177,6 +180,7 @@ pub mod helper {
         ROUND_INT_DIGITS,
         BOX_RESULT,
         LIST_SET,
+        LIST_APPEND,
         UFUNC,
     ];
 }

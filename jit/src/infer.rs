@@ -25,7 +25,7 @@ use crate::snapshot::{
     CO_VARARGS, CO_VARKEYWORDS, CodeSnapshot, CompileRequest, Const, MathFn, ModuleKind, ObjectId,
     OsrLocal, RandomFn,
 };
-use crate::types::{self, Ty};
+use crate::types::{self, MethodKind, Ty};
 
 /// Why a function is not compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -963,6 +963,22 @@ impl FnInfer<'_> {
                     out.stack.push(ty);
                     return Ok(simple(Op::ArrayAttribute(attribute), out));
                 }
+                if let (op::LOAD_METHOD, Ty::List(_)) = (instr.opcode, &owner) {
+                    let name = self
+                        .code
+                        .names
+                        .get(arg as usize)
+                        .map_or("?", String::as_str);
+                    if name != "append" {
+                        return Err(self.refuse(
+                            index,
+                            format!("the list method '{name}' (append is compiled)"),
+                        ));
+                    }
+                    out.stack.push(Ty::Method(MethodKind::ListAppend));
+                    out.stack.push(owner);
+                    return Ok(simple(Op::LoadMethod(MethodKind::ListAppend), out));
+                }
                 let Ty::Object(id) = owner else {
                     return Err(self.refuse(index, format!("attribute access on a {owner}")));
                 };
@@ -1622,6 +1638,27 @@ impl FnInfer<'_> {
         let args = self.pop_n(index, &mut out.stack, nargs)?;
         let callee = self.pop(index, &mut out.stack)?;
         let marker = self.pop(index, &mut out.stack)?;
+        if let (Ty::Method(MethodKind::ListAppend), Ty::List(_)) = (&marker, &callee) {
+            // A list holds boxed numbers (numpy scalars are not boxed here yet).
+            return match args.as_slice() {
+                [value] if value.is_number() => {
+                    let deopt = self.resume_here(index, state, "list.append");
+                    out.stack.push(Ty::None);
+                    Ok(Transfer {
+                        op: Op::ListAppend { deopt },
+                        successors: vec![(index + 1, out)],
+                        returns: None,
+                    })
+                }
+                _ => Err(self.refuse(
+                    index,
+                    format!(
+                        "list.append of {} (one int, float or bool is compiled)",
+                        types::signature(&args)
+                    ),
+                )),
+            };
+        }
         if marker != Ty::Null {
             return Err(self.refuse(index, "calling a method of an object".to_owned()));
         }

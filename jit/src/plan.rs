@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::snapshot::{BuiltinFn, MathFn, ObjectId, RandomFn};
-use crate::types::Ty;
+use crate::types::{MethodKind, Ty};
 
 /// The state of one local before an instruction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +175,14 @@ pub enum Op {
     LoadAttribute {
         method: bool,
         value: Box<Op>,
+    },
+    /// LOAD_METHOD of a list method: pop the list, push the method, push the list.
+    LoadMethod(MethodKind),
+    /// `list.append(value)` of a number (the method, the list and the value popped;
+    /// None pushed); `deopt` when the list cannot grow (the interpreter raises
+    /// MemoryError).
+    ListAppend {
+        deopt: DeoptId,
     },
     /// `array.shape`, `array.size` or `array.ndim` of a numpy array (popped).
     ArrayAttribute(ArrayAttribute),

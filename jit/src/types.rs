@@ -70,6 +70,9 @@ pub enum Ty {
     Zip(Vec<Ty>),
     /// The NULL CPython pushes before some callables.
     Null,
+    /// The method LOAD_METHOD pushes before its object (a method descriptor of the
+    /// object's type); no machine value.
+    Method(MethodKind),
     /// A specific object resolved at snapshot time (a function, a module, a builtin).
     Object(ObjectId),
 }
@@ -90,7 +93,7 @@ impl Ty {
             Ty::TupleIter(tuple) => tuple.slots() + 1,
             Ty::Enumerate(inner) => 1 + inner.slots(),
             Ty::Zip(inners) => inners.iter().map(Ty::slots).sum(),
-            Ty::None | Ty::Null | Ty::Object(_) => 0,
+            Ty::None | Ty::Null | Ty::Object(_) | Ty::Method(_) => 0,
         }
     }
 
@@ -221,6 +224,7 @@ impl fmt::Display for Ty {
                 write!(f, "zip[{}]", names.join(", "))
             }
             Ty::Null => write!(f, "NULL"),
+            Ty::Method(MethodKind::ListAppend) => write!(f, "list.append"),
             Ty::Object(id) => write!(f, "object#{id}"),
         }
     }
@@ -319,6 +323,12 @@ impl ArrayKind {
             _ => None,
         }
     }
+}
+
+/// A method of a builtin type compiled code calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MethodKind {
+    ListAppend,
 }
 
 /// The item type of a numpy array compiled code works with (native byte order).

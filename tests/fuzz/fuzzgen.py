@@ -18,8 +18,8 @@ both signs, inf, nan, domain errors), branches, `for` over `range()` and `while`
 call), module constants and calls between the generated functions. About a quarter take
 a list or an `array.array` too (SEQUENCE_ITEMS): items read by index (in and out of
 range) and by iteration, `len`, items stored (ints out of an array's range, floats into
-int arrays), the sequence returned; lists sometimes hold an item of another type or an
-int beyond 60 bits.
+int arrays), numbers appended to lists (not while the list is iterated), the sequence
+returned; lists sometimes hold an item of another type or an int beyond 60 bits.
 """
 
 import argparse
@@ -102,6 +102,7 @@ class Generator:
         self.lines = []
         self.counter = 0
         self.uses_random = False
+        self.iterating = set()  # sequences a loop runs over here (no appends to them)
 
     # -- expressions ------------------------------------------------------------------
 
@@ -272,6 +273,14 @@ class Generator:
 
     def statement(self, indent, loop_depth):
         rng = self.rng
+        lists = [n for n, t in self.types.items()
+                 if t.startswith("list") and n not in self.iterating]
+        if lists and rng.random() < 0.08:
+            sequence = rng.choice(lists)
+            item = SEQUENCE_ITEMS[self.types[sequence]]
+            value = self.expression(rng.choice([item, item, "int", "float", "bool"]))
+            self.emit(indent, f"{sequence}.append({value})")
+            return
         choice = rng.random()
         if choice < 0.35 or len(self.types) < 2:
             ty = rng.choice(["int", "float", "int", "bool"])
@@ -327,7 +336,9 @@ class Generator:
                 name = self.fresh()
                 self.emit(indent, f"for {name} in {sequence}:")
                 self.types[name] = item
+                self.iterating.add(sequence)
                 self.loop_body(indent + 1, loop_depth + 1)
+                self.iterating.discard(sequence)
             else:
                 value = self.expression(rng.choice([item, item, "int", "float", "bool"]))
                 self.emit(indent, f"{sequence}[{self.index(sequence)}] = {value}")

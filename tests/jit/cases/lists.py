@@ -121,6 +121,43 @@ class Floats(list):
     pass
 
 
+def collect(a, out):
+    # list.append of numbers into a list the caller holds.
+    for x in a:
+        if x > 1.0:
+            out.append(x * 2)
+    return len(out), out
+
+
+def grow_while_iterating(a):
+    # The list grows inside the loop that iterates it, as python3 sees it.
+    n = 0
+    for x in a:
+        if x < 10:
+            a.append(x + 5)
+        n += 1
+    return n, a
+
+
+def append_kinds(out, k):
+    out.append(k)
+    out.append(k * 0.5)
+    out.append(k > 2)
+    out.append(k * k)  # overflowing 64 bits: the interpreter appends the big int
+    return out
+
+
+def append_to_itself(a):
+    for i in range(3):
+        a.append(a[i] + a[-1])
+    return a
+
+
+def other_list_methods(a):
+    a.insert(0, 1.0)
+    return a
+
+
 SHARED = [1.0, 2.0, 3.0, 4.0]
 
 
@@ -149,4 +186,9 @@ CASES = [
     (accumulate_into, [([1.0, 2.0, 3.0], [0.5, 0.0, 0.0]), (SHARED, SHARED)]),
     (same_object, [([1.0, 2.0],)], {"expect": "any"}),
     (slice_sum, [([1.0, 2.0, 3.0],)], {"expect": "any"}),
+    (collect, [([0.5, 1.5, 2.5], []), ([2.0], [1.0, "kept"]), ([], []), ([3, 4], [])]),
+    (grow_while_iterating, [([1, 2, 30],), ([],), ([9.5],)]),
+    (append_kinds, [([], 3), ([1.0], -7), ([], 2**40), ([], 2**62)]),
+    (append_to_itself, [([1, 2, 3],), ([0.5, 1.5, 2.5],), ([2**62, 2**62, 2**62],), ([1, 2],)]),
+    (other_list_methods, [([2.0],)], {"expect": "refused"}),
 ]

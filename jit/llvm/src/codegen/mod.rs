@@ -266,6 +266,11 @@ impl<'c> Gen<'c> {
                 vec![p.into(), i64t.into(), i32t.into(), i64t.into()],
             ),
             (
+                helper::LIST_APPEND,
+                i32t.into(),
+                vec![p.into(), i32t.into(), i64t.into()],
+            ),
+            (
                 helper::UFUNC,
                 i32t.into(),
                 vec![
@@ -379,7 +384,7 @@ impl<'c> Gen<'c> {
                 self.flat_types(inner, out);
             }
             Ty::Zip(inners) => inners.iter().for_each(|t| self.flat_types(t, out)),
-            Ty::None | Ty::Null | Ty::Object(_) => {}
+            Ty::None | Ty::Null | Ty::Object(_) | Ty::Method(_) => {}
         }
     }
 

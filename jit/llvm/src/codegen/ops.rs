@@ -92,6 +92,14 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.pop()?;
                 self.goto(next)
             }
+            Op::LoadMethod(kind) => {
+                let ty = self.stack_type(0)?;
+                let list = self.pop()?;
+                self.push(Ty::Method(*kind), Cv::Marker)?;
+                self.push(ty, list)?;
+                self.goto(next)
+            }
+            Op::ListAppend { deopt } => self.emit_list_append(*deopt),
             Op::Copy(n) => {
                 let depth = self.types.len() - *n as usize;
                 let ty = self.types[depth].clone();

@@ -352,18 +352,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             self.array_store(object, kind, position, &value, deopt)?;
             return self.goto(self.step + 1);
         }
-        let (kind, bits) = match &value {
-            Cv::Int(i) => (0, *i),
-            Cv::Float(x) => (
-                1,
-                self.b()
-                    .build_bit_cast(*x, g.i64t, "")
-                    .map_err(err)?
-                    .into_int_value(),
-            ),
-            Cv::Bool(b) => (2, self.b().build_int_z_extend(*b, g.i64t, "").map_err(err)?),
-            other => return Err(format!("internal: storing {other:?} into a list")),
-        };
+        let (kind, bits) = self.number_code(&value)?;
         let i = self.as_i64(&index)?;
         let status = self
             .call_value(
@@ -378,6 +367,48 @@ impl<'g, 'c> FnGen<'g, 'c> {
             .into_int_value();
         let failed = self.icmp(IntPredicate::NE, status, g.i32t.const_zero())?;
         self.deopt_if(failed, deopt)?;
+        self.goto(self.step + 1)
+    }
+
+    /// A number as the helpers take it: (0, an int), (1, a float's bits), (2, a bool).
+    fn number_code(&self, value: &Cv<'c>) -> Res<(u64, IntValue<'c>)> {
+        let g = self.g;
+        Ok(match value {
+            Cv::Int(i) => (0, *i),
+            Cv::Float(x) => (
+                1,
+                self.b()
+                    .build_bit_cast(*x, g.i64t, "")
+                    .map_err(err)?
+                    .into_int_value(),
+            ),
+            Cv::Bool(b) => (2, self.b().build_int_z_extend(*b, g.i64t, "").map_err(err)?),
+            other => return Err(format!("internal: {other:?} as a list item")),
+        })
+    }
+
+    /// `list.append(value)`: the method, the list and the value on the stack.
+    pub(super) fn emit_list_append(&mut self, deopt: DeoptId) -> Res<()> {
+        let g = self.g;
+        let value = self.pop()?;
+        let Cv::Obj(list) = self.pop()? else {
+            return Err("internal: appending to a non-list".to_owned());
+        };
+        self.pop()?; // the method
+        let (kind, bits) = self.number_code(&value)?;
+        let status = self
+            .call_value(
+                helper::LIST_APPEND,
+                &[
+                    list.into(),
+                    g.i32t.const_int(kind, false).into(),
+                    bits.into(),
+                ],
+            )?
+            .into_int_value();
+        let failed = self.icmp(IntPredicate::NE, status, g.i32t.const_zero())?;
+        self.deopt_if(failed, deopt)?;
+        self.push(Ty::None, Cv::None)?;
         self.goto(self.step + 1)
     }
 }
