@@ -123,6 +123,10 @@ fn runtime_helpers() -> Vec<(&'static str, u64)> {
             crate::values::pyopt_list_append as *const () as usize as u64,
         ),
         (
+            helper::ARRAY_SUM,
+            crate::ufunc::pyopt_array_sum as *const () as usize as u64,
+        ),
+        (
             helper::UFUNC,
             crate::ufunc::pyopt_ufunc as *const () as usize as u64,
         ),

@@ -142,3 +142,144 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_ufunc(
     }
     0
 }
+
+/// `numpy.add`'s float64 and float32 inner loops, with their data, as numpy's
+/// `ndarray.sum` runs them (it holds the original `numpy.add`, whatever the module's
+/// attribute is later): found once, when numpy has been imported.
+struct AddLoops {
+    float64: (usize, usize),
+    float32: (usize, usize),
+}
+
+static ADD_LOOPS: std::sync::OnceLock<Option<AddLoops>> = std::sync::OnceLock::new();
+
+fn add_loops() -> Option<&'static AddLoops> {
+    ADD_LOOPS
+        .get_or_init(|| {
+            Python::attach(|py| {
+                let add = py.import("numpy").ok()?.getattr("add").ok()?;
+                let ufunc_type = py.import("numpy").ok()?.getattr("ufunc").ok()?;
+                if !add.get_type().is(&ufunc_type) {
+                    return None;
+                }
+                let loops = float64_loops(&add)?;
+                let index_of = |signature: &str| loops.iter().position(|s| s == signature);
+                let (double, single) = (index_of("dd->d")?, index_of("ff->f")?);
+                // SAFETY: an exact ufunc `float64_loops` checked; both indices are
+                // below its `ntypes`. The pointers stay valid while numpy is loaded
+                // (extension modules are never unloaded).
+                unsafe {
+                    let base = add.as_ptr().cast::<u8>();
+                    let types = base.add(TYPES).cast::<*const u8>().read();
+                    const NPY_FLOAT: u8 = 11;
+                    if std::slice::from_raw_parts(types.add(single * 3), 3) != [NPY_FLOAT; 3] {
+                        return None;
+                    }
+                    let functions = base.add(FUNCTIONS).cast::<*const usize>().read();
+                    let data = base.add(DATA).cast::<*const usize>().read();
+                    let entry = |index: usize| {
+                        let data = if data.is_null() {
+                            0
+                        } else {
+                            data.add(index).read()
+                        };
+                        (functions.add(index).read(), data)
+                    };
+                    let (float64, float32) = (entry(double), entry(single));
+                    (float64.0 != 0 && float32.0 != 0).then_some(AddLoops { float64, float32 })
+                }
+            })
+        })
+        .as_ref()
+}
+
+/// `pyopt_array_sum`: `array.sum()` of a 1-d array of the dtype numbered `type_num`
+/// (numpy's), written to `out` (a double's or a float32's value as a double's bits,
+/// or an int64). Floats: numpy's own add loop in its reduce form over the items from
+/// 0.0 (numpy's pairwise summation, bit for bit); 1 when it raised a flag numpy warns
+/// about. Integers and bools: their int64 sum, which wraps as numpy's does.
+///
+/// # Safety
+/// `array` is a live aligned 1-d array of that dtype in native byte order (compiled
+/// code's guard); `out` is writable.
+pub(crate) unsafe extern "C-unwind" fn pyopt_array_sum(
+    array: *const u8,
+    type_num: u32,
+    out: *mut i64,
+) -> u32 {
+    use pyopt_jit::types::Dtype;
+    // SAFETY: per the contract (`PyArrayObject_fields`: data at 16, dimensions at 32,
+    // strides at 40).
+    unsafe {
+        let data = array.add(16).cast::<*mut u8>().read();
+        let n = array.add(32).cast::<*const isize>().read().read();
+        let stride = array.add(40).cast::<*const isize>().read().read();
+        let item = |k: isize| data.offset(k * stride);
+        let Some(dtype) = Dtype::from_type_num(type_num as i32) else {
+            return 1;
+        };
+        let float_loop = match dtype {
+            Dtype::F64 | Dtype::F32 => {
+                let Some(loops) = add_loops() else {
+                    return 1;
+                };
+                Some(if dtype == Dtype::F64 {
+                    loops.float64
+                } else {
+                    loops.float32
+                })
+            }
+            _ => None,
+        };
+        if let Some((function, loop_data)) = float_loop {
+            let inner: InnerLoop = std::mem::transmute::<usize, InnerLoop>(function);
+            let mut wide = 0.0f64;
+            let mut single = 0.0f32;
+            let accumulator: *mut c_char = if dtype == Dtype::F64 {
+                (&raw mut wide).cast()
+            } else {
+                (&raw mut single).cast()
+            };
+            if n > 0 {
+                let mut args: [*mut c_char; 3] = [accumulator, data.cast(), accumulator];
+                let dimensions = [n];
+                let steps = [0, stride, 0];
+                let watched = fenv::INVALID | fenv::DIVBYZERO | fenv::OVERFLOW;
+                if fetestexcept(watched) != 0 {
+                    feclearexcept(watched);
+                }
+                inner(
+                    args.as_mut_ptr(),
+                    dimensions.as_ptr(),
+                    steps.as_ptr(),
+                    loop_data as *mut c_void,
+                );
+                if fetestexcept(watched) != 0 {
+                    return 1;
+                }
+            }
+            let value = if dtype == Dtype::F64 {
+                wide
+            } else {
+                f64::from(single)
+            };
+            *out = value.to_bits() as i64;
+            return 0;
+        }
+        let mut total: i64 = 0;
+        for k in 0..n {
+            let p = item(k);
+            let v = match dtype {
+                Dtype::I64 => p.cast::<i64>().read(),
+                Dtype::I32 => i64::from(p.cast::<i32>().read()),
+                Dtype::I8 => i64::from(p.cast::<i8>().read()),
+                Dtype::U8 => i64::from(p.read()),
+                Dtype::Bool => i64::from(p.read() != 0),
+                Dtype::F64 | Dtype::F32 => 0,
+            };
+            total = total.wrapping_add(v);
+        }
+        *out = total;
+    }
+    0
+}

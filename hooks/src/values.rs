@@ -194,6 +194,9 @@ pub fn materialize<'py>(
         }
         // The method descriptor LOAD_METHOD found on the type.
         Ty::Method(MethodKind::ListAppend) => builtin(py, "list")?.getattr("append")?,
+        Ty::Method(MethodKind::ArraySum) => {
+            py.import("numpy")?.getattr("ndarray")?.getattr("sum")?
+        }
         Ty::Null | Ty::Object(_) => {
             return Err(pyo3::exceptions::PyRuntimeError::new_err(
                 "pyopt internal error: materializing a marker",

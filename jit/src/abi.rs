@@ -138,6 +138,9 @@ pub mod helper {
     /// `(list, kind: u32, bits: i64) -> u32`: `list.append(value)`, the value coded as
     /// for `LIST_SET`; 1 = out of memory (the interpreter raises MemoryError).
     pub const LIST_APPEND: &str = "pyopt_list_append";
+    /// `(array, type_num: u32, *mut i64) -> u32`: `array.sum()` of a 1-d array (a
+    /// float's bits or an int64); 1 = numpy would warn (the interpreter does it).
+    pub const ARRAY_SUM: &str = "pyopt_array_sum";
     /// `(ufunc, loop: u32, nin: u32, x: f64, y: f64, *mut f64) -> u32`: a numpy ufunc's
     /// float64 inner loop on one element (`y` ignored for one input); 1 = the loop
     /// raised a floating-point flag numpy warns about (the interpreter does it).
@@ -160,7 +163,7 @@ pub mod helper {
         "log10", "sqrt",
     ];
 
-    pub const ALL: [&str; 21] = [
+    pub const ALL: [&str; 22] = [
         DEOPT,
         GUARDS,
         POLL,
@@ -182,6 +185,7 @@ pub mod helper {
         LIST_SET,
         LIST_APPEND,
         UFUNC,
+        ARRAY_SUM,
     ];
 }
 

@@ -25,7 +25,7 @@ use crate::snapshot::{
     CO_VARARGS, CO_VARKEYWORDS, CodeSnapshot, CompileRequest, Const, MathFn, ModuleKind, ObjectId,
     OsrLocal, RandomFn,
 };
-use crate::types::{self, MethodKind, Ty};
+use crate::types::{self, Dtype, MethodKind, Ty};
 
 /// Why a function is not compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -963,6 +963,25 @@ impl FnInfer<'_> {
                     out.stack.push(ty);
                     return Ok(simple(Op::ArrayAttribute(attribute), out));
                 }
+                if let (op::LOAD_METHOD, Ty::NdArray(dtype, ndim)) = (instr.opcode, &owner) {
+                    let name = self
+                        .code
+                        .names
+                        .get(arg as usize)
+                        .map_or("?", String::as_str);
+                    if name != "sum" || *ndim != 1 || *dtype == Dtype::U8 {
+                        return Err(self.refuse(
+                            index,
+                            format!(
+                                "the array method '{name}' of a {owner} (sum() of a 1-d array \
+                                 of float64, float32, int64, int32, int8 or bool is compiled)"
+                            ),
+                        ));
+                    }
+                    out.stack.push(Ty::Method(MethodKind::ArraySum));
+                    out.stack.push(owner);
+                    return Ok(simple(Op::LoadMethod(MethodKind::ArraySum), out));
+                }
                 if let (op::LOAD_METHOD, Ty::List(_)) = (instr.opcode, &owner) {
                     let name = self
                         .code
@@ -1658,6 +1677,23 @@ impl FnInfer<'_> {
                     ),
                 )),
             };
+        }
+        if let (Ty::Method(MethodKind::ArraySum), Ty::NdArray(dtype, 1)) = (&marker, &callee) {
+            if !args.is_empty() {
+                return Err(self.refuse(index, "sum() with arguments".to_owned()));
+            }
+            let dtype = *dtype;
+            let deopt = self.resume_here(index, state, "numpy warning in sum()");
+            // numpy sums integers and bools as int64.
+            out.stack.push(match dtype {
+                Dtype::F64 | Dtype::F32 => dtype.scalar(),
+                _ => Ty::NpScalar(Dtype::I64),
+            });
+            return Ok(Transfer {
+                op: Op::ArraySum { dtype, deopt },
+                successors: vec![(index + 1, out)],
+                returns: None,
+            });
         }
         if marker != Ty::Null {
             return Err(self.refuse(index, "calling a method of an object".to_owned()));

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::snapshot::{BuiltinFn, MathFn, ObjectId, RandomFn};
-use crate::types::{MethodKind, Ty};
+use crate::types::{Dtype, MethodKind, Ty};
 
 /// The state of one local before an instruction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,12 +176,20 @@ pub enum Op {
         method: bool,
         value: Box<Op>,
     },
-    /// LOAD_METHOD of a list method: pop the list, push the method, push the list.
+    /// LOAD_METHOD of a list's or an array's method: pop the object, push the method,
+    /// push the object.
     LoadMethod(MethodKind),
     /// `list.append(value)` of a number (the method, the list and the value popped;
     /// None pushed); `deopt` when the list cannot grow (the interpreter raises
     /// MemoryError).
     ListAppend {
+        deopt: DeoptId,
+    },
+    /// `array.sum()` of a 1-d array of `dtype` (the method and the array popped, the
+    /// sum pushed as numpy's scalar); `deopt` when numpy would warn (a float sum that
+    /// overflowed or is invalid).
+    ArraySum {
+        dtype: Dtype,
         deopt: DeoptId,
     },
     /// `array.shape`, `array.size` or `array.ndim` of a numpy array (popped).

@@ -225,6 +225,7 @@ impl fmt::Display for Ty {
             }
             Ty::Null => write!(f, "NULL"),
             Ty::Method(MethodKind::ListAppend) => write!(f, "list.append"),
+            Ty::Method(MethodKind::ArraySum) => write!(f, "ndarray.sum"),
             Ty::Object(id) => write!(f, "object#{id}"),
         }
     }
@@ -329,6 +330,8 @@ impl ArrayKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum MethodKind {
     ListAppend,
+    /// `ndarray.sum`.
+    ArraySum,
 }
 
 /// The item type of a numpy array compiled code works with (native byte order).

@@ -230,6 +230,26 @@ def int_pair(a):
     return s, s  # a tuple of an int that may be numpy's: not compiled yet
 
 
+def array_sum(a):
+    # numpy's own pairwise summation for floats (bit for bit), int64 sums for ints.
+    return a.sum()
+
+
+def normalized_total(a):
+    s = 0.0
+    for x in a:
+        s += x / a.sum()
+    return s
+
+
+def sum_views(n):
+    rng = np.random.default_rng(n)
+    base = rng.standard_normal(3 * n) * 1e3
+    views = [base[:n], base[::3][:n], base[::-1][:n], base[::-2][:n]]
+    views += [v.astype(d) for v in views[:2] for d in (np.float32, np.int64, np.int32, np.int8, np.bool_)]
+    return [(v,) for v in views]
+
+
 F32 = arr([0.1, 0.2, 3.4028235e38, -2.5], np.float32)
 I8 = arr([100, -128, 127, 3], np.int8)
 U8 = arr([200, 0, 3, 255], np.uint8)
@@ -310,6 +330,12 @@ SPLIT_CASES = [
     (int_half, [(arr([1, 2], np.int64),), (arr([], np.int64),), (arr([1], np.uint8),)]),
     (int_below, [(arr([1, 2], np.int64),), (arr([], np.int64),), (arr([1], np.uint8),)]),
     (int_pair, [(arr([1, 2], np.int64),)], {"i8": {"expect": "refused"}}),
+    (array_sum, [args for n in (0, 1, 2, 9, 128, 129, 1000, 8193, 50000) for args in sum_views(n)]
+     + [(arr([-0.0], np.float64),), (arr([1e308, 1e308], np.float64),), (arr([np.inf, -np.inf], np.float64),),
+        (arr([np.nan, 1.0], np.float64),), (arr([3e38, 3e38], np.float32),), (arr([2**62, 2**62], np.int64),),
+        (arr([200, 100], np.uint8),), (np.ones((2, 2)),)],
+     {"u1": {"expect": "refused"}}),
+    (normalized_total, [(arr([1.0, 3.0], np.float64),), (arr([0.0, 0.0], np.float64),), (arr([2, 6], np.int32),)]),
     # Calling numpy's scalar types is not compiled yet.
     (f32_sum, [(arr([0.1] * 10, np.float32),), (arr([], np.float32),), (arr([1e38] * 5, np.float32),)],
      {"f4": {"expect": "refused"}}),

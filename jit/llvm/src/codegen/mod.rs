@@ -271,6 +271,11 @@ impl<'c> Gen<'c> {
                 vec![p.into(), i32t.into(), i64t.into()],
             ),
             (
+                helper::ARRAY_SUM,
+                i32t.into(),
+                vec![p.into(), i32t.into(), p.into()],
+            ),
+            (
                 helper::UFUNC,
                 i32t.into(),
                 vec![

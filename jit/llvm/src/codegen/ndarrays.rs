@@ -335,6 +335,30 @@ impl<'g, 'c> FnGen<'g, 'c> {
         )
     }
 
+    /// `array.sum()` of a 1-d array of `dtype`, as numpy's scalar (the helper runs
+    /// numpy's own add loop for floats); a warning numpy would give hands over.
+    pub(super) fn array_sum(
+        &mut self,
+        array: PointerValue<'c>,
+        dtype: Dtype,
+        deopt: DeoptId,
+    ) -> Res<(Ty, Cv<'c>)> {
+        let g = self.g;
+        let type_num = g.i32t.const_int(dtype.type_num() as u64, false);
+        let bits = self.status_call_i64(
+            helper::ARRAY_SUM,
+            vec![array.into(), type_num.into()],
+            deopt,
+        )?;
+        Ok(match dtype {
+            Dtype::F64 | Dtype::F32 => {
+                let x = self.b().build_bit_cast(bits, g.f64t, "").map_err(err)?;
+                (dtype.scalar(), Cv::Float(x.into_float_value()))
+            }
+            _ => (Ty::NpScalar(Dtype::I64), Cv::Int(bits)),
+        })
+    }
+
     /// `numpy.sqrt(x)`: numpy's float64 loop computes IEEE's correctly rounded square
     /// root, as the machine instruction does; its only flag numpy acts on is invalid,
     /// for an `x` below zero (hands over at `deopt`).

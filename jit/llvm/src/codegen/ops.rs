@@ -100,6 +100,15 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.goto(next)
             }
             Op::ListAppend { deopt } => self.emit_list_append(*deopt),
+            Op::ArraySum { dtype, deopt } => {
+                let Cv::Obj(array) = self.pop()? else {
+                    return Err("internal: sum of a non-array".to_owned());
+                };
+                self.pop()?; // the method
+                let (ty, v) = self.array_sum(array, *dtype, *deopt)?;
+                self.push(ty, v)?;
+                self.goto(next)
+            }
             Op::Copy(n) => {
                 let depth = self.types.len() - *n as usize;
                 let ty = self.types[depth].clone();
