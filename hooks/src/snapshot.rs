@@ -127,6 +127,8 @@ struct Known {
     numpy: Option<Py<PyAny>>,
     numpy_random: Option<Py<PyAny>>,
     numpy_random_draws: Option<NumpyDraws>,
+    /// `numpy.dot` as numpy defines it.
+    numpy_dot: Option<Py<PyAny>>,
 }
 
 /// The methods of numpy's global `RandomState` compiled code draws from, with its bit
@@ -206,7 +208,12 @@ impl Known {
             Some(module) => numpy_draws(py, &modules, module).ok().flatten(),
             None => None,
         };
+        let numpy_dot = numpy
+            .as_ref()
+            .and_then(|numpy| numpy.getattr("dot").ok())
+            .map(Bound::unbind);
         Ok(Known {
+            numpy_dot,
             numpy: numpy.map(Bound::unbind),
             numpy_random: numpy_random.map(Bound::unbind),
             numpy_random_draws,
@@ -636,6 +643,15 @@ impl<'py> Builder<'py> {
         if let Some(kind) = numpy_module {
             let object = self.object_id(value);
             return (Binding::Module { object, kind }, same);
+        }
+        if self
+            .known
+            .numpy_dot
+            .as_ref()
+            .is_some_and(|dot| value.is(dot.bind(self.py)))
+        {
+            let object = self.object_id(value);
+            return (Binding::NumpyDot { object }, same);
         }
         if is_a(value, &NUMPY_UFUNC) {
             let object = self.object_id(value);

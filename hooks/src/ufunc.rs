@@ -283,3 +283,136 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_array_sum(
     }
     0
 }
+
+/// numpy's float64 `dotfunc` (`PyArray_ArrFuncs.dotfunc` of the float64 dtype, which
+/// `numpy.dot` of two 1-d arrays runs: BLAS's ddot for positive strides), found once
+/// through numpy 2's C API table and checked on a known product.
+static DOT: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+
+/// `PyArray_DotFunc`.
+type DotFunc = unsafe extern "C" fn(
+    ip1: *mut c_char,
+    is1: isize,
+    ip2: *mut c_char,
+    is2: isize,
+    op: *mut c_char,
+    n: isize,
+    ignored: *mut c_void,
+);
+
+/// `_PyDataType_GetArrFuncs` is entry 365 of numpy 2's `_ARRAY_API` table; in
+/// `PyArray_ArrFuncs`, `dotfunc` follows 21 casts and six functions.
+const GET_ARRFUNCS: usize = 365;
+const DOTFUNC: usize = 8 * (21 + 6);
+
+fn dot_function() -> Option<DotFunc> {
+    let address = DOT.get_or_init(|| {
+        Python::attach(|py| {
+            let numpy = py.import("numpy").ok()?;
+            let version: String = numpy.getattr("__version__").ok()?.extract().ok()?;
+            if !version.starts_with("2.") {
+                return None;
+            }
+            let core = py.import("numpy._core._multiarray_umath").ok()?;
+            let capsule = core.getattr("_ARRAY_API").ok()?;
+            let descr = numpy.getattr("dtype").ok()?.call1(("float64",)).ok()?;
+            // SAFETY: numpy 2's API capsule holds its function table; entry 365 is
+            // `_PyDataType_GetArrFuncs(descr)`, which returns the dtype's functions.
+            let dot = unsafe {
+                let table = pyo3::ffi::PyCapsule_GetPointer(capsule.as_ptr(), std::ptr::null())
+                    .cast::<*const c_void>();
+                if table.is_null() {
+                    pyo3::ffi::PyErr_Clear();
+                    return None;
+                }
+                type GetArrFuncs = unsafe extern "C" fn(*mut pyo3::ffi::PyObject) -> *const u8;
+                let get = table.add(GET_ARRFUNCS).read();
+                if get.is_null() {
+                    return None;
+                }
+                let get: GetArrFuncs = std::mem::transmute::<*const c_void, GetArrFuncs>(get);
+                let functions = get(descr.as_ptr());
+                if functions.is_null() {
+                    return None;
+                }
+                functions.add(DOTFUNC).cast::<usize>().read()
+            };
+            if dot == 0 {
+                return None;
+            }
+            // SAFETY: checked on a product of known value before use.
+            let dot_fn = unsafe { std::mem::transmute::<usize, DotFunc>(dot) };
+            let mut a = [1.0f64, 2.0, 3.0];
+            let mut b = [4.0f64, 5.0, 6.0];
+            let mut out = 0.0f64;
+            // SAFETY: three doubles each, contiguous.
+            unsafe {
+                dot_fn(
+                    a.as_mut_ptr().cast(),
+                    8,
+                    b.as_mut_ptr().cast(),
+                    8,
+                    (&raw mut out).cast(),
+                    3,
+                    std::ptr::null_mut(),
+                );
+            }
+            (out == 32.0).then_some(dot)
+        })
+    });
+    // SAFETY: an address checked above to be a working dot function.
+    address.map(|a| unsafe { std::mem::transmute::<usize, DotFunc>(a) })
+}
+
+/// `pyopt_numpy_dot`: `numpy.dot(a, b)` of two 1-d float64 arrays into `out`. Returns
+/// 1 (nothing written) when the lengths differ (numpy raises ValueError), a stride is
+/// not positive (numpy copies such arrays first, summing in another order), or the
+/// product raised a flag numpy warns about.
+///
+/// # Safety
+/// `a` and `b` are live aligned 1-d float64 arrays in native byte order; `out` is
+/// writable.
+pub(crate) unsafe extern "C-unwind" fn pyopt_numpy_dot(
+    a: *const u8,
+    b: *const u8,
+    out: *mut f64,
+) -> u32 {
+    let Some(dot) = dot_function() else {
+        return 1;
+    };
+    // SAFETY: per the contract (`PyArrayObject_fields`: data at 16, dimensions at 32,
+    // strides at 40).
+    unsafe {
+        let field = |array: *const u8| {
+            (
+                array.add(16).cast::<*mut c_char>().read(),
+                array.add(32).cast::<*const isize>().read().read(),
+                array.add(40).cast::<*const isize>().read().read(),
+            )
+        };
+        let (data_a, n, stride_a) = field(a);
+        let (data_b, m, stride_b) = field(b);
+        if n != m || stride_a <= 0 || stride_b <= 0 {
+            return 1;
+        }
+        let mut result = 0.0f64;
+        let watched = fenv::INVALID | fenv::DIVBYZERO | fenv::OVERFLOW;
+        if fetestexcept(watched) != 0 {
+            feclearexcept(watched);
+        }
+        dot(
+            data_a,
+            stride_a,
+            data_b,
+            stride_b,
+            (&raw mut result).cast(),
+            n,
+            std::ptr::null_mut(),
+        );
+        if fetestexcept(watched) != 0 {
+            return 1;
+        }
+        *out = result;
+    }
+    0
+}

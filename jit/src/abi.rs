@@ -141,6 +141,9 @@ pub mod helper {
     /// `(array, type_num: u32, *mut i64) -> u32`: `array.sum()` of a 1-d array (a
     /// float's bits or an int64); 1 = numpy would warn (the interpreter does it).
     pub const ARRAY_SUM: &str = "pyopt_array_sum";
+    /// `(a, b, *mut f64) -> u32`: `numpy.dot` of two 1-d float64 arrays; 1 = the
+    /// interpreter (lengths differ, a stride numpy copies for, a warning).
+    pub const NUMPY_DOT: &str = "pyopt_numpy_dot";
     /// `(ufunc, loop: u32, nin: u32, x: f64, y: f64, *mut f64) -> u32`: a numpy ufunc's
     /// float64 inner loop on one element (`y` ignored for one input); 1 = the loop
     /// raised a floating-point flag numpy warns about (the interpreter does it).
@@ -163,7 +166,7 @@ pub mod helper {
         "log10", "sqrt",
     ];
 
-    pub const ALL: [&str; 22] = [
+    pub const ALL: [&str; 23] = [
         DEOPT,
         GUARDS,
         POLL,
@@ -186,6 +189,7 @@ pub mod helper {
         LIST_APPEND,
         UFUNC,
         ARRAY_SUM,
+        NUMPY_DOT,
     ];
 }
 

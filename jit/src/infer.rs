@@ -73,6 +73,7 @@ enum ObjKind {
         name: String,
         loops: Vec<String>,
     },
+    NumpyDot,
 }
 
 struct UnitState {
@@ -223,6 +224,9 @@ fn record_object(objects: &mut BTreeMap<ObjectId, ObjKind>, binding: &Binding) {
                     loops: loops.clone(),
                 },
             );
+        }
+        Binding::NumpyDot { object } => {
+            objects.insert(*object, ObjKind::NumpyDot);
         }
         Binding::Value(_) | Binding::Unsupported(_) | Binding::Missing => {}
     }
@@ -1630,7 +1634,8 @@ impl FnInfer<'_> {
                 | Binding::Math { object, .. }
                 | Binding::Random { object, .. }
                 | Binding::NumpyRandom { object, .. }
-                | Binding::NumpyUfunc { object, .. },
+                | Binding::NumpyUfunc { object, .. }
+                | Binding::NumpyDot { object },
             ) => Ty::Object(object),
             Some(Binding::Missing) | None => {
                 return Ok(self.deopt_always(index, state, "name not defined"));
@@ -1890,6 +1895,21 @@ impl FnInfer<'_> {
                     }
                 }
             }
+            ObjKind::NumpyDot => match args.as_slice() {
+                [Ty::NdArray(Dtype::F64, 1), Ty::NdArray(Dtype::F64, 1)] => {
+                    let deopt = self.resume_here(index, state, "numpy.dot");
+                    Some((Op::CallNumpyDot { deopt }, Ty::NpFloat))
+                }
+                _ => {
+                    return Err(self.refuse(
+                        index,
+                        format!(
+                            "numpy.dot of {} (two 1-d float64 arrays are compiled)",
+                            types::signature(&args)
+                        ),
+                    ));
+                }
+            },
             ObjKind::Module(_) => {
                 return Err(self.refuse(index, "calling a module".to_owned()));
             }

@@ -185,6 +185,12 @@ pub enum Op {
     ListAppend {
         deopt: DeoptId,
     },
+    /// `numpy.dot(a, b)` of two 1-d float64 arrays: numpy's own float64 dot function;
+    /// `deopt` for lengths that differ, strides numpy copies for, or a floating-point
+    /// warning.
+    CallNumpyDot {
+        deopt: DeoptId,
+    },
     /// `array.sum()` of a 1-d array of `dtype` (the method and the array popped, the
     /// sum pushed as numpy's scalar); `deopt` when numpy would warn (a float sum that
     /// overflowed or is invalid).

@@ -258,6 +258,10 @@ pub enum Binding {
         lock: ObjectId,
         reentrant: bool,
     },
+    /// `numpy.dot`.
+    NumpyDot {
+        object: ObjectId,
+    },
     /// A numpy ufunc with one output; `loops` are its `types` (`"dd->d"`, in numpy's
     /// order, as `ufunc.types` lists them), checked against the ufunc's C struct.
     NumpyUfunc {

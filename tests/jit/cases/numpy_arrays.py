@@ -136,6 +136,26 @@ def total_and_count(a):
     return t
 
 
+def dot(a, b):
+    # numpy's own float64 dot function (BLAS's ddot), bit for bit.
+    return np.dot(a, b)
+
+
+def projections(rows, v):
+    n, m = rows.shape
+    total = 0.0
+    for i in range(n):
+        total += np.dot(v, v) * i
+    return total
+
+
+def dot_pairs(n):
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal(3 * n)
+    b = rng.standard_normal(3 * n)
+    return [(a[:n], b[:n]), (a[::2][:n], b[::3][:n]), (a[::-1][:n], b[:n]), (a[:n], b[::-2][:n])]
+
+
 def f64(values):
     return np.array(values, dtype=np.float64)
 
@@ -170,6 +190,10 @@ CASES = [
     (total_and_count, [(f64([1.0, 2.0]),), (f64([]),)], {"expect": "refused"}),
     (distance_from_zero, [(f64([1.0, 2.0]),), (f64([]),)]),
     (mean_of_squares, [(f64([1.0, 2.0]),), (f64([]),)]),
+    (dot, [pair for n in (0, 1, 3, 8, 33, 1000, 100001) for pair in dot_pairs(n)]
+     + [(f64([1.0, 2.0]), f64([1.0])), (f64([1e308, 1e308]), f64([10.0, 10.0])),
+        (f64([np.inf]), f64([0.0])), (f64([np.nan, 1.0]), f64([1.0, 2.0]))]),
+    (projections, [(np.zeros((3, 2)), f64([3.0, 4.0])), (np.zeros((0, 2)), f64([1.0]))]),
     (store, [(f64([1.0, 2.0]), 0, 5.5), (f64([1.0, 2.0]), 1, 7), (f64([1.0]), 0, True),
              (f64([1.0]), 3, 1.0), (READ_ONLY, 0, 1.0), (f64([1.0]), 0, np.float64(2.5))]),
 ]

@@ -276,6 +276,11 @@ impl<'c> Gen<'c> {
                 vec![p.into(), i32t.into(), p.into()],
             ),
             (
+                helper::NUMPY_DOT,
+                i32t.into(),
+                vec![p.into(), p.into(), p.into()],
+            ),
+            (
                 helper::UFUNC,
                 i32t.into(),
                 vec![

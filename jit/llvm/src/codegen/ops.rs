@@ -100,6 +100,19 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.goto(next)
             }
             Op::ListAppend { deopt } => self.emit_list_append(*deopt),
+            Op::CallNumpyDot { deopt } => {
+                let values = self.pop_args(2)?;
+                let (Cv::Obj(a), Cv::Obj(b)) = (&values[0], &values[1]) else {
+                    return Err("internal: numpy.dot of non-arrays".to_owned());
+                };
+                let x = self.status_call_f64(
+                    helper::NUMPY_DOT,
+                    vec![(*a).into(), (*b).into()],
+                    *deopt,
+                )?;
+                self.push(Ty::NpFloat, Cv::Float(x))?;
+                self.goto(next)
+            }
             Op::ArraySum { dtype, deopt } => {
                 let Cv::Obj(array) = self.pop()? else {
                     return Err("internal: sum of a non-array".to_owned());
