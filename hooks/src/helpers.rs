@@ -127,6 +127,10 @@ fn runtime_helpers() -> Vec<(&'static str, u64)> {
             crate::ufunc::pyopt_array_sum as *const () as usize as u64,
         ),
         (
+            helper::NUMPY_RANDINT,
+            crate::random::pyopt_numpy_randint as *const () as usize as u64,
+        ),
+        (
             helper::NUMPY_DOT,
             crate::ufunc::pyopt_numpy_dot as *const () as usize as u64,
         ),

@@ -1,4 +1,5 @@
-//! `random.random()` and `random.randint()` on the `random` module's own generator.
+//! `random.random()` and `random.randint()` on the `random` module's own generator,
+//! and `numpy.random.randint()` on numpy's global `RandomState`'s bit generator.
 //!
 //! Compiled code advances the very Mersenne Twister state of the `random.Random`
 //! instance (the `_random.Random` object's `index` and `state[624]`), with the same
@@ -106,8 +107,81 @@ pub unsafe extern "C-unwind" fn pyopt_randint(
     }
 }
 
+/// numpy's `bitgen_t`: the state, then `next_uint64`, `next_uint32`, `next_double`.
+#[repr(C)]
+pub struct BitGen {
+    state: *mut std::ffi::c_void,
+    next_uint64: unsafe extern "C" fn(*mut std::ffi::c_void) -> u64,
+    next_uint32: unsafe extern "C" fn(*mut std::ffi::c_void) -> u32,
+}
+
+/// The smallest all-ones mask covering `max`.
+fn mask_covering(max: u64) -> u64 {
+    let mut mask = max;
+    for shift in [1, 2, 4, 8, 16, 32] {
+        mask |= mask >> shift;
+    }
+    mask
+}
+
+/// `pyopt_numpy_randint`: legacy `RandomState.randint(low, high)` (low < high) for
+/// int64: an offset plus a value in `0..=high-low-1` drawn by masked rejection, from
+/// 32-bit draws when the range fits 32 bits and 64-bit draws otherwise (numpy's
+/// `random_bounded_uint64_fill` with `use_masked`, which the legacy API always uses).
+///
+/// # Safety
+/// `bitgen` is the live `bitgen_t` of numpy's global `RandomState`, whose lock is not
+/// held by another thread (compiled code checked); the GIL is held.
+pub unsafe extern "C-unwind" fn pyopt_numpy_randint(
+    bitgen: *const BitGen,
+    low: i64,
+    high: i64,
+) -> i64 {
+    // The inclusive range high - 1 - low, as numpy computes it in uint64.
+    let range = (high as u64).wrapping_sub(1).wrapping_sub(low as u64);
+    // SAFETY: per the contract.
+    let value = unsafe {
+        let bitgen = &*bitgen;
+        let state = bitgen.state;
+        if range == 0 {
+            0
+        } else if range <= u64::from(u32::MAX) {
+            if range == u64::from(u32::MAX) {
+                u64::from((bitgen.next_uint32)(state))
+            } else {
+                let mask = mask_covering(range);
+                loop {
+                    let v = u64::from((bitgen.next_uint32)(state)) & mask;
+                    if v <= range {
+                        break v;
+                    }
+                }
+            }
+        } else if range == u64::MAX {
+            (bitgen.next_uint64)(state)
+        } else {
+            let mask = mask_covering(range);
+            loop {
+                let v = (bitgen.next_uint64)(state) & mask;
+                if v <= range {
+                    break v;
+                }
+            }
+        }
+    };
+    (low as u64).wrapping_add(value) as i64
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn masks_cover_the_range() {
+        assert_eq!(super::mask_covering(5), 7);
+        assert_eq!(super::mask_covering(8), 15);
+        assert_eq!(super::mask_covering(1 << 40), (1 << 41) - 1);
+        assert_eq!(super::mask_covering(u64::MAX - 1), u64::MAX);
+    }
+
     use super::*;
 
     /// The reference MT19937 seeding, to test the generator without Python.

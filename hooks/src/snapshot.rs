@@ -13,7 +13,7 @@ use pyopt_jit::bytecode;
 use pyopt_jit::opcode::op;
 use pyopt_jit::snapshot::{
     Binding, BuiltinFn, CodeSnapshot, CompileRequest, Const, LineRange, MathFn, ModuleKind,
-    ObjectId, OsrRequest, RandomFn,
+    NumpyDraw, ObjectId, OsrRequest, RandomFn,
 };
 use pyopt_jit::types::{ArrayKind, Dtype, Ty};
 
@@ -134,7 +134,7 @@ struct Known {
 /// The methods of numpy's global `RandomState` compiled code draws from, with its bit
 /// generator's capsule and lock.
 struct NumpyDraws {
-    methods: Vec<Py<PyAny>>,
+    methods: Vec<(NumpyDraw, Py<PyAny>)>,
     capsule: Py<PyAny>,
     lock: Py<PyAny>,
     reentrant: bool,
@@ -170,13 +170,19 @@ fn numpy_draws(
         return Ok(None);
     }
     let mut methods = Vec::new();
-    for name in ["random", "random_sample", "rand"] {
+    let names = [
+        ("random", NumpyDraw::Double),
+        ("random_sample", NumpyDraw::Double),
+        ("rand", NumpyDraw::Double),
+        ("randint", NumpyDraw::Randint),
+    ];
+    for (name, kind) in names {
         if let Ok(method) = numpy_random.getattr(name)
             && method
                 .getattr("__self__")
                 .is_ok_and(|owner| owner.is(&state))
         {
-            methods.push(method.unbind());
+            methods.push((kind, method.unbind()));
         }
     }
     Ok(Some(NumpyDraws {
@@ -677,7 +683,11 @@ impl<'py> Builder<'py> {
             };
         }
         if let Some(draws) = &self.known.numpy_random_draws
-            && draws.methods.iter().any(|m| value.is(m.bind(self.py)))
+            && let Some(kind) = draws
+                .methods
+                .iter()
+                .find(|(_, m)| value.is(m.bind(self.py)))
+                .map(|(kind, _)| *kind)
         {
             let (capsule, lock, reentrant) = (
                 draws.capsule.clone_ref(self.py),
@@ -688,6 +698,7 @@ impl<'py> Builder<'py> {
             return (
                 Binding::NumpyRandom {
                     object,
+                    kind,
                     capsule: self.object_id(capsule.bind(self.py)),
                     lock: self.object_id(lock.bind(self.py)),
                     reentrant,

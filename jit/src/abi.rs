@@ -141,6 +141,9 @@ pub mod helper {
     /// `(array, type_num: u32, *mut i64) -> u32`: `array.sum()` of a 1-d array (a
     /// float's bits or an int64); 1 = numpy would warn (the interpreter does it).
     pub const ARRAY_SUM: &str = "pyopt_array_sum";
+    /// `(bitgen, low: i64, high: i64) -> i64`: `randint(low, high)` (low < high) of
+    /// numpy's legacy `RandomState` from its `bitgen_t`.
+    pub const NUMPY_RANDINT: &str = "pyopt_numpy_randint";
     /// `(a, b, *mut f64) -> u32`: `numpy.dot` of two 1-d float64 arrays; 1 = the
     /// interpreter (lengths differ, a stride numpy copies for, a warning).
     pub const NUMPY_DOT: &str = "pyopt_numpy_dot";
@@ -166,7 +169,7 @@ pub mod helper {
         "log10", "sqrt",
     ];
 
-    pub const ALL: [&str; 23] = [
+    pub const ALL: [&str; 24] = [
         DEOPT,
         GUARDS,
         POLL,
@@ -190,6 +193,7 @@ pub mod helper {
         UFUNC,
         ARRAY_SUM,
         NUMPY_DOT,
+        NUMPY_RANDINT,
     ];
 }
 

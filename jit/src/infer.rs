@@ -22,8 +22,8 @@ use crate::plan::{
 };
 use crate::snapshot::{
     Binding, BuiltinFn, CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR, CO_ITERABLE_COROUTINE,
-    CO_VARARGS, CO_VARKEYWORDS, CodeSnapshot, CompileRequest, Const, MathFn, ModuleKind, ObjectId,
-    OsrLocal, RandomFn,
+    CO_VARARGS, CO_VARKEYWORDS, CodeSnapshot, CompileRequest, Const, MathFn, ModuleKind, NumpyDraw,
+    ObjectId, OsrLocal, RandomFn,
 };
 use crate::types::{self, Dtype, MethodKind, Ty};
 
@@ -65,6 +65,7 @@ enum ObjKind {
     Math(MathFn),
     Random(RandomFn, ObjectId),
     NumpyRandom {
+        kind: NumpyDraw,
         capsule: ObjectId,
         lock: ObjectId,
         reentrant: bool,
@@ -199,6 +200,7 @@ fn record_object(objects: &mut BTreeMap<ObjectId, ObjKind>, binding: &Binding) {
         }
         Binding::NumpyRandom {
             object,
+            kind,
             capsule,
             lock,
             reentrant,
@@ -206,6 +208,7 @@ fn record_object(objects: &mut BTreeMap<ObjectId, ObjKind>, binding: &Binding) {
             objects.insert(
                 *object,
                 ObjKind::NumpyRandom {
+                    kind: *kind,
                     capsule: *capsule,
                     lock: *lock,
                     reentrant: *reentrant,
@@ -1853,21 +1856,39 @@ impl FnInfer<'_> {
                 }
             }
             ObjKind::NumpyRandom {
+                kind,
                 capsule,
                 lock,
                 reentrant,
-            } => (nargs == 0).then(|| {
-                let deopt = self.resume_here(index, state, "numpy's random lock is held");
-                (
-                    Op::CallNumpyRandom {
-                        capsule,
-                        lock,
-                        reentrant,
-                        deopt,
-                    },
-                    Ty::Float,
-                )
-            }),
+            } => {
+                // randint(high) or randint(low, high) of ints gives a Python int.
+                let fits = match kind {
+                    NumpyDraw::Double => nargs == 0,
+                    NumpyDraw::Randint => (1..=2).contains(&nargs) && ints,
+                };
+                fits.then(|| {
+                    let deopt = self.resume_here(
+                        index,
+                        state,
+                        "numpy's random lock is held, or randint's bounds are empty",
+                    );
+                    let result = match kind {
+                        NumpyDraw::Double => Ty::Float,
+                        NumpyDraw::Randint => Ty::Int,
+                    };
+                    (
+                        Op::CallNumpyRandom {
+                            kind,
+                            nargs: nargs as u32,
+                            capsule,
+                            lock,
+                            reentrant,
+                            deopt,
+                        },
+                        result,
+                    )
+                })
+            }
             ObjKind::NumpyUfunc { name, loops } => {
                 match crate::numpy::float64_loop(&loops, &args) {
                     Some(loop_index) => {

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::snapshot::{BuiltinFn, MathFn, ObjectId, RandomFn};
+use crate::snapshot::{BuiltinFn, MathFn, NumpyDraw, ObjectId, RandomFn};
 use crate::types::{Dtype, MethodKind, Ty};
 
 /// The state of one local before an instruction.
@@ -263,6 +263,9 @@ pub enum Op {
     /// `numpy.random.random()` (no arguments): a float drawn from numpy's global
     /// stream; `deopt` when another thread holds numpy's lock.
     CallNumpyRandom {
+        /// `Randint` pops its one or two int arguments.
+        kind: NumpyDraw,
+        nargs: u32,
         capsule: ObjectId,
         lock: ObjectId,
         reentrant: bool,

@@ -220,6 +220,15 @@ pub enum ModuleKind {
     NumpyRandom,
 }
 
+/// What a method of numpy's global `RandomState` draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NumpyDraw {
+    /// `random()`, `random_sample()`, `rand()`: a float from `next_double`.
+    Double,
+    /// `randint(high)`, `randint(low, high)`: an int by masked rejection sampling.
+    Randint,
+}
+
 /// What a name referred to when the snapshot was taken.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Binding {
@@ -254,6 +263,7 @@ pub enum Binding {
     /// `_thread.RLock` (`reentrant`) or `_thread.lock` numpy takes around each draw.
     NumpyRandom {
         object: ObjectId,
+        kind: NumpyDraw,
         capsule: ObjectId,
         lock: ObjectId,
         reentrant: bool,

@@ -1,5 +1,5 @@
-"""numpy.random.random(), random_sample() and rand() (no arguments) inside compiled code
-draw exactly numpy's global stream (its RandomState's bit generator), so compiled and
+"""numpy.random.random(), random_sample() and rand() (no arguments) and randint(high) /
+randint(low, high) inside compiled code draw exactly numpy's global stream (its RandomState's bit generator), so compiled and
 interpreted draws interleave; `np.random.seed` and `set_state` apply to both."""
 
 import numpy as np
@@ -39,6 +39,32 @@ def mixed_with_math(n):
     return s
 
 
+def dice(n, sides):
+    counts = 0
+    for _ in range(n):
+        counts += np.random.randint(1, sides + 1)
+    return counts
+
+
+def ranges(low, high):
+    # 32-bit draws for ranges up to 2**32, 64-bit draws beyond; empty ranges raise.
+    total = 0
+    for _ in range(50):
+        total += np.random.randint(low, high) % 1000
+    return total
+
+
+def one_bound(k):
+    return np.random.randint(k) + np.random.randint(k)
+
+
+def mixed_draws(n):
+    s = 0.0
+    for _ in range(n):
+        s += np.random.random() * np.random.randint(10)
+    return s
+
+
 def seed():
     np.random.seed(20261124)
 
@@ -55,6 +81,12 @@ def restore_state():
 
 
 CASES = [
+    (dice, [(1000, 6), (5, 1), (300, 2**31)], {"before": seed, "after": state_after}),
+    (ranges, [(0, 2**32), (0, 2**32 + 1), (-(2**63), 2**63 - 1), (-5, 5), (3, 3), (5, 2), (7, 8),
+              (-(2**62), 2**62)],
+     {"before": seed, "after": state_after}),
+    (one_bound, [(1,), (100,), (0,), (-3,), (2**40,)], {"before": seed, "after": state_after}),
+    (mixed_draws, [(200,)], {"before": seed, "after": state_after}),
     (monte_carlo_pi, [(10000,), (1,)], {"before": seed, "after": state_after}),
     (sample_sum, [(1000,), (0,)], {"before": seed, "after": state_after}),
     (rand_last, [(500,)], {"before": restore_state, "after": state_after}),

@@ -51,7 +51,7 @@ use pyopt_jit::plan::{
     BinOp, CmpOp, DeoptId, DeoptKind, FunctionPlan, Local, Op, StackSlot, State, Test, UnaryOp,
     Unit, Value,
 };
-use pyopt_jit::snapshot::{BuiltinFn, MathFn, RandomFn};
+use pyopt_jit::snapshot::{BuiltinFn, MathFn, NumpyDraw, RandomFn};
 use pyopt_jit::types::Ty;
 
 type Res<T> = Result<T, String>;
@@ -274,6 +274,11 @@ impl<'c> Gen<'c> {
                 helper::ARRAY_SUM,
                 i32t.into(),
                 vec![p.into(), i32t.into(), p.into()],
+            ),
+            (
+                helper::NUMPY_RANDINT,
+                i64t.into(),
+                vec![p.into(), i64t.into(), i64t.into()],
             ),
             (
                 helper::NUMPY_DOT,

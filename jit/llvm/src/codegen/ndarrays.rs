@@ -265,18 +265,17 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.store_dtype(address, dtype, value, deopt)
     }
 
-    /// `numpy.random.random()`: numpy's legacy `random_sample()` with no size draws
-    /// `next_double` of the global `RandomState`'s bit generator under the generator's
-    /// lock; compiled code calls that very function. While another thread holds the
-    /// lock (filling an array with the GIL released, say), hands over at `deopt`: the
-    /// interpreter waits for the lock as numpy does.
-    pub(super) fn numpy_random(
+    /// The `bitgen_t` of numpy's global `RandomState`, whose draws numpy makes under
+    /// the generator's lock; compiled code calls its very functions. While another
+    /// thread holds the lock (filling an array with the GIL released, say), hands over
+    /// at `deopt`: the interpreter waits for the lock as numpy does.
+    pub(super) fn numpy_bit_generator(
         &mut self,
         capsule: ObjectId,
         lock: ObjectId,
         reentrant: bool,
         deopt: DeoptId,
-    ) -> Res<FloatValue<'c>> {
+    ) -> Res<PointerValue<'c>> {
         let g = self.g;
         let capsule = self.object(capsule)?;
         let lock = self.object(lock)?;
@@ -291,7 +290,13 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.deopt_if(held, deopt)?;
         // The capsule's pointer (`PyCapsule.pointer`; snapshot.rs checked its name) is
         // numpy's `bitgen_t`: the state, then next_uint64, next_uint32, next_double.
-        let bitgen = self.load_field_ptr(self.at(capsule, CAPSULE_POINTER)?)?;
+        self.load_field_ptr(self.at(capsule, CAPSULE_POINTER)?)
+    }
+
+    /// `numpy.random.random()` from the bit generator `bitgen`: numpy's legacy
+    /// `random_sample()` with no size is one `next_double`.
+    pub(super) fn numpy_random(&mut self, bitgen: PointerValue<'c>) -> Res<FloatValue<'c>> {
+        let g = self.g;
         let state = self.load_field_ptr(bitgen)?;
         let next_double = self.load_field_ptr(self.at(bitgen, BITGEN_NEXT_DOUBLE)?)?;
         let signature = g.f64t.fn_type(&[g.ptrt.into()], false);
@@ -378,6 +383,30 @@ impl<'g, 'c> FnGen<'g, 'c> {
             .try_as_basic_value()
             .unwrap_basic()
             .into_float_value())
+    }
+
+    /// `numpy.random.randint(high)` or `randint(low, high)` from the bit generator
+    /// `bitgen`: numpy's masked rejection sampling (the helper); empty bounds hand over
+    /// at `deopt` (numpy raises ValueError).
+    pub(super) fn numpy_randint(
+        &mut self,
+        bitgen: PointerValue<'c>,
+        args: &[Cv<'c>],
+        deopt: DeoptId,
+    ) -> Res<IntValue<'c>> {
+        let (low, high) = match args {
+            [high] => (self.const_i64(0), self.as_i64(high)?),
+            [low, high] => (self.as_i64(low)?, self.as_i64(high)?),
+            _ => return Err("internal: randint arity".to_owned()),
+        };
+        let empty = self.icmp(IntPredicate::SGE, low, high)?;
+        self.deopt_if(empty, deopt)?;
+        Ok(self
+            .call_value(
+                helper::NUMPY_RANDINT,
+                &[bitgen.into(), low.into(), high.into()],
+            )?
+            .into_int_value())
     }
 
     /// A number and whether it is numpy's (`Cv::Flagged`'s flag; false for others, true

@@ -453,14 +453,25 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.goto(next)
             }
             Op::CallNumpyRandom {
+                kind,
+                nargs,
                 capsule,
                 lock,
                 reentrant,
                 deopt,
             } => {
-                self.pop_args(0)?;
-                let x = self.numpy_random(*capsule, *lock, *reentrant, *deopt)?;
-                self.push(Ty::Float, Cv::Float(x))?;
+                let args = self.pop_args(*nargs as usize)?;
+                let bitgen = self.numpy_bit_generator(*capsule, *lock, *reentrant, *deopt)?;
+                match kind {
+                    NumpyDraw::Double => {
+                        let x = self.numpy_random(bitgen)?;
+                        self.push(Ty::Float, Cv::Float(x))?;
+                    }
+                    NumpyDraw::Randint => {
+                        let i = self.numpy_randint(bitgen, &args, *deopt)?;
+                        self.push(Ty::Int, Cv::Int(i))?;
+                    }
+                }
                 self.goto(next)
             }
             Op::CallUfunc {
