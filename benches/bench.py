@@ -70,11 +70,14 @@ JIT_KERNELS = [
     ("numpy_stencil", "2-D five-point stencil, 500x500 float64 numpy arrays, 4 sweeps",
      ">= Numba"),
     ("numpy_montecarlo", "monte-carlo pi, 5e6 samples with np.random.random()", ">= Numba"),
+    ("nbody_lists", "n-body on lists (pyperformance's bm_nbody), 5 bodies, 100k steps",
+     ">= 96x (PyPy)"),
 ]
 
 
 # Kernels Numba rejects: it cannot reflect a list of lists back to Python.
-NUMBA_CANNOT = {"matmul_lists"}
+# Numba compiles neither lists of lists nor lists of tuples of lists.
+NUMBA_CANNOT = {"matmul_lists", "nbody_lists"}
 
 
 def numba_available():

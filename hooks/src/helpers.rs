@@ -38,6 +38,7 @@ fn python_objects() -> Vec<(&'static str, u64)> {
             ("PyFloat_Type", &raw mut ffi::PyFloat_Type as u64),
             ("PyLong_Type", &raw mut ffi::PyLong_Type as u64),
             ("PyList_Type", &raw mut ffi::PyList_Type as u64),
+            ("PyTuple_Type", &raw mut ffi::PyTuple_Type as u64),
             ("_Py_TrueStruct", ffi::Py_True() as u64),
             ("_Py_FalseStruct", ffi::Py_False() as u64),
         ]

@@ -380,7 +380,7 @@ fn type_of_depth(value: &Bound<'_, PyAny>, depth: usize) -> Option<Ty> {
         Some(Ty::Float)
     } else if value.is_none() {
         Some(Ty::None)
-    } else if value.is_exact_instance_of::<PyTuple>() && depth < 3 {
+    } else if value.is_exact_instance_of::<PyTuple>() && depth < 4 {
         let tuple = value.cast::<PyTuple>().ok()?;
         if tuple.len() > 16 {
             return None;
@@ -390,13 +390,12 @@ fn type_of_depth(value: &Bound<'_, PyAny>, depth: usize) -> Option<Ty> {
             .map(|item| type_of_depth(&item, depth + 1))
             .collect::<Option<Vec<_>>>()
             .map(Ty::Tuple)
-    } else if value.is_exact_instance_of::<PyList>() && depth < 2 {
+    } else if value.is_exact_instance_of::<PyList>() && depth < 4 {
         // Items are read as the first one's type (checked at every read); an empty
-        // list's as floats. Lists of numbers, and lists of those, also inside tuples.
+        // list's as floats. Numbers, lists and tuples of these (`Ty::is_list_item`).
         let list = value.cast::<PyList>().ok()?;
         let item = match list.get_item(0) {
-            Ok(first) => type_of_depth(&first, depth + 1)
-                .filter(|t| t.is_number() || matches!(t, Ty::List(_)))?,
+            Ok(first) => type_of_depth(&first, depth + 1).filter(Ty::is_list_item)?,
             Err(_) => Ty::Float,
         };
         Some(Ty::List(Box::new(item)))

@@ -153,11 +153,12 @@ pub mod helper {
     pub const UFUNC: &str = "pyopt_ufunc";
 
     /// CPython objects compiled code compares items with (addresses, not functions):
-    /// the exact types of floats, ints and lists, and the two bools.
-    pub const PYTHON_OBJECTS: [&str; 5] = [
+    /// the exact types of floats, ints, lists and tuples, and the two bools.
+    pub const PYTHON_OBJECTS: [&str; 6] = [
         "PyFloat_Type",
         "PyLong_Type",
         "PyList_Type",
+        "PyTuple_Type",
         "_Py_TrueStruct",
         "_Py_FalseStruct",
     ];

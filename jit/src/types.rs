@@ -24,8 +24,9 @@ pub enum Ty {
     Range,
     /// An iterator over a `range`, in the same representation.
     RangeIter,
-    /// A `list` whose items compiled code reads as this number type (`Int`, `Float` or
-    /// `Bool`); every read checks the item, and another type hands over. One slot: the
+    /// A `list` whose items compiled code reads as this type (a number, a list, or a
+    /// tuple of these: `Ty::is_list_item`); every read checks the item, and another
+    /// type hands over. One slot: the
     /// object, borrowed (the caller's arguments or the running frame hold it; compiled
     /// code never makes a list, so it never holds the only reference).
     List(Box<Ty>),
@@ -103,10 +104,20 @@ impl Ty {
         match self {
             Ty::Int | Ty::Float | Ty::Bool | Ty::None => true,
             Ty::Tuple(items) => items.iter().all(Ty::is_value),
-            Ty::List(item) => item.is_number() || matches!(**item, Ty::List(_)),
+            Ty::List(item) => item.is_list_item(),
             Ty::Array(_) | Ty::NdArray(..) | Ty::NpFloat | Ty::NpBool | Ty::NpScalar(_) => true,
             Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => true,
             _ => false,
+        }
+    }
+
+    /// Whether compiled code reads list items as this type (checking each read): a
+    /// number, a list of these, or a tuple of these.
+    pub fn is_list_item(&self) -> bool {
+        match self {
+            Ty::List(item) => item.is_list_item(),
+            Ty::Tuple(items) => !items.is_empty() && items.iter().all(Ty::is_list_item),
+            other => other.is_number(),
         }
     }
 

@@ -63,7 +63,65 @@ def scale_rows(m, k):
     return m
 
 
+def advance(dt, n, bodies, pairs):
+    # pyperformance's n-body: lists of tuples of lists, updated in place.
+    for _ in range(n):
+        for (([x1, y1, z1], v1, m1), ([x2, y2, z2], v2, m2)) in pairs:
+            dx = x1 - x2
+            dy = y1 - y2
+            dz = z1 - z2
+            mag = dt * ((dx * dx + dy * dy + dz * dz) ** (-1.5))
+            b1m = m1 * mag
+            b2m = m2 * mag
+            v1[0] -= dx * b2m
+            v1[1] -= dy * b2m
+            v1[2] -= dz * b2m
+            v2[0] += dx * b1m
+            v2[1] += dy * b1m
+            v2[2] += dz * b1m
+        for (r, [vx, vy, vz], m) in bodies:
+            r[0] += dt * vx
+            r[1] += dt * vy
+            r[2] += dt * vz
+    return bodies
+
+
+def system():
+    bodies = [([0.0, 0.0, 0.0], [0.0, 0.0, 0.0], 39.47),
+              ([4.84, -1.16, -0.10], [0.60, 2.81, -0.02], 0.037),
+              ([8.34, 4.12, -0.40], [-1.01, 1.82, 0.008], 0.011)]
+    return bodies, [(bodies[i], bodies[j]) for i in range(3) for j in range(i + 1, 3)]
+
+
+def odd_systems():
+    bodies, pairs = system()
+    short = [(bodies[0], bodies[1]), ((bodies[1][0], bodies[1][1]), bodies[2])]
+    stray = [(bodies[0], bodies[1]), (bodies[1], (bodies[2][0], [1.0, 2.0, "v"], 0.5))]
+    as_int = [(bodies[0], (bodies[1][0], bodies[1][1], 3))]
+    return [(0.01, 2, bodies, short), (0.01, 2, bodies, stray), (0.01, 2, bodies, as_int)]
+
+
+def pair_sum(pairs):
+    s = 0.0
+    for (a, b) in pairs:
+        s += a * b
+    return s
+
+
+def keep_old_item(values):
+    # The float a store replaces is also held here: it must stay what it was.
+    kept = values[0]
+    values[0] = kept * 2.0
+    values[1] += 1.0
+    return kept, values
+
+
+SHARED_FLOAT = 1.5
+
 CASES = [
+    (advance, [(0.01, 10, *system()), (0.01, 0, *system())] + odd_systems()),
+    (pair_sum, [([(1.0, 2.0), (3.0, 4.0)],), ([(1.0, 2.0), (3.0,)],), ([(1.0, 2.0), (3.0, "x")],), ([],)]),
+    (keep_old_item, [([0.5, 0.25],), ([SHARED_FLOAT, SHARED_FLOAT],), ([1.0, 2.0],)]),
     (trace, [([[1.0, 2.0], [3.0, 4.0]],), ([],), ([[1.0]],), ([[1.0], 2.0],), ([[1.0, 2.0], [3.0]],)]),
     (matmul, [([[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]], [[0.0, 0.0], [0.0, 0.0]]),
               ([[1.0, 2.0, 3.0]], [[1.0], [2.0], [3.0]], [[0.0]]),

@@ -152,6 +152,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.tagged_load(ty, ptr, self.g.tags.element)
     }
 
+    /// A store into an object's field (a float's value overwritten in place).
+    pub(super) fn store_field(&self, ptr: PointerValue<'c>, value: BasicValueEnum<'c>) -> Res<()> {
+        let store = self.b().build_store(ptr, value).map_err(err)?;
+        self.tag(store, self.g.tags.field)
+    }
+
     pub(super) fn store_item(&self, ptr: PointerValue<'c>, value: BasicValueEnum<'c>) -> Res<()> {
         let store = self.b().build_store(ptr, value).map_err(err)?;
         self.tag(store, self.g.tags.element)

@@ -15,6 +15,8 @@ const OB_TYPE: u64 = 8;
 const ITEMS: u64 = 24;
 /// `PyFloatObject.ob_fval`.
 const FLOAT_VALUE: u64 = 16;
+/// `PyTupleObject.ob_item`.
+const TUPLE_ITEMS: u64 = 24;
 /// `PyLongObject.ob_digit` (30-bit digits in `u32`s; `ob_size` is the signed count).
 const LONG_DIGITS: u64 = 24;
 const DIGIT_BITS: u64 = 30;
@@ -207,6 +209,19 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 .map_err(err)?
         };
         let object = self.load_field_ptr(slot)?;
+        self.borrowed_item(object, item, deopt)
+    }
+
+    /// An object a container holds, read as a value of type `item` (a number, a list,
+    /// or a tuple of these, element by element); another type (or an int beyond 60
+    /// bits) hands over at `deopt`.
+    fn borrowed_item(
+        &mut self,
+        object: PointerValue<'c>,
+        item: &Ty,
+        deopt: DeoptId,
+    ) -> Res<Cv<'c>> {
+        let g = self.g;
         let kind = self.load_field_ptr(self.at(object, OB_TYPE)?)?;
         let is = |this: &Self, name: &str, p: PointerValue<'c>| -> Res<IntValue<'c>> {
             let expected = this.python_object(name)?;
@@ -221,6 +236,22 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let list = is(self, "PyList_Type", kind)?;
                 self.deopt_unless(list, deopt)?;
                 Ok(Cv::Obj(object))
+            }
+            // A tuple of its length, its items read in turn (the tuple holds them).
+            Ty::Tuple(types) => {
+                let tuple = is(self, "PyTuple_Type", kind)?;
+                self.deopt_unless(tuple, deopt)?;
+                let size = self.load_i64_at(object, OB_SIZE)?;
+                let other_length =
+                    self.icmp(IntPredicate::NE, size, self.const_i64(types.len() as i64))?;
+                self.deopt_if(other_length, deopt)?;
+                let mut values = Vec::with_capacity(types.len());
+                for (k, ty) in types.iter().enumerate() {
+                    let slot = self.at(object, TUPLE_ITEMS + 8 * k as u64)?;
+                    let element = self.load_field_ptr(slot)?;
+                    values.push(self.borrowed_item(element, ty, deopt)?);
+                }
+                Ok(Cv::Tuple(values))
             }
             Ty::Float => {
                 let float = is(self, "PyFloat_Type", kind)?;
@@ -335,7 +366,6 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     /// `sequence[index] = value`.
     pub(super) fn emit_item_set(&mut self, deopt: DeoptId) -> Res<()> {
-        let g = self.g;
         let sequence = self.stack_type(1)?;
         let index = self.pop()?;
         let Cv::Obj(object) = self.pop()? else {
@@ -352,21 +382,90 @@ impl<'g, 'c> FnGen<'g, 'c> {
             self.array_store(object, kind, position, &value, deopt)?;
             return self.goto(self.step + 1);
         }
+        if let Cv::Float(x) = value {
+            return self.list_set_float(object, &index, x, deopt);
+        }
         let (kind, bits) = self.number_code(&value)?;
         let i = self.as_i64(&index)?;
+        self.list_set_through_helper(object, i, kind, bits, deopt)?;
+        self.goto(self.step + 1)
+    }
+
+    fn list_set_through_helper(
+        &mut self,
+        list: PointerValue<'c>,
+        index: IntValue<'c>,
+        kind: u64,
+        bits: IntValue<'c>,
+        deopt: DeoptId,
+    ) -> Res<()> {
+        let g = self.g;
         let status = self
             .call_value(
                 helper::LIST_SET,
                 &[
-                    object.into(),
-                    i.into(),
+                    list.into(),
+                    index.into(),
                     g.i32t.const_int(kind, false).into(),
                     bits.into(),
                 ],
             )?
             .into_int_value();
         let failed = self.icmp(IntPredicate::NE, status, g.i32t.const_zero())?;
-        self.deopt_if(failed, deopt)?;
+        self.deopt_if(failed, deopt)
+    }
+
+    /// `list[index] = x` for a float. When the old item is a float only the list
+    /// holds (reference count 1), its value is overwritten in place: no other code
+    /// holds that object, so nothing can tell it from a new float (and compiled code
+    /// never holds number objects). Otherwise the helper stores a new float.
+    fn list_set_float(
+        &mut self,
+        list: PointerValue<'c>,
+        index: &Cv<'c>,
+        x: FloatValue<'c>,
+        deopt: DeoptId,
+    ) -> Res<()> {
+        let g = self.g;
+        let len = self.seq_len(list)?;
+        let position = self.position(index, len, deopt)?;
+        let items = self.load_field_ptr(self.at(list, ITEMS)?)?;
+        // SAFETY: position is within the list's size (checked above).
+        let slot = unsafe {
+            self.b()
+                .build_in_bounds_gep(g.ptrt, items, &[position], "")
+                .map_err(err)?
+        };
+        let old = self.load_field_ptr(slot)?;
+        let kind = self.load_field_ptr(self.at(old, OB_TYPE)?)?;
+        let float_type = self.python_object("PyFloat_Type")?;
+        let is_float = self
+            .b()
+            .build_int_compare(IntPredicate::EQ, kind, float_type, "")
+            .map_err(err)?;
+        let refcount = self.load_field(g.i64t, old)?.into_int_value();
+        let sole = self.icmp(IntPredicate::EQ, refcount, self.const_i64(1))?;
+        let in_place = self.and(is_float, sole)?;
+        let overwrite = self.new_block("float_in_place");
+        let replace = self.new_block("float_replace");
+        let done = self.new_block("float_stored");
+        self.b()
+            .build_conditional_branch(in_place, overwrite, replace)
+            .map_err(err)?;
+        self.b().position_at_end(overwrite);
+        // (A float's value is a field of an object: the field tag, not the buffer's.)
+        let field = self.at(old, FLOAT_VALUE)?;
+        self.store_field(field, x.into())?;
+        self.b().build_unconditional_branch(done).map_err(err)?;
+        self.b().position_at_end(replace);
+        let bits = self
+            .b()
+            .build_bit_cast(x, g.i64t, "")
+            .map_err(err)?
+            .into_int_value();
+        self.list_set_through_helper(list, position, 1, bits, deopt)?;
+        self.b().build_unconditional_branch(done).map_err(err)?;
+        self.b().position_at_end(done);
         self.goto(self.step + 1)
     }
 
