@@ -658,6 +658,14 @@ impl<'py> Builder<'py> {
             let object = self.object_id(value);
             return (Binding::NumpyDot { object }, same);
         }
+        if let Some(dtype) = Dtype::ALL.into_iter().find(|dtype| {
+            numpy_scalar_type(*dtype)
+                .get(self.py)
+                .is_some_and(|kind| value.is(&kind))
+        }) {
+            let object = self.object_id(value);
+            return (Binding::NumpyScalarType { object, dtype }, same);
+        }
         if is_a(value, &NUMPY_UFUNC) {
             let object = self.object_id(value);
             let name = value

@@ -75,6 +75,7 @@ enum ObjKind {
         loops: Vec<String>,
     },
     NumpyDot,
+    NumpyScalarType(Dtype),
 }
 
 struct UnitState {
@@ -230,6 +231,9 @@ fn record_object(objects: &mut BTreeMap<ObjectId, ObjKind>, binding: &Binding) {
         }
         Binding::NumpyDot { object } => {
             objects.insert(*object, ObjKind::NumpyDot);
+        }
+        Binding::NumpyScalarType { object, dtype } => {
+            objects.insert(*object, ObjKind::NumpyScalarType(*dtype));
         }
         Binding::Value(_) | Binding::Unsupported(_) | Binding::Missing => {}
     }
@@ -1638,7 +1642,8 @@ impl FnInfer<'_> {
                 | Binding::Random { object, .. }
                 | Binding::NumpyRandom { object, .. }
                 | Binding::NumpyUfunc { object, .. }
-                | Binding::NumpyDot { object },
+                | Binding::NumpyDot { object }
+                | Binding::NumpyScalarType { object, .. },
             ) => Ty::Object(object),
             Some(Binding::Missing) | None => {
                 return Ok(self.deopt_always(index, state, "name not defined"));
@@ -1916,6 +1921,34 @@ impl FnInfer<'_> {
                     }
                 }
             }
+            ObjKind::NumpyScalarType(dtype) => match args.as_slice() {
+                [] => Some((
+                    Op::NumpyCast {
+                        dtype,
+                        nargs: 0,
+                        deopt: self.resume_here(index, state, "numpy cast"),
+                    },
+                    dtype.scalar(),
+                )),
+                [x] if is_numeric(x) || matches!(x, Ty::NpBool | Ty::AnyBool) => Some((
+                    Op::NumpyCast {
+                        dtype,
+                        nargs: 1,
+                        deopt: self.resume_here(index, state, "numpy cast"),
+                    },
+                    dtype.scalar(),
+                )),
+                _ => {
+                    return Err(self.refuse(
+                        index,
+                        format!(
+                            "numpy.{} of {} (one number is compiled)",
+                            dtype.name(),
+                            types::signature(&args)
+                        ),
+                    ));
+                }
+            },
             ObjKind::NumpyDot => match args.as_slice() {
                 [Ty::NdArray(Dtype::F64, 1), Ty::NdArray(Dtype::F64, 1)] => {
                     let deopt = self.resume_here(index, state, "numpy.dot");

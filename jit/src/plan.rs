@@ -185,6 +185,13 @@ pub enum Op {
     ListAppend {
         deopt: DeoptId,
     },
+    /// A numpy scalar type called with no argument (its zero) or one number (numpy's
+    /// cast of it; `deopt` where numpy raises or warns).
+    NumpyCast {
+        dtype: Dtype,
+        nargs: u32,
+        deopt: DeoptId,
+    },
     /// `numpy.dot(a, b)` of two 1-d float64 arrays: numpy's own float64 dot function;
     /// `deopt` for lengths that differ, strides numpy copies for, or a floating-point
     /// warning.

@@ -272,6 +272,11 @@ pub enum Binding {
     NumpyDot {
         object: ObjectId,
     },
+    /// A numpy scalar type (`numpy.float32`, `numpy.int64`, ...): calling it casts.
+    NumpyScalarType {
+        object: ObjectId,
+        dtype: crate::types::Dtype,
+    },
     /// A numpy ufunc with one output; `loops` are its `types` (`"dd->d"`, in numpy's
     /// order, as `ufunc.types` lists them), checked against the ufunc's C struct.
     NumpyUfunc {

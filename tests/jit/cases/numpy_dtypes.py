@@ -250,6 +250,16 @@ def sum_views(n):
     return [(v,) for v in views]
 
 
+def casts(x):
+    # numpy's scalar types called on a number cast it as numpy does.
+    return (np.float64(x), np.float32(x), np.int64(x), np.int32(x), np.int8(x), np.uint8(x),
+            np.bool_(x))
+
+
+def zeros():
+    return np.float32(), np.int64(), np.int8(), np.bool_(), np.float64()
+
+
 F32 = arr([0.1, 0.2, 3.4028235e38, -2.5], np.float32)
 I8 = arr([100, -128, 127, 3], np.int8)
 U8 = arr([200, 0, 3, 255], np.uint8)
@@ -336,9 +346,10 @@ SPLIT_CASES = [
         (arr([200, 100], np.uint8),), (np.ones((2, 2)),)],
      {"u1": {"expect": "refused"}}),
     (normalized_total, [(arr([1.0, 3.0], np.float64),), (arr([0.0, 0.0], np.float64),), (arr([2, 6], np.int32),)]),
-    # Calling numpy's scalar types is not compiled yet.
-    (f32_sum, [(arr([0.1] * 10, np.float32),), (arr([], np.float32),), (arr([1e38] * 5, np.float32),)],
-     {"f4": {"expect": "refused"}}),
+    (f32_sum, [(arr([0.1] * 10, np.float32),), (arr([], np.float32),), (arr([1e38] * 5, np.float32),)]),
+    (casts, [(x,) for x in (0.1, 2.7, -2.7, 1e300, float("nan"), 3, 300, -1, 2**60 + 1, True,
+                            np.float64(2.5), np.int64(2**40), np.float32(0.5), np.int8(-3), np.bool_(True))]),
+    (zeros, [()]),
 ]
 
 CASES = [case for entry in SPLIT_CASES for case in per_dtype(*entry)]

@@ -55,10 +55,40 @@ impl<'g, 'c> FnGen<'g, 'c> {
         })
     }
 
-    /// `*address = value` for an item of `dtype`, with numpy's cast of the value. What
-    /// numpy casts with an error, a warning or a wrap-around (an int outside the
-    /// dtype's range, a float that does not truncate into it, a float overflowing
-    /// float32, an int float32 may not round as numpy does) hands over at `deopt`.
+    /// `value` cast to `dtype` as numpy casts a number into an item (and its scalar
+    /// types do: `np.int8(x)`), held as `dtype.scalar()` is. What numpy casts with an
+    /// error, a warning or a wrap-around (an int outside the dtype's range, a float
+    /// that does not truncate into it, a float overflowing float32, an int float32 may
+    /// not round as numpy does) hands over at `deopt`.
+    pub(super) fn numpy_cast(
+        &mut self,
+        value: &Cv<'c>,
+        dtype: Dtype,
+        deopt: DeoptId,
+    ) -> Res<Cv<'c>> {
+        let value = match value {
+            Cv::Flagged(inner, _) => &**inner,
+            other => other,
+        };
+        Ok(match dtype {
+            Dtype::F64 => Cv::Float(self.as_f64(value)?),
+            Dtype::F32 => {
+                let x = self.exact_f64(value, deopt)?;
+                Cv::Float(self.round_f32(x, deopt)?)
+            }
+            Dtype::Bool => Cv::Bool(self.truth(value)?),
+            _ => Cv::Int(match value {
+                Cv::Float(x) => self.truncate_into(*x, dtype, deopt)?,
+                other => {
+                    let i = self.as_i64(other)?;
+                    self.check_dtype_range(i, dtype, deopt)?;
+                    i
+                }
+            }),
+        })
+    }
+
+    /// `*address = value` for an item of `dtype`, with numpy's cast (`numpy_cast`).
     pub(super) fn store_dtype(
         &mut self,
         address: PointerValue<'c>,
@@ -67,45 +97,37 @@ impl<'g, 'c> FnGen<'g, 'c> {
         deopt: DeoptId,
     ) -> Res<()> {
         let g = self.g;
-        let value = match value {
-            Cv::Flagged(inner, _) => &**inner,
-            other => other,
-        };
-        let stored: BasicValueEnum<'c> = match dtype {
-            Dtype::F64 => self.as_f64(value)?.into(),
-            Dtype::F32 => {
-                let x = self.exact_f64(value, deopt)?;
-                let rounded = self.round_f32(x, deopt)?;
-                self.b()
-                    .build_float_trunc(rounded, g.ctx.f32_type(), "")
-                    .map_err(err)?
-                    .into()
-            }
-            Dtype::Bool => {
-                let t = self.truth(value)?;
-                self.b()
-                    .build_int_z_extend(t, g.ctx.i8_type(), "")
-                    .map_err(err)?
-                    .into()
-            }
-            _ => {
-                let i = match value {
-                    Cv::Float(x) => self.truncate_into(*x, dtype, deopt)?,
-                    other => {
-                        let i = self.as_i64(other)?;
-                        self.check_dtype_range(i, dtype, deopt)?;
-                        i
-                    }
-                };
-                match self.dtype_item_type(dtype) {
-                    BasicTypeEnum::IntType(t) if t != g.i64t => {
-                        self.b().build_int_truncate(i, t, "").map_err(err)?.into()
-                    }
-                    _ => i.into(),
+        let stored: BasicValueEnum<'c> = match (dtype, self.numpy_cast(value, dtype, deopt)?) {
+            (Dtype::F64, Cv::Float(x)) => x.into(),
+            (Dtype::F32, Cv::Float(x)) => self
+                .b()
+                .build_float_trunc(x, g.ctx.f32_type(), "")
+                .map_err(err)?
+                .into(),
+            (Dtype::Bool, Cv::Bool(t)) => self
+                .b()
+                .build_int_z_extend(t, g.ctx.i8_type(), "")
+                .map_err(err)?
+                .into(),
+            (_, Cv::Int(i)) => match self.dtype_item_type(dtype) {
+                BasicTypeEnum::IntType(t) if t != g.i64t => {
+                    self.b().build_int_truncate(i, t, "").map_err(err)?.into()
                 }
-            }
+                _ => i.into(),
+            },
+            _ => return Err("internal: numpy cast".to_owned()),
         };
         self.store_item(address, stored)
+    }
+
+    /// `np.float32()` and the like with no argument: the dtype's zero.
+    pub(super) fn numpy_zero(&self, dtype: Dtype) -> Cv<'c> {
+        let g = self.g;
+        match dtype {
+            Dtype::F64 | Dtype::F32 => Cv::Float(g.f64t.const_zero()),
+            Dtype::Bool => Cv::Bool(g.i1t.const_zero()),
+            _ => Cv::Int(g.i64t.const_zero()),
+        }
     }
 
     /// A number as an `f64` that holds it exactly: an int beyond +-2**53 (which numpy

@@ -100,6 +100,19 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.goto(next)
             }
             Op::ListAppend { deopt } => self.emit_list_append(*deopt),
+            Op::NumpyCast {
+                dtype,
+                nargs,
+                deopt,
+            } => {
+                let args = self.pop_args(*nargs as usize)?;
+                let v = match args.first() {
+                    Some(x) => self.numpy_cast(x, *dtype, *deopt)?,
+                    None => self.numpy_zero(*dtype),
+                };
+                self.push(dtype.scalar(), v)?;
+                self.goto(next)
+            }
             Op::CallNumpyDot { deopt } => {
                 let values = self.pop_args(2)?;
                 let (Cv::Obj(a), Cv::Obj(b)) = (&values[0], &values[1]) else {
