@@ -125,7 +125,7 @@ pub fn materialize<'py>(
                 range
             }
         }
-        Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => {
+        Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) | Ty::AnyFloat32 => {
             // The value, then whether it is numpy's.
             let Some((python, numpy)) = ty.flagged_parts() else {
                 return Err(pyo3::exceptions::PyRuntimeError::new_err(

@@ -466,6 +466,11 @@ fn join_ty(a: &Ty, b: &Ty) -> Option<Ty> {
         (Ty::Bool | Ty::NpBool | Ty::AnyBool, Ty::Bool | Ty::NpBool | Ty::AnyBool) => {
             Some(Ty::AnyBool)
         }
+        // Python floats and numpy float32s, likewise.
+        (
+            Ty::Float | Ty::NpScalar(Dtype::F32) | Ty::AnyFloat32,
+            Ty::Float | Ty::NpScalar(Dtype::F32) | Ty::AnyFloat32,
+        ) => Some(Ty::AnyFloat32),
         // Python ints and numpy ints of one dtype, likewise.
         (Ty::Int | Ty::NpScalar(_) | Ty::AnyInt(_), Ty::Int | Ty::NpScalar(_) | Ty::AnyInt(_)) => {
             let dtype = |t: &Ty| match t {
@@ -499,7 +504,7 @@ enum Numpy {
 fn numpy_of(ty: &Ty) -> Numpy {
     match ty {
         Ty::NpFloat | Ty::NpBool | Ty::NpScalar(_) => Numpy::Yes,
-        Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => Numpy::Maybe,
+        Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) | Ty::AnyFloat32 => Numpy::Maybe,
         _ => Numpy::No,
     }
 }
@@ -514,6 +519,9 @@ fn binary_result(op: BinOp, lhs: &Ty, rhs: &Ty) -> Option<Ty> {
     // numpy scalars of the other dtypes: numpy's promotion.
     if matches!(lhs, Ty::AnyInt(_)) || matches!(rhs, Ty::AnyInt(_)) {
         return crate::numpy::flagged_int_result(op, lhs, rhs);
+    }
+    if *lhs == Ty::AnyFloat32 || *rhs == Ty::AnyFloat32 {
+        return crate::numpy::flagged_float32_result(op, lhs, rhs);
     }
     if crate::numpy::is_scalar(lhs) || crate::numpy::is_scalar(rhs) {
         return crate::numpy::binary_result(op, lhs, rhs);
@@ -603,7 +611,7 @@ fn is_numeric(ty: &Ty) -> bool {
     ty.is_number()
         || matches!(
             ty,
-            Ty::NpFloat | Ty::AnyFloat | Ty::NpScalar(_) | Ty::AnyInt(_)
+            Ty::NpFloat | Ty::AnyFloat | Ty::NpScalar(_) | Ty::AnyInt(_) | Ty::AnyFloat32
         )
 }
 
@@ -1078,6 +1086,8 @@ impl FnInfer<'_> {
                 let scalars = crate::numpy::is_scalar(&lhs) || crate::numpy::is_scalar(&rhs);
                 let comparable = if flagged {
                     crate::numpy::flagged_int_comparable(&lhs, &rhs)
+                } else if lhs == Ty::AnyFloat32 || rhs == Ty::AnyFloat32 {
+                    crate::numpy::flagged_float32_result(BinOp::Sub, &lhs, &rhs).is_some()
                 } else {
                     !scalars || crate::numpy::compare_dtype(&lhs, &rhs).is_some()
                 };
@@ -1146,7 +1156,11 @@ impl FnInfer<'_> {
                     (UnaryOp::Negative | UnaryOp::Positive, Ty::Float) => Some(Ty::Float),
                     (
                         UnaryOp::Negative | UnaryOp::Positive,
-                        Ty::NpFloat | Ty::AnyFloat | Ty::NpScalar(_) | Ty::AnyInt(_),
+                        Ty::NpFloat
+                        | Ty::AnyFloat
+                        | Ty::NpScalar(_)
+                        | Ty::AnyInt(_)
+                        | Ty::AnyFloat32,
                     ) => Some(operand.clone()),
                     (UnaryOp::Invert, Ty::Int | Ty::Bool) => Some(Ty::Int),
                     _ => None,
@@ -1991,7 +2005,9 @@ impl FnInfer<'_> {
             BuiltinFn::Abs => one(&|t| match t {
                 Ty::Int | Ty::Bool => Some(Ty::Int),
                 Ty::Float => Some(Ty::Float),
-                Ty::NpFloat | Ty::AnyFloat | Ty::NpScalar(_) | Ty::AnyInt(_) => Some(t.clone()),
+                Ty::NpFloat | Ty::AnyFloat | Ty::NpScalar(_) | Ty::AnyInt(_) | Ty::AnyFloat32 => {
+                    Some(t.clone())
+                }
                 _ => None,
             }),
             BuiltinFn::Min | BuiltinFn::Max => match args.first() {

@@ -143,6 +143,22 @@ pub fn flagged_int_result(op: BinOp, lhs: &Ty, rhs: &Ty) -> Option<Ty> {
     }
 }
 
+/// The result of `lhs op rhs` (`+ - * /`) when an operand is a `Ty::AnyFloat32`: a
+/// Python float on some paths (Python's arithmetic there), numpy's float32 on others
+/// (a Python number is weak and becomes float32).
+pub fn flagged_float32_result(op: BinOp, lhs: &Ty, rhs: &Ty) -> Option<Ty> {
+    if !matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::TrueDiv) {
+        return None;
+    }
+    let other = if *lhs == Ty::AnyFloat32 { rhs } else { lhs };
+    match other {
+        Ty::Int | Ty::Bool | Ty::Float | Ty::AnyFloat32 => Some(Ty::AnyFloat32),
+        Ty::NpScalar(Dtype::F32) => Some(Ty::NpScalar(Dtype::F32)),
+        Ty::NpFloat => Some(Ty::NpFloat),
+        _ => None,
+    }
+}
+
 /// Whether a comparison with a `Ty::AnyInt` is computed: with ints of any kind (exact
 /// in both cases) and with floats (exactly for Python's ints, through float64 for
 /// numpy's).

@@ -48,6 +48,9 @@ pub enum Ty {
     /// A Python int or a numpy scalar of this integer dtype, likewise (`s = 0` before
     /// and after `s += a[i]` over an int64 array): an `i64` and the flag.
     AnyInt(Dtype),
+    /// A Python float or a numpy float32, likewise (`s = 0.0` before and after
+    /// `s += a[i]` over a float32 array): an `f64` and the flag.
+    AnyFloat32,
     /// A numpy scalar of one of the other dtypes (`float32`, `int64`, `int32`, `int8`,
     /// `uint8`; float64 is `NpFloat` and bool `NpBool`): an `i64` holding the value for
     /// the integer dtypes, an `f64` holding a float32's exact value; numpy's arithmetic
@@ -89,7 +92,7 @@ impl Ty {
             Ty::Range | Ty::RangeIter => 3,
             Ty::List(_) | Ty::Array(_) | Ty::NdArray(..) => 1,
             Ty::NpFloat | Ty::NpBool | Ty::NpScalar(_) => 1,
-            Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => 2,
+            Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) | Ty::AnyFloat32 => 2,
             Ty::SeqIter(_) | Ty::SeqRevIter(_) => 2,
             Ty::TupleIter(tuple) => tuple.slots() + 1,
             Ty::Enumerate(inner) => 1 + inner.slots(),
@@ -106,7 +109,7 @@ impl Ty {
             Ty::Tuple(items) => items.iter().all(Ty::is_value),
             Ty::List(item) => item.is_list_item(),
             Ty::Array(_) | Ty::NdArray(..) | Ty::NpFloat | Ty::NpBool | Ty::NpScalar(_) => true,
-            Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => true,
+            Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) | Ty::AnyFloat32 => true,
             _ => false,
         }
     }
@@ -185,6 +188,7 @@ impl Ty {
             Ty::AnyFloat => Some((Ty::Float, Ty::NpFloat)),
             Ty::AnyBool => Some((Ty::Bool, Ty::NpBool)),
             Ty::AnyInt(dtype) => Some((Ty::Int, Ty::NpScalar(*dtype))),
+            Ty::AnyFloat32 => Some((Ty::Float, Ty::NpScalar(Dtype::F32))),
             _ => None,
         }
     }
@@ -225,6 +229,7 @@ impl fmt::Display for Ty {
             Ty::AnyFloat => write!(f, "float or numpy.float64"),
             Ty::AnyBool => write!(f, "bool or numpy.bool"),
             Ty::AnyInt(dtype) => write!(f, "int or numpy.{dtype}"),
+            Ty::AnyFloat32 => write!(f, "float or numpy.float32"),
             Ty::NdArray(dtype, ndim) => write!(f, "ndarray[{dtype}, {ndim}d]"),
             Ty::SeqIter(sequence) => write!(f, "iterator[{sequence}]"),
             Ty::SeqRevIter(sequence) => write!(f, "reversed[{sequence}]"),

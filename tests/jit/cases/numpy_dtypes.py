@@ -250,6 +250,36 @@ def sum_views(n):
     return [(v,) for v in views]
 
 
+def float_total(a):
+    # `s` is a Python float before the loop and numpy's float32 after one item: numpy
+    # 2 makes the Python float weak, so the sum is float32's.
+    s = 0.0
+    for x in a:
+        s += x
+    return s
+
+
+def float_mix(a, k):
+    s = 0.5
+    for x in a:
+        s = s * k + x
+    return s, s > 1.0  # (a tuple of flagged values: not compiled)
+
+
+def float_compare(a, limit):
+    s = 0.0
+    for x in a:
+        s += x
+    return s < limit
+
+
+def float_scaled(a):
+    s = 0.0
+    for x in a:
+        s -= x * 0.5
+    return -s * 3.0 + abs(s)
+
+
 def casts(x):
     # numpy's scalar types called on a number cast it as numpy does.
     return (np.float64(x), np.float32(x), np.int64(x), np.int32(x), np.int8(x), np.uint8(x),
@@ -347,6 +377,12 @@ SPLIT_CASES = [
      {"u1": {"expect": "refused"}}),
     (normalized_total, [(arr([1.0, 3.0], np.float64),), (arr([0.0, 0.0], np.float64),), (arr([2, 6], np.int32),)]),
     (f32_sum, [(arr([0.1] * 10, np.float32),), (arr([], np.float32),), (arr([1e38] * 5, np.float32),)]),
+    (float_total, [(arr([0.1] * 10, np.float32),), (arr([], np.float32),), (arr([3e38, 3e38], np.float32),),
+                   (arr([np.inf, -np.inf], np.float32),), (arr([1, 2], np.int64),)]),
+    (float_mix, [(arr([0.1, 0.2], np.float32), 3.0)], {"f4": {"expect": "refused"}}),
+    (float_compare, [(arr([0.1] * 3, np.float32), 0.3), (arr([], np.float32), 0.5),
+                     (arr([0.1], np.float32), 0.1), (arr([1.0], np.float32), 1e300)]),
+    (float_scaled, [(arr([0.1, 0.7], np.float32),), (arr([], np.float32),)]),
     (casts, [(x,) for x in (0.1, 2.7, -2.7, 1e300, float("nan"), 3, 300, -1, 2**60 + 1, True,
                             np.float64(2.5), np.int64(2**40), np.float32(0.5), np.int8(-3), np.bool_(True))]),
     (zeros, [()]),

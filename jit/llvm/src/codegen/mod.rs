@@ -52,7 +52,7 @@ use pyopt_jit::plan::{
     Unit, Value,
 };
 use pyopt_jit::snapshot::{BuiltinFn, MathFn, NumpyDraw, RandomFn};
-use pyopt_jit::types::Ty;
+use pyopt_jit::types::{Dtype, Ty};
 
 type Res<T> = Result<T, String>;
 
@@ -378,7 +378,7 @@ impl<'c> Gen<'c> {
             Ty::NpBool => out.push(self.i64t.into()),
             Ty::NpScalar(dtype) if dtype.is_float() => out.push(self.f64t.into()),
             Ty::NpScalar(_) => out.push(self.i64t.into()),
-            Ty::AnyFloat => {
+            Ty::AnyFloat | Ty::AnyFloat32 => {
                 out.push(self.f64t.into());
                 out.push(self.i64t.into());
             }
@@ -1135,7 +1135,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     .map(|t| self.unflatten_param(t, next))
                     .collect::<Res<_>>()?,
             ),
-            Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => {
+            Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) | Ty::AnyFloat32 => {
                 let (inner, _) = ty.flagged_parts().ok_or("internal: flagged type")?;
                 let value = self.unflatten_param(&inner, next)?;
                 let Cv::Bool(is_numpy) = self.unflatten_param(&Ty::Bool, next)? else {
@@ -1506,7 +1506,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             Ty::List(_) | Ty::Array(_) | Ty::NdArray(..) => {
                 Cv::Obj(self.b().build_int_to_ptr(value, g.ptrt, "").map_err(err)?)
             }
-            Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => {
+            Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) | Ty::AnyFloat32 => {
                 let mut position = 0;
                 self.read_slots(ty, slots, &mut position)?
             }
@@ -1543,7 +1543,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     .map(|t| self.read_slots(t, slots, position))
                     .collect::<Res<_>>()?,
             ),
-            Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => {
+            Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) | Ty::AnyFloat32 => {
                 let (inner, _) = ty.flagged_parts().ok_or("internal: flagged type")?;
                 let value = self.read_slots(&inner, slots, position)?;
                 let Cv::Bool(is_numpy) = self.read_slots(&Ty::Bool, slots, position)? else {
@@ -1577,7 +1577,8 @@ fn storage_key(ty: &Ty) -> Ty {
         Ty::RangeIter => Ty::Range,
         // Python's and numpy's floats (and bools) share storage, so a flagged local
         // needs no copy where paths with different kinds meet.
-        Ty::NpFloat | Ty::AnyFloat => Ty::Float,
+        Ty::NpFloat | Ty::AnyFloat | Ty::AnyFloat32 => Ty::Float,
+        Ty::NpScalar(Dtype::F32) => Ty::Float,
         Ty::NpBool | Ty::AnyBool => Ty::Bool,
         // Python's ints and numpy's integer scalars likewise.
         Ty::AnyInt(_) => Ty::Int,
@@ -1592,8 +1593,8 @@ fn numpy_flag(ty: &Ty) -> Option<Option<bool>> {
     match ty {
         Ty::Int | Ty::Float | Ty::Bool => Some(Some(false)),
         Ty::NpFloat | Ty::NpBool => Some(Some(true)),
-        Ty::NpScalar(dtype) if !dtype.is_float() => Some(Some(true)),
-        Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) => Some(None),
+        Ty::NpScalar(_) => Some(Some(true)),
+        Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) | Ty::AnyFloat32 => Some(None),
         _ => None,
     }
 }

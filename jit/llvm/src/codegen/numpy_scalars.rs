@@ -146,6 +146,18 @@ impl<'g, 'c> FnGen<'g, 'c> {
     /// `x` rounded to float32 (held as an `f64`); a finite `x` that overflows hands over
     /// (numpy warns "overflow encountered in cast").
     fn round_f32(&mut self, x: FloatValue<'c>, deopt: DeoptId) -> Res<FloatValue<'c>> {
+        let always = self.g.i1t.const_int(1, false);
+        self.round_f32_when(x, always, deopt)
+    }
+
+    /// `x` rounded to float32, handing over for an overflow only when `when` (an `i1`:
+    /// the value is numpy's) is set.
+    fn round_f32_when(
+        &mut self,
+        x: FloatValue<'c>,
+        when: IntValue<'c>,
+        deopt: DeoptId,
+    ) -> Res<FloatValue<'c>> {
         let g = self.g;
         let single = self
             .b()
@@ -155,7 +167,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let infinity = g.f64t.const_float(f64::INFINITY);
         let was_finite = self.fcmp(FloatPredicate::OLT, self.fabs(x)?, infinity)?;
         let now_infinite = self.fcmp(FloatPredicate::OEQ, self.fabs(rounded)?, infinity)?;
-        self.deopt_if(self.and(was_finite, now_infinite)?, deopt)?;
+        let overflow = self.and(was_finite, now_infinite)?;
+        self.deopt_if(self.and(overflow, when)?, deopt)?;
         Ok(rounded)
     }
 
@@ -297,6 +310,96 @@ impl<'g, 'c> FnGen<'g, 'c> {
             self.select_int(is_numpy, approximate, exact)?
         } else {
             exact
+        };
+        let surely_numpy = |t: &Ty| matches!(t, Ty::NpScalar(_) | Ty::NpFloat);
+        Ok(if surely_numpy(lt) || surely_numpy(rt) {
+            (Ty::NpBool, Cv::Bool(answer))
+        } else {
+            (
+                Ty::AnyBool,
+                Cv::Flagged(Box::new(Cv::Bool(answer)), is_numpy),
+            )
+        })
+    }
+
+    /// `l op r` (`+ - * /`) where an operand is a `Ty::AnyFloat32` (a Python float, or
+    /// numpy's float32 when its flag is set), giving
+    /// `pyopt_jit::numpy::flagged_float32_result`'s type `result`. Both results are
+    /// computed: Python's in double, numpy's on the operands rounded to float32 and
+    /// rounded again; the flag picks one. numpy's overflow warnings hand over only on
+    /// numpy's paths.
+    pub(super) fn flagged_float32_binary(
+        &mut self,
+        op: BinOp,
+        (l, lt): (&Cv<'c>, &Ty),
+        (r, rt): (&Cv<'c>, &Ty),
+        result: &Ty,
+        deopt: DeoptId,
+    ) -> Res<Cv<'c>> {
+        let (a, a_numpy) = self.number_and_flag(l, lt);
+        let (b, b_numpy) = self.number_and_flag(r, rt);
+        let is_numpy = self.or(a_numpy, b_numpy)?;
+        if *result == Ty::NpFloat {
+            // float64 either way, on the exact values.
+            let v = self.binary(op, &a, &b, &Ty::Float, deopt)?;
+            self.numpy_float_check(&[&a, &b], &v, deopt)?;
+            return Ok(v);
+        }
+        // numpy's operands: Python numbers become float32 (an int beyond 2**53, which
+        // numpy may round otherwise, hands over).
+        let mut single = Vec::with_capacity(2);
+        for x in [&a, &b] {
+            let exact = self.exact_f64(x, deopt)?;
+            single.push(Cv::Float(self.round_f32_when(exact, is_numpy, deopt)?));
+        }
+        let numpy_value = self.binary(op, &single[0], &single[1], &Ty::Float, deopt)?;
+        let Cv::Float(numpy_value) = numpy_value else {
+            return Err("internal: float32 result".to_owned());
+        };
+        let numpy_value = self.round_f32_when(numpy_value, is_numpy, deopt)?;
+        let numpy_value = Cv::Float(numpy_value);
+        self.numpy_float_check(&[&single[0], &single[1]], &numpy_value, deopt)?;
+        if *result == Ty::NpScalar(Dtype::F32) {
+            return Ok(numpy_value);
+        }
+        let python_value = self.binary(op, &a, &b, &Ty::Float, deopt)?;
+        let (Cv::Float(p), Cv::Float(n)) = (&python_value, &numpy_value) else {
+            return Err("internal: float32 results".to_owned());
+        };
+        let chosen = self
+            .b()
+            .build_select(is_numpy, *n, *p, "")
+            .map_err(err)?
+            .into_float_value();
+        Ok(Cv::Flagged(Box::new(Cv::Float(chosen)), is_numpy))
+    }
+
+    /// A comparison where an operand is a `Ty::AnyFloat32`: Python's exact comparison,
+    /// or numpy's in float32 (Python numbers rounded to float32 first).
+    pub(super) fn flagged_float32_compare(
+        &mut self,
+        op: CmpOp,
+        (l, lt): (&Cv<'c>, &Ty),
+        (r, rt): (&Cv<'c>, &Ty),
+        deopt: DeoptId,
+    ) -> Res<(Ty, Cv<'c>)> {
+        let (a, a_numpy) = self.number_and_flag(l, lt);
+        let (b, b_numpy) = self.number_and_flag(r, rt);
+        let is_numpy = self.or(a_numpy, b_numpy)?;
+        let python_answer = self.compare(op, &a, &b)?;
+        let answer = if matches!(lt, Ty::NpFloat) || matches!(rt, Ty::NpFloat) {
+            // Against a float64, numpy compares in float64: exactly these values.
+            let x = Cv::Float(self.as_f64(&a)?);
+            let y = Cv::Float(self.as_f64(&b)?);
+            self.compare(op, &x, &y)?
+        } else {
+            let mut single = Vec::with_capacity(2);
+            for x in [&a, &b] {
+                let exact = self.exact_f64(x, deopt)?;
+                single.push(Cv::Float(self.round_f32_when(exact, is_numpy, deopt)?));
+            }
+            let numpy_answer = self.compare(op, &single[0], &single[1])?;
+            self.select_int(is_numpy, numpy_answer, python_answer)?
         };
         let surely_numpy = |t: &Ty| matches!(t, Ty::NpScalar(_) | Ty::NpFloat);
         Ok(if surely_numpy(lt) || surely_numpy(rt) {

@@ -170,6 +170,14 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     self.push(result.clone(), v)?;
                     return self.goto(next);
                 }
+                if operand_types.contains(&Ty::AnyFloat32) {
+                    let r = self.pop()?;
+                    let l = self.pop()?;
+                    let (lt, rt) = (&operand_types[0], &operand_types[1]);
+                    let v = self.flagged_float32_binary(*op, (&l, lt), (&r, rt), result, *deopt)?;
+                    self.push(result.clone(), v)?;
+                    return self.goto(next);
+                }
                 if operand_types.iter().any(pyopt_jit::numpy::is_scalar) {
                     let r = self.pop()?;
                     let l = self.pop()?;
@@ -206,6 +214,14 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     let l = self.pop()?;
                     let (lt, rt) = (&operand_types[0], &operand_types[1]);
                     let (ty, v) = self.flagged_int_compare(*op, (&l, lt), (&r, rt))?;
+                    self.push(ty, v)?;
+                    return self.goto(next);
+                }
+                if operand_types.contains(&Ty::AnyFloat32) {
+                    let r = self.pop()?;
+                    let l = self.pop()?;
+                    let (lt, rt) = (&operand_types[0], &operand_types[1]);
+                    let (ty, v) = self.flagged_float32_compare(*op, (&l, lt), (&r, rt), *deopt)?;
                     self.push(ty, v)?;
                     return self.goto(next);
                 }
