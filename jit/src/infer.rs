@@ -458,8 +458,8 @@ fn join_ty(a: &Ty, b: &Ty) -> Option<Ty> {
         return Some(a.clone());
     }
     match (a, b) {
-        // Python's and numpy's floats (and bools) meet as one run-time-flagged type;
-        // not inside tuples (their storage is per element type).
+        // Python's and numpy's floats (and bools) meet as one run-time-flagged type,
+        // also inside tuples.
         (Ty::Float | Ty::NpFloat | Ty::AnyFloat, Ty::Float | Ty::NpFloat | Ty::AnyFloat) => {
             Some(Ty::AnyFloat)
         }
@@ -486,7 +486,7 @@ fn join_ty(a: &Ty, b: &Ty) -> Option<Ty> {
         (Ty::Tuple(x), Ty::Tuple(y)) if x.len() == y.len() => x
             .iter()
             .zip(y)
-            .map(|(p, q)| join_ty(p, q).filter(|t| t.flagged_parts().is_none()))
+            .map(|(p, q)| join_ty(p, q))
             .collect::<Option<Vec<_>>>()
             .map(Ty::Tuple),
         _ => None,
@@ -1359,9 +1359,8 @@ impl FnInfer<'_> {
             op::KW_NAMES => Err(self.refuse(index, "keyword arguments in calls".to_owned())),
             op::BUILD_TUPLE => {
                 let items = self.pop_n(index, &mut out.stack, arg as usize)?;
-                // (A tuple's storage is per element type: no flagged floats or bools.)
-                let flagged = |t: &&Ty| t.flagged_parts().is_some();
-                if let Some(bad) = items.iter().find(|t| !t.is_value() || flagged(t)) {
+                // (An item that is Python's or numpy's by a flag keeps its flag.)
+                if let Some(bad) = items.iter().find(|t| !t.is_value()) {
                     return Err(self.refuse(index, format!("a tuple holding a {bad}")));
                 }
                 out.stack.push(Ty::Tuple(items));

@@ -620,7 +620,26 @@ impl<'g, 'c> FnGen<'g, 'c> {
             Ty::Int => Store::Int(ab.build_alloca(self.g.i64t, "").unwrap()),
             Ty::Float | Ty::NpFloat => Store::Float(ab.build_alloca(self.g.f64t, "").unwrap()),
             Ty::Bool | Ty::NpBool => Store::Bool(ab.build_alloca(self.g.i1t, "").unwrap()),
-            Ty::Tuple(items) => Store::Tuple(items.iter().map(|t| self.new_store(t)).collect()),
+            // In a plan with numpy scalars, a tuple's numbers carry flags of their own
+            // (`slot_store` gives them the constant of each element's type).
+            Ty::Tuple(items) => Store::Tuple(
+                items
+                    .iter()
+                    .map(|t| {
+                        let t = storage_key(t);
+                        let store = self.new_store(&t);
+                        if self.numpy && matches!(t, Ty::Int | Ty::Float | Ty::Bool) {
+                            Store::WithFlag {
+                                value: Box::new(store),
+                                flag: ab.build_alloca(self.g.i1t, "np").unwrap(),
+                                constant: None,
+                            }
+                        } else {
+                            store
+                        }
+                    })
+                    .collect(),
+            ),
             Ty::Range | Ty::RangeIter => Store::Range([
                 ab.build_alloca(self.g.i64t, "").unwrap(),
                 ab.build_alloca(self.g.i64t, "").unwrap(),
@@ -665,6 +684,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 store
             }
         };
+        let store = view(&store, ty);
         match numpy_flag(ty) {
             Some(constant) if self.numpy => {
                 let (builder, i1) = (&self.alloca_builder, self.g.i1t);
@@ -1575,6 +1595,7 @@ fn held_as(ty: &Ty) -> Option<Ty> {
 fn storage_key(ty: &Ty) -> Ty {
     match ty {
         Ty::RangeIter => Ty::Range,
+        Ty::Tuple(items) => Ty::Tuple(items.iter().map(storage_key).collect()),
         // Python's and numpy's floats (and bools) share storage, so a flagged local
         // needs no copy where paths with different kinds meet.
         Ty::NpFloat | Ty::AnyFloat | Ty::AnyFloat32 => Ty::Float,
@@ -1584,6 +1605,26 @@ fn storage_key(ty: &Ty) -> Ty {
         Ty::AnyInt(_) => Ty::Int,
         Ty::NpScalar(dtype) if !dtype.is_float() => Ty::Int,
         other => other.clone(),
+    }
+}
+
+/// `store` (a slot's storage, made for the storage key of `ty`) as a value of type `ty`
+/// reads and writes it: the numbers inside a tuple with their flags' constants.
+fn view<'c>(store: &Store<'c>, ty: &Ty) -> Store<'c> {
+    match (store, ty) {
+        (Store::Tuple(parts), Ty::Tuple(items)) if parts.len() == items.len() => Store::Tuple(
+            parts
+                .iter()
+                .zip(items)
+                .map(|(part, item)| view(part, item))
+                .collect(),
+        ),
+        (Store::WithFlag { value, flag, .. }, ty) => Store::WithFlag {
+            value: value.clone(),
+            flag: *flag,
+            constant: numpy_flag(ty).flatten(),
+        },
+        (other, _) => other.clone(),
     }
 }
 
