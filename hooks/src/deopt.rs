@@ -182,10 +182,12 @@ fn locals_from(
                 Local::MaybeBound(ty) => {
                     let bound = slots.get(*position).copied().unwrap_or(0) != 0;
                     *position += 1;
-                    let value = materialize(py, ty, slots, position)?;
                     if bound {
-                        value.into_ptr()
+                        materialize(py, ty, slots, position)?.into_ptr()
                     } else {
+                        // The slots of an unbound local hold whatever the storage had
+                        // (for a list, no object at all): skipped, never read.
+                        *position += ty.slots();
                         std::ptr::null_mut()
                     }
                 }

@@ -127,6 +127,7 @@ fn runtime_helpers() -> Vec<(&'static str, u64)> {
             helper::ARRAY_SUM,
             crate::ufunc::pyopt_array_sum as *const () as usize as u64,
         ),
+        (helper::RELEASE, pyopt_release as *const () as usize as u64),
         (
             helper::NUMPY_RANDINT,
             crate::random::pyopt_numpy_randint as *const () as usize as u64,
@@ -254,6 +255,16 @@ pub fn float_pow(v: f64, w: f64) -> Option<f64> {
         return None; // OverflowError
     }
     Some(if negate { -r } else { r })
+}
+
+/// `pyopt_release`: `Py_DecRef(object)`.
+///
+/// # Safety
+/// Called by compiled code with the GIL held, on an object it holds a reference to.
+unsafe extern "C-unwind" fn pyopt_release(object: *mut ffi::PyObject) -> u32 {
+    // SAFETY: per the contract.
+    unsafe { ffi::Py_DecRef(object) };
+    0
 }
 
 extern "C-unwind" fn pyopt_float_pow(v: f64, w: f64, out: *mut f64) -> u32 {

@@ -141,6 +141,9 @@ pub mod helper {
     /// `(array, type_num: u32, *mut i64) -> u32`: `array.sum()` of a 1-d array (a
     /// float's bits or an int64); 1 = numpy would warn (the interpreter does it).
     pub const ARRAY_SUM: &str = "pyopt_array_sum";
+    /// `(object) -> u32`: `Py_DecRef` (references compiled code took around a call);
+    /// returns 0.
+    pub const RELEASE: &str = "pyopt_release";
     /// `(bitgen, low: i64, high: i64) -> i64`: `randint(low, high)` (low < high) of
     /// numpy's legacy `RandomState` from its `bitgen_t`.
     pub const NUMPY_RANDINT: &str = "pyopt_numpy_randint";
@@ -170,7 +173,7 @@ pub mod helper {
         "log10", "sqrt",
     ];
 
-    pub const ALL: [&str; 24] = [
+    pub const ALL: [&str; 25] = [
         DEOPT,
         GUARDS,
         POLL,
@@ -195,6 +198,7 @@ pub mod helper {
         ARRAY_SUM,
         NUMPY_DOT,
         NUMPY_RANDINT,
+        RELEASE,
     ];
 }
 

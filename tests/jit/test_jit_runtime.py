@@ -451,3 +451,60 @@ print("done")
         statuses.append(outcome.returncode)
         assert outcome.stdout == "done\n", outcome.stderr[-2000:]
     assert statuses == [0] * 40, statuses
+
+
+def test_a_list_read_out_of_a_container_outlives_its_removal(tmp_path):
+    # A compiled caller holds `row` (read out of `m`, so borrowed) while a callee that
+    # hands over to the interpreter replaces m[0]; and a compiled loop holds a row while
+    # another thread replaces it. python3's locals keep the rows alive; so must pyopt
+    # (this crashed with a use-after-free before compiled calls and polls protected
+    # borrowed lists).
+    script = write(tmp_path, "borrowed.py", """
+        import threading
+        import time
+
+        def clobber(m, v):
+            m[0] = v  # the old item is a list: the interpreter does this store
+            return 0
+
+        def caller(m):
+            row = m[0]
+            clobber(m, 1.0)
+            s = 0.0
+            for x in row:
+                s += x
+            return s
+
+        def spin(m, box):
+            row = m[0]
+            s = 0.0
+            while box[0] == 0:
+                s += row[0]
+            return s > 0, row[1], len(row)
+
+        def replace(m, box):
+            time.sleep(0.2)  # until spin runs
+            m[0] = None
+            filler = [[7.0] * 1000 for _ in range(200)]  # reuses freed memory
+            box[0] = 1
+            return filler
+
+        for _ in range(3):
+            print(caller([[float(i) for i in range(1000)], [2.0]]))
+        m, box = [[1.0, 2.0, 3.0]], [0]
+        thread = threading.Thread(target=replace, args=(m, box))
+        thread.start()
+        print(spin(m, box))
+        thread.join()
+        try:
+            import python_optimizer
+        except ImportError:
+            print("python3")
+        else:
+            print(all(python_optimizer.jit_info(f)["specializations"] for f in (caller, spin)))
+    """)
+    reference, pyopt = run_both([*FIRST_CALL, script], timeout=120)
+    assert reference.stdout.endswith("python3\n"), reference.stderr
+    assert pyopt.returncode == 0, pyopt.stderr
+    assert pyopt.stdout.endswith("True\n"), pyopt.stdout + pyopt.stderr
+    assert pyopt.stdout.rsplit("\n", 2)[0] == reference.stdout.rsplit("\n", 2)[0]

@@ -116,11 +116,24 @@ def keep_old_item(values):
     return kept, values
 
 
+def two_row_loops(n, rows, other):
+    # `q` is unbound until the second loop runs: a stray row in the first loop hands
+    # over with a list local that holds nothing yet (this crashed the deoptimization).
+    s = 0.0
+    for _ in range(n):
+        for row in rows:
+            s += row[0]
+        for q in other:
+            s += q[0]
+    return s
+
+
 SHARED_FLOAT = 1.5
 
 CASES = [
     (advance, [(0.01, 10, *system()), (0.01, 0, *system())] + odd_systems()),
     (pair_sum, [([(1.0, 2.0), (3.0, 4.0)],), ([(1.0, 2.0), (3.0,)],), ([(1.0, 2.0), (3.0, "x")],), ([],)]),
+    (two_row_loops, [(3, [[1.0], [2.0]], [[3.0]]), (1, [[1.0], 5.0], [[3.0]]), (2, [[1.0]], [[3.0], "x"])]),
     (keep_old_item, [([0.5, 0.25],), ([SHARED_FLOAT, SHARED_FLOAT],), ([1.0, 2.0],)]),
     (trace, [([[1.0, 2.0], [3.0, 4.0]],), ([],), ([[1.0]],), ([[1.0], 2.0],), ([[1.0, 2.0], [3.0]],)]),
     (matmul, [([[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]], [[0.0, 0.0], [0.0, 0.0]]),

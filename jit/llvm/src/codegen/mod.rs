@@ -275,6 +275,7 @@ impl<'c> Gen<'c> {
                 i32t.into(),
                 vec![p.into(), i32t.into(), p.into()],
             ),
+            (helper::RELEASE, i32t.into(), vec![p.into()]),
             (
                 helper::NUMPY_RANDINT,
                 i64t.into(),
@@ -532,6 +533,13 @@ struct FnGen<'g, 'c> {
     /// The plan has numpy floats or bools: its floats and bools carry numpy flags.
     numpy: bool,
     numpy_flags: HashMap<Slot, PointerValue<'c>>,
+    /// Some plan of the unit reads lists out of containers (`reads_lists_from_items`):
+    /// a poll hands over instead of letting other code run (see `back_edge`), and
+    /// calls keep the lists the frame holds alive (see `CallPlan`).
+    borrows_items: bool,
+    /// Objects a call's deoptimization paths release after the interpreter finished
+    /// (the references `CallPlan` took on the lists the frame holds).
+    release_after_deopt: Vec<PointerValue<'c>>,
 }
 
 /// A local or a value-stack depth: where a plan keeps a value.
@@ -604,6 +612,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
             step: 0,
             numpy: uses_numpy_scalars(plan),
             numpy_flags: HashMap::new(),
+            borrows_items: g.unit.plans.iter().any(reads_lists_from_items),
+            release_after_deopt: Vec::new(),
         }
     }
 
@@ -999,6 +1009,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
         // natively" edge from a callee's deoptimization; and returning the helper's
         // status as is makes the call a tail call (a jump).
         let status = result.into_int_value();
+        // References taken around a call, released once the interpreter is done.
+        for object in std::mem::take(&mut self.release_after_deopt) {
+            self.call(helper::RELEASE, &[object.into()])?;
+        }
         if let Some(call) = status.as_instruction() {
             let g = self.g;
             let boxed_or_error = g.ctx.metadata_node(&[
@@ -1010,6 +1024,36 @@ impl<'g, 'c> FnGen<'g, 'c> {
         }
         self.b().build_return(Some(&status)).map_err(err)?;
         Ok(())
+    }
+
+    /// The lists the frame holds before the current step (bound locals and the stack,
+    /// also inside tuples and iterators).
+    fn held_lists(&mut self) -> Res<Vec<PointerValue<'c>>> {
+        let Some(state) = self.plan.steps[self.step].before.clone() else {
+            return Ok(Vec::new());
+        };
+        let mut held = Vec::new();
+        for (local, slot) in state.locals.iter().enumerate() {
+            if let Local::Bound(ty) = slot {
+                let store = self.local_store(local as u32, ty);
+                collect_lists(ty, &self.load(&store)?, &mut held);
+            }
+        }
+        for (depth, ty) in state.stack.iter().enumerate() {
+            let store = self.stack_store(depth, ty);
+            collect_lists(ty, &self.load(&store)?, &mut held);
+        }
+        Ok(held)
+    }
+
+    /// `object.ob_refcnt += delta` (the GIL is held; never reaching zero here).
+    fn add_to_refcount(&self, object: PointerValue<'c>, delta: i64) -> Res<()> {
+        let count = self.load_field(self.g.i64t, object)?.into_int_value();
+        let changed = self
+            .b()
+            .build_int_add(count, self.const_i64(delta), "")
+            .map_err(err)?;
+        self.store_field(object, changed.into())
     }
 
     /// Writes this frame's recursion budget to the thread state, before anything that
@@ -1345,6 +1389,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.b().position_at_end(fast);
         jump(self, body)?;
         self.b().position_at_end(handle);
+        if self.borrows_items {
+            // Lists read out of containers are borrowed: code that ran now (another
+            // thread, a signal handler) could free one. The interpreter takes over
+            // first, with references of its own, and handles the breaker.
+            return self.emit_deopt(point, None);
+        }
         let verdict = self
             .call_value(helper::POLL, &[self.ctx_ptr.into(), self.env_ptr()?.into()])?
             .into_int_value();
@@ -1637,6 +1687,53 @@ fn numpy_flag(ty: &Ty) -> Option<Option<bool>> {
         Ty::NpScalar(_) => Some(Some(true)),
         Ty::AnyFloat | Ty::AnyBool | Ty::AnyInt(_) | Ty::AnyFloat32 => Some(None),
         _ => None,
+    }
+}
+
+/// The lists inside a value of type `ty` (held as `value`).
+fn collect_lists<'c>(ty: &Ty, value: &Cv<'c>, out: &mut Vec<PointerValue<'c>>) {
+    match (ty, value) {
+        (Ty::List(_), Cv::Obj(list)) => out.push(*list),
+        (Ty::SeqIter(seq) | Ty::SeqRevIter(seq), Cv::SeqIter(list, _)) => {
+            if let Ty::List(_) = **seq {
+                out.push(*list);
+            }
+        }
+        (Ty::Tuple(items) | Ty::Zip(items), Cv::Tuple(values)) => {
+            for (item, value) in items.iter().zip(values) {
+                collect_lists(item, value, out);
+            }
+        }
+        (Ty::TupleIter(tuple), Cv::Tuple(parts)) => {
+            if let Some(items) = parts.first() {
+                collect_lists(tuple, items, out);
+            }
+        }
+        (Ty::Enumerate(inner), Cv::Tuple(parts)) => {
+            if let Some(inner_value) = parts.get(1) {
+                collect_lists(inner, inner_value, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether a plan reads lists out of containers (a list's or a tuple's items, also
+/// inside tuples): those lists are borrowed from containers other code could change.
+fn reads_lists_from_items(plan: &FunctionPlan) -> bool {
+    plan.steps.iter().any(|step| match &step.op {
+        Op::ItemGet { item, .. } | Op::ForIter { item, .. } | Op::UnpackSeq { item, .. } => {
+            holds_list(item)
+        }
+        _ => false,
+    })
+}
+
+fn holds_list(ty: &Ty) -> bool {
+    match ty {
+        Ty::List(_) => true,
+        Ty::Tuple(items) => items.iter().any(holds_list),
+        _ => false,
     }
 }
 

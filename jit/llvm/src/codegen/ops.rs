@@ -541,6 +541,18 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 boxed,
                 raised,
             } => {
+                // In a unit that borrows lists out of containers, the lists this frame
+                // holds get a reference of their own for the call: if the callee hands
+                // over, the interpreter runs code that could otherwise free one before
+                // this frame hands over too.
+                let held = if self.borrows_items {
+                    self.held_lists()?
+                } else {
+                    Vec::new()
+                };
+                for object in &held {
+                    self.add_to_refcount(*object, 1)?;
+                }
                 let values = self.pop_args(*nargs as usize)?;
                 let result_ty = g.unit.plans[*plan as usize].result.clone();
                 let result_slots = self.scratch(result_ty.slots().max(1))?;
@@ -584,10 +596,18 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     .build_load(g.i64t, result_slots, "")
                     .map_err(err)?
                     .into_int_value();
+                self.release_after_deopt = held.clone();
                 self.emit_deopt(*boxed, Some(object))?;
                 self.b().position_at_end(is_error);
+                self.release_after_deopt = held.clone();
                 self.emit_deopt(*raised, None)?;
                 self.b().position_at_end(ok);
+                // A callee that finished natively ran no other code (its polls hand
+                // over in such a unit) and never drops a reference to a list (its
+                // stores replace numbers only): these counts stay above one.
+                for object in &held {
+                    self.add_to_refcount(*object, -1)?;
+                }
                 let value = self
                     .b()
                     .build_load(g.i64t, result_slots, "")
