@@ -129,6 +129,10 @@ fn runtime_helpers() -> Vec<(&'static str, u64)> {
         ),
         (helper::RELEASE, pyopt_release as *const () as usize as u64),
         (
+            helper::POLL_BORROWING,
+            crate::state::pyopt_poll_borrowing as *const () as usize as u64,
+        ),
+        (
             helper::NUMPY_RANDINT,
             crate::random::pyopt_numpy_randint as *const () as usize as u64,
         ),

@@ -122,14 +122,35 @@ pub unsafe extern "C-unwind" fn pyopt_guards_changed(env: *const Env) -> u32 {
 ///
 /// # Safety
 /// Called by compiled code of `env`'s unit with the GIL held.
-pub unsafe extern "C-unwind" fn pyopt_poll(_ctx: *mut Ctx, env: *const Env) -> u32 {
+pub unsafe extern "C-unwind" fn pyopt_poll(ctx: *mut Ctx, env: *const Env) -> u32 {
     // SAFETY: per this function's contract.
+    unsafe { poll(ctx, env, false) }
+}
+
+/// `pyopt_poll_borrowing`: `pyopt_poll` for a frame that borrows lists out of
+/// containers: another thread waiting for the GIL could free one, so the frame hands
+/// over to the interpreter (which holds references) instead of letting it run.
+///
+/// # Safety
+/// As for [`pyopt_poll`].
+pub unsafe extern "C-unwind" fn pyopt_poll_borrowing(ctx: *mut Ctx, env: *const Env) -> u32 {
+    // SAFETY: per this function's contract.
+    unsafe { poll(ctx, env, true) }
+}
+
+/// # Safety
+/// As for [`pyopt_poll`].
+unsafe fn poll(_ctx: *mut Ctx, env: *const Env, borrowing: bool) -> u32 {
+    // SAFETY: per the callers' contract.
     unsafe {
         let tstate = ffi::PyThreadState_Get();
         let reasons = crate::ffi::pyopt_shim_breaker_reasons(tstate);
         let unit = &*((*env).unit as *const LoadedUnit);
         if reasons & 1 != 0 {
             return 1; // signals and asynchronous exceptions: the interpreter handles them
+        }
+        if borrowing && reasons & 4 != 0 {
+            return 1; // another thread wants the GIL
         }
         if unit.module_body && reasons != 0 {
             // Pending calls and other threads may read the module's variables, which

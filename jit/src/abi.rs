@@ -100,6 +100,9 @@ pub mod helper {
     /// another thread and taken back, and the unit's guards still hold); 1: hand over to
     /// the interpreter (a signal, a pending call, or changed globals).
     pub const POLL: &str = "pyopt_poll";
+    /// `(ctx, env) -> u32`: `POLL` for a unit that borrows lists out of containers: it
+    /// also hands over when another thread wants the GIL (that thread could free one).
+    pub const POLL_BORROWING: &str = "pyopt_poll_borrowing";
     /// `(f64, f64) -> f64`: Python's float `//` and `%` (divisor non-zero).
     pub const FLOAT_FLOORDIV: &str = "pyopt_float_floordiv";
     pub const FLOAT_MOD: &str = "pyopt_float_mod";
@@ -173,7 +176,7 @@ pub mod helper {
         "log10", "sqrt",
     ];
 
-    pub const ALL: [&str; 25] = [
+    pub const ALL: [&str; 26] = [
         DEOPT,
         GUARDS,
         POLL,
@@ -199,6 +202,7 @@ pub mod helper {
         NUMPY_DOT,
         NUMPY_RANDINT,
         RELEASE,
+        POLL_BORROWING,
     ];
 }
 

@@ -198,6 +198,11 @@ impl<'c> Gen<'c> {
             (helper::GUARDS, i32t.into(), vec![p.into()]),
             (helper::POLL, i32t.into(), vec![p.into(), p.into()]),
             (
+                helper::POLL_BORROWING,
+                i32t.into(),
+                vec![p.into(), p.into()],
+            ),
+            (
                 helper::FLOAT_FLOORDIV,
                 f64t.into(),
                 vec![f64t.into(), f64t.into()],
@@ -534,7 +539,7 @@ struct FnGen<'g, 'c> {
     numpy: bool,
     numpy_flags: HashMap<Slot, PointerValue<'c>>,
     /// Some plan of the unit reads lists out of containers (`reads_lists_from_items`):
-    /// a poll hands over instead of letting other code run (see `back_edge`), and
+    /// a poll hands over instead of letting another thread run (see `back_edge`), and
     /// calls keep the lists the frame holds alive (see `CallPlan`).
     borrows_items: bool,
     /// Objects a call's deoptimization paths release after the interpreter finished
@@ -1389,14 +1394,16 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.b().position_at_end(fast);
         jump(self, body)?;
         self.b().position_at_end(handle);
-        if self.borrows_items {
-            // Lists read out of containers are borrowed: code that ran now (another
-            // thread, a signal handler) could free one. The interpreter takes over
-            // first, with references of its own, and handles the breaker.
-            return self.emit_deopt(point, None);
-        }
+        // Lists read out of containers are borrowed: another thread could free one, so
+        // such a frame hands over instead of letting one run (the interpreter holds
+        // references of its own).
+        let poll_helper = if self.borrows_items {
+            helper::POLL_BORROWING
+        } else {
+            helper::POLL
+        };
         let verdict = self
-            .call_value(helper::POLL, &[self.ctx_ptr.into(), self.env_ptr()?.into()])?
+            .call_value(poll_helper, &[self.ctx_ptr.into(), self.env_ptr()?.into()])?
             .into_int_value();
         let hand_over = self.icmp(IntPredicate::NE, verdict, g.i32t.const_zero())?;
         self.deopt_if(hand_over, point)?;

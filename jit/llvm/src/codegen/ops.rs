@@ -602,9 +602,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.release_after_deopt = held.clone();
                 self.emit_deopt(*raised, None)?;
                 self.b().position_at_end(ok);
-                // A callee that finished natively ran no other code (its polls hand
-                // over in such a unit) and never drops a reference to a list (its
-                // stores replace numbers only): these counts stay above one.
+                // A callee that finished natively let no other thread run (its polls
+                // hand over in such a unit) and never drops a reference to a list
+                // (its stores replace numbers only): these counts stay above one.
                 for object in &held {
                     self.add_to_refcount(*object, -1)?;
                 }
