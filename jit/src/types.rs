@@ -331,14 +331,10 @@ impl ArrayKind {
         }
     }
 
-    /// The range of the ints an item holds (stores outside it raise OverflowError).
+    /// The range of the ints an item holds when it is narrower than an int64 (stores
+    /// outside it raise OverflowError).
     pub fn int_range(self) -> Option<(i64, i64)> {
-        match self {
-            ArrayKind::I32 => Some((i32::MIN.into(), i32::MAX.into())),
-            ArrayKind::I8 => Some((i8::MIN.into(), i8::MAX.into())),
-            ArrayKind::U8 => Some((0, u8::MAX.into())),
-            _ => None,
-        }
+        self.dtype().int_range().filter(|_| self != ArrayKind::I64)
     }
 }
 

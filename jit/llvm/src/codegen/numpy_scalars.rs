@@ -215,6 +215,34 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.or(below, above)
     }
 
+    /// Both operands' numbers, and whether either is numpy's (an `i1`).
+    fn numbers_and_flag(
+        &self,
+        (l, lt): (&Cv<'c>, &Ty),
+        (r, rt): (&Cv<'c>, &Ty),
+    ) -> Res<(Cv<'c>, Cv<'c>, IntValue<'c>)> {
+        let (a, a_numpy) = self.number_and_flag(l, lt);
+        let (b, b_numpy) = self.number_and_flag(r, rt);
+        let is_numpy = self.or(a_numpy, b_numpy)?;
+        Ok((a, b, is_numpy))
+    }
+
+    /// Two numbers as numpy makes them float32 (Python's are weak; an int beyond
+    /// 2**53 hands over), an overflow handing over only when `is_numpy`.
+    fn as_float32_pair(
+        &mut self,
+        numbers: [&Cv<'c>; 2],
+        is_numpy: IntValue<'c>,
+        deopt: DeoptId,
+    ) -> Res<[Cv<'c>; 2]> {
+        let mut single = [Cv::None, Cv::None];
+        for (out, x) in single.iter_mut().zip(numbers) {
+            let exact = self.exact_f64(x, deopt)?;
+            *out = Cv::Float(self.round_f32_when(exact, is_numpy, deopt)?);
+        }
+        Ok(single)
+    }
+
     /// A value's number and whether it is numpy's (an `i1`), by its type.
     fn number_and_flag(&self, v: &Cv<'c>, ty: &Ty) -> (Cv<'c>, IntValue<'c>) {
         let (value, flag) = self.numpy_parts(v.clone());
@@ -242,9 +270,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         result: &Ty,
         deopt: DeoptId,
     ) -> Res<Cv<'c>> {
-        let (a, a_numpy) = self.number_and_flag(l, lt);
-        let (b, b_numpy) = self.number_and_flag(r, rt);
-        let is_numpy = self.or(a_numpy, b_numpy)?;
+        let (a, b, is_numpy) = self.numbers_and_flag((l, lt), (r, rt))?;
         match result {
             Ty::NpScalar(dtype) => {
                 // numpy's either way: the Python int is weak and must fit.
@@ -299,9 +325,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         (l, lt): (&Cv<'c>, &Ty),
         (r, rt): (&Cv<'c>, &Ty),
     ) -> Res<(Ty, Cv<'c>)> {
-        let (a, a_numpy) = self.number_and_flag(l, lt);
-        let (b, b_numpy) = self.number_and_flag(r, rt);
-        let is_numpy = self.or(a_numpy, b_numpy)?;
+        let (a, b, is_numpy) = self.numbers_and_flag((l, lt), (r, rt))?;
         let exact = self.compare(op, &a, &b)?;
         let answer = if matches!(a, Cv::Float(_)) || matches!(b, Cv::Float(_)) {
             let x = Cv::Float(self.as_f64(&a)?);
@@ -311,15 +335,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         } else {
             exact
         };
-        let surely_numpy = |t: &Ty| matches!(t, Ty::NpScalar(_) | Ty::NpFloat);
-        Ok(if surely_numpy(lt) || surely_numpy(rt) {
-            (Ty::NpBool, Cv::Bool(answer))
-        } else {
-            (
-                Ty::AnyBool,
-                Cv::Flagged(Box::new(Cv::Bool(answer)), is_numpy),
-            )
-        })
+        Ok(flagged_answer(answer, is_numpy, lt, rt))
     }
 
     /// `l op r` (`+ - * /`) where an operand is a `Ty::AnyFloat32` (a Python float, or
@@ -336,9 +352,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         result: &Ty,
         deopt: DeoptId,
     ) -> Res<Cv<'c>> {
-        let (a, a_numpy) = self.number_and_flag(l, lt);
-        let (b, b_numpy) = self.number_and_flag(r, rt);
-        let is_numpy = self.or(a_numpy, b_numpy)?;
+        let (a, b, is_numpy) = self.numbers_and_flag((l, lt), (r, rt))?;
         if *result == Ty::NpFloat {
             // float64 either way, on the exact values.
             let v = self.binary(op, &a, &b, &Ty::Float, deopt)?;
@@ -347,11 +361,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         }
         // numpy's operands: Python numbers become float32 (an int beyond 2**53, which
         // numpy may round otherwise, hands over).
-        let mut single = Vec::with_capacity(2);
-        for x in [&a, &b] {
-            let exact = self.exact_f64(x, deopt)?;
-            single.push(Cv::Float(self.round_f32_when(exact, is_numpy, deopt)?));
-        }
+        let single = self.as_float32_pair([&a, &b], is_numpy, deopt)?;
         let numpy_value = self.binary(op, &single[0], &single[1], &Ty::Float, deopt)?;
         let Cv::Float(numpy_value) = numpy_value else {
             return Err("internal: float32 result".to_owned());
@@ -383,9 +393,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         (r, rt): (&Cv<'c>, &Ty),
         deopt: DeoptId,
     ) -> Res<(Ty, Cv<'c>)> {
-        let (a, a_numpy) = self.number_and_flag(l, lt);
-        let (b, b_numpy) = self.number_and_flag(r, rt);
-        let is_numpy = self.or(a_numpy, b_numpy)?;
+        let (a, b, is_numpy) = self.numbers_and_flag((l, lt), (r, rt))?;
         let python_answer = self.compare(op, &a, &b)?;
         let answer = if matches!(lt, Ty::NpFloat) || matches!(rt, Ty::NpFloat) {
             // Against a float64, numpy compares in float64: exactly these values.
@@ -393,23 +401,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
             let y = Cv::Float(self.as_f64(&b)?);
             self.compare(op, &x, &y)?
         } else {
-            let mut single = Vec::with_capacity(2);
-            for x in [&a, &b] {
-                let exact = self.exact_f64(x, deopt)?;
-                single.push(Cv::Float(self.round_f32_when(exact, is_numpy, deopt)?));
-            }
+            let single = self.as_float32_pair([&a, &b], is_numpy, deopt)?;
             let numpy_answer = self.compare(op, &single[0], &single[1])?;
             self.select_int(is_numpy, numpy_answer, python_answer)?
         };
-        let surely_numpy = |t: &Ty| matches!(t, Ty::NpScalar(_) | Ty::NpFloat);
-        Ok(if surely_numpy(lt) || surely_numpy(rt) {
-            (Ty::NpBool, Cv::Bool(answer))
-        } else {
-            (
-                Ty::AnyBool,
-                Cv::Flagged(Box::new(Cv::Bool(answer)), is_numpy),
-            )
-        })
+        Ok(flagged_answer(answer, is_numpy, lt, rt))
     }
 
     /// `-x`, `+x` or `abs(x)` of a `Ty::AnyInt(dtype)`.
@@ -555,6 +551,25 @@ pub(super) enum NumpyUnary {
     Negative,
     Positive,
     Absolute,
+}
+
+/// A comparison's answer: a numpy bool when an operand is surely numpy's, else a bool
+/// flagged as numpy's by `is_numpy`.
+fn flagged_answer<'c>(
+    answer: IntValue<'c>,
+    is_numpy: IntValue<'c>,
+    lt: &Ty,
+    rt: &Ty,
+) -> (Ty, Cv<'c>) {
+    let surely_numpy = |t: &Ty| matches!(t, Ty::NpScalar(_) | Ty::NpFloat);
+    if surely_numpy(lt) || surely_numpy(rt) {
+        (Ty::NpBool, Cv::Bool(answer))
+    } else {
+        (
+            Ty::AnyBool,
+            Cv::Flagged(Box::new(Cv::Bool(answer)), is_numpy),
+        )
+    }
 }
 
 fn promoted(lt: &Ty, rt: &Ty) -> Res<Dtype> {
