@@ -136,8 +136,9 @@ unsafe extern "C-unwind" {
     /// Byte offset of the instruction a trace function is called at.
     pub fn pyopt_shim_frame_offset(frame: *mut Frame) -> c_int;
     pub fn pyopt_shim_code_nlocals(code: *mut PyCodeObject) -> c_int;
-    /// How many co_extra indices were requested (pyopt's included).
-    pub fn pyopt_shim_code_extra_users() -> c_int;
+    /// Drops the trailing empty slots of `code`'s co_extra, so freeing it calls no other
+    /// co_extra user's free function unless that user set a value (GIL held).
+    pub fn pyopt_shim_trim_code_extra(code: *mut PyCodeObject);
     /// The value stack of a frame in a trace function: base, and depth as the result.
     pub fn pyopt_shim_frame_stack(frame: *mut Frame, base: *mut *mut *mut PyObject) -> c_int;
     /// A range iterator only the stack refers to, as (next value, step, remaining).

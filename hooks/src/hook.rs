@@ -202,22 +202,13 @@ unsafe fn compile_long_call(tstate: *mut ffi::PyThreadState, frame: *mut Frame) 
     }
 }
 
-/// The state of a long call's code, created if need be, except when another co_extra
-/// user exists: CPython calls every user's free function for every code object with
-/// extras, and a long call's code (a `main()`) often lives until finalization, where a
-/// Python-level free function (CPython's test_code registers one) can no longer run.
+/// The state of a long call's code, created if need be.
 ///
 /// # Safety
 /// GIL held; `code` is a live code object.
 pub(crate) unsafe fn state_for_long_call(code: *mut ffi::PyCodeObject) -> Option<*const CodeState> {
     // SAFETY: per the contract.
-    unsafe {
-        existing_state(code).or_else(|| {
-            (pyopt_shim_code_extra_users() <= 1)
-                .then(|| create_state(code, crate::discovery::threshold()))
-                .flatten()
-        })
-    }
+    unsafe { existing_state(code).or_else(|| create_state(code, crate::discovery::threshold())) }
 }
 
 /// A frame's parameters: its first `co_argcount` locals (null where unbound).
@@ -289,6 +280,10 @@ pub(crate) unsafe fn create_state(
             ffi::PyErr_Clear();
             return None;
         }
+        // Another co_extra user's free function must not run for this code object
+        // because of pyopt: a long-lived one is freed during finalization, where a
+        // Python-level free function (CPython's test_code registers one) crashes.
+        pyopt_shim_trim_code_extra(code);
         let replaced = registry()
             .lock()
             .ok()

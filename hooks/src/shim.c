@@ -434,7 +434,18 @@ void pyopt_shim_osr_leave(_PyInterpreterFrame *frame, int offset, PyObject **loc
     frame->prev_instr = _PyCode_CODE(code) + offset / 2;
 }
 
-/* How many co_extra indices have been requested in this interpreter (pyopt's included). */
-int pyopt_shim_code_extra_users(void) {
-    return (int)PyInterpreterState_Get()->co_extra_user_count;
+/* Forgets the trailing empty slots of a code object's co_extra. _PyCode_SetExtra sizes
+ * the holder for every registered user, and code_dealloc calls every user's free
+ * function for each slot the holder has, set or not: without trimming, a code object
+ * pyopt attaches state to would call another user's free function (even a Python one,
+ * as CPython's test_code registers) when it is freed, possibly during finalization.
+ * A later _PyCode_SetExtra by that user grows the holder again. */
+void pyopt_shim_trim_code_extra(PyCodeObject *code) {
+    pyopt_code_extra *extra = (pyopt_code_extra *)code->co_extra;
+    if (extra == NULL) {
+        return;
+    }
+    while (extra->ce_size > 0 && extra->ce_extras[extra->ce_size - 1] == NULL) {
+        extra->ce_size--;
+    }
 }

@@ -337,6 +337,45 @@ def test_python3_and_pyopt_agree_on_a_script_with_hot_functions(tmp_path):
     assert PYTHON3 != PYOPT
 
 
+def test_another_co_extra_user_sees_only_its_own_extras(tmp_path):
+    # CPython calls each co_extra user's free function for every slot a code object's
+    # holder has. A code object pyopt compiles must not call another user's function
+    # when it is freed (CPython's test_code crashed at exit when one ran during
+    # finalization); a module-level function compiled here also lives until exit.
+    script = write(tmp_path, "extra.py", """
+        import ctypes
+        freefunc = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+        request = ctypes.pythonapi._PyEval_RequestCodeExtraIndex
+        request.argtypes = (freefunc,)
+        request.restype = ctypes.c_ssize_t
+        set_extra = ctypes.pythonapi._PyCode_SetExtra
+        set_extra.argtypes = (ctypes.py_object, ctypes.c_ssize_t, ctypes.c_void_p)
+        set_extra.restype = ctypes.c_int
+        freed = []
+        FREE = freefunc(freed.append)
+        INDEX = request(FREE)
+
+        def make(k):
+            return eval(f"lambda x: x * {k} + 1")
+
+        def lives_until_exit(x):
+            return x * 3 + 1
+
+        total = 0
+        for i in range(3000):
+            total += lives_until_exit(i)
+        hot, marked = make(2), make(5)
+        for i in range(3000):
+            total += hot(i) + marked(i)
+        set_extra(marked.__code__, INDEX, 7)
+        del hot, marked
+        print(total, freed)
+    """)
+    reference, pyopt = run_both([*FIRST_CALL, script])
+    assert_same(reference, pyopt)
+    assert reference.stdout.split()[1:] == ["[7]"], reference.stdout
+
+
 def test_audit_hooks_see_only_what_python3_shows_them(tmp_path):
     # Compiling reads functions and code objects without attribute access, which
     # would raise audit events python3 does not (and could call the hook recursively).
