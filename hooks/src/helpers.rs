@@ -137,6 +137,18 @@ fn runtime_helpers() -> Vec<(&'static str, u64)> {
             crate::random::pyopt_numpy_randint as *const () as usize as u64,
         ),
         (
+            helper::NEW_LIST,
+            crate::owned::pyopt_new_list as *const () as usize as u64,
+        ),
+        (
+            helper::LIST_REPEAT,
+            crate::owned::pyopt_list_repeat as *const () as usize as u64,
+        ),
+        (
+            helper::NUMPY_MAKE,
+            crate::owned::pyopt_numpy_make as *const () as usize as u64,
+        ),
+        (
             helper::NUMPY_DOT,
             crate::ufunc::pyopt_numpy_dot as *const () as usize as u64,
         ),

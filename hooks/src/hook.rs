@@ -470,20 +470,27 @@ pub(crate) unsafe fn run(
     slots: &[u64],
     guard_failed: impl FnOnce() -> *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
+    let mark = crate::owned::enter();
     // SAFETY: per the contract.
     let ret = unsafe { call_entry(tstate, &spec.unit, spec.entry, frame, slots) };
-    match ret.status {
+    let result = match ret.status {
         OK => box_result(&spec.unit.unit.plans[0].result, ret.value),
         // A global the code depends on changed; nothing ran. The interpreter runs this
         // call; the next call drops the specialization and may recompile.
-        GUARD_FAILED => guard_failed(),
+        GUARD_FAILED => {
+            crate::owned::leave(mark);
+            return guard_failed();
+        }
         BOXED => ret.value as *mut ffi::PyObject,
         ERROR => std::ptr::null_mut(),
         _ => {
             bad_status();
             std::ptr::null_mut()
         }
-    }
+    };
+    // After boxing: a returned object has its reference by now.
+    crate::owned::leave(mark);
+    result
 }
 
 /// Raises the SystemError for a status compiled code never returns.

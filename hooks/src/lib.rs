@@ -18,6 +18,7 @@ pub mod ffi;
 pub mod helpers;
 pub mod hook;
 pub mod osr;
+pub mod owned;
 pub mod random;
 pub mod snapshot;
 pub mod state;

@@ -623,9 +623,27 @@ unsafe fn enter(
     }
     let spec = &compiled.spec;
     RUNNING.with(|running| running.set(running.get() + 1));
+    let mark = crate::owned::enter();
     // SAFETY: per the contract; `frame` is the frame deoptimizations write into.
     let ret = unsafe { call_entry(tstate, &spec.unit, spec.entry, frame, slots) };
     RUNNING.with(|running| running.set(running.get() - 1));
+    // SAFETY: per the contract.
+    let result = unsafe { finish_entry(frame, compiled, module, ret) };
+    // After the locals went back to the frame, which holds what it keeps.
+    crate::owned::leave(mark);
+    result
+}
+
+/// What an entered loop's native code returned, with its locals back in `frame`.
+///
+/// # Safety
+/// As for [`enter`].
+unsafe fn finish_entry(
+    frame: *mut Frame,
+    compiled: &OsrSpec,
+    module: Option<&ModuleFrame<'_>>,
+    ret: pyopt_jit::abi::Ret,
+) -> c_int {
     match ret.status {
         // A global the loop depends on changed; nothing ran.
         GUARD_FAILED => 0,

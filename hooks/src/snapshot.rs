@@ -13,7 +13,7 @@ use pyopt_jit::bytecode;
 use pyopt_jit::opcode::op;
 use pyopt_jit::snapshot::{
     Binding, BuiltinFn, CodeSnapshot, CompileRequest, Const, LineRange, MathFn, ModuleKind,
-    NumpyDraw, ObjectId, OsrRequest, RandomFn,
+    NumpyDraw, NumpyMaker, ObjectId, OsrRequest, RandomFn,
 };
 use pyopt_jit::types::{ArrayKind, Dtype, Ty};
 
@@ -129,6 +129,8 @@ struct Known {
     numpy_random_draws: Option<NumpyDraws>,
     /// `numpy.dot` as numpy defines it.
     numpy_dot: Option<Py<PyAny>>,
+    /// `numpy.zeros`, `.ones`, `.empty` and `.arange`.
+    numpy_makers: Vec<(NumpyMaker, Py<PyAny>)>,
 }
 
 /// The methods of numpy's global `RandomState` compiled code draws from, with its bit
@@ -218,8 +220,16 @@ impl Known {
             .as_ref()
             .and_then(|numpy| numpy.getattr("dot").ok())
             .map(Bound::unbind);
+        let numpy_makers = match &numpy {
+            Some(numpy) => NumpyMaker::ALL
+                .into_iter()
+                .filter_map(|kind| Some((kind, numpy.getattr(kind.name()).ok()?.unbind())))
+                .collect(),
+            None => Vec::new(),
+        };
         Ok(Known {
             numpy_dot,
+            numpy_makers,
             numpy: numpy.map(Bound::unbind),
             numpy_random: numpy_random.map(Bound::unbind),
             numpy_random_draws,
@@ -657,6 +667,16 @@ impl<'py> Builder<'py> {
         {
             let object = self.object_id(value);
             return (Binding::NumpyDot { object }, same);
+        }
+        if let Some(kind) = self
+            .known
+            .numpy_makers
+            .iter()
+            .find(|(_, maker)| value.is(maker.bind(self.py)))
+            .map(|(kind, _)| *kind)
+        {
+            let object = self.object_id(value);
+            return (Binding::NumpyMaker { object, kind }, same);
         }
         if let Some(dtype) = Dtype::ALL.into_iter().find(|dtype| {
             numpy_scalar_type(*dtype)

@@ -256,7 +256,8 @@ pub unsafe extern "C-unwind" fn pyopt_list_set(
 }
 
 /// A new reference to the number compiled code passed as `kind` and `bits` (0: an int,
-/// 1: a float's bits, 2: a bool); null with an exception set when out of memory.
+/// 1: a float's bits, 2: a bool, 3: an object it holds); null with an exception set
+/// when out of memory.
 ///
 /// # Safety
 /// The GIL is held.
@@ -266,6 +267,12 @@ unsafe fn new_number(kind: u32, bits: i64) -> *mut ffi::PyObject {
         match kind {
             0 => ffi::PyLong_FromLongLong(bits),
             1 => ffi::PyFloat_FromDouble(f64::from_bits(bits as u64)),
+            // An object compiled code holds (a list): a new reference to it.
+            3 => {
+                let object = bits as *mut ffi::PyObject;
+                ffi::Py_IncRef(object);
+                object
+            }
             _ => {
                 let object = if bits != 0 {
                     ffi::Py_True()

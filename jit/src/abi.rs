@@ -22,7 +22,7 @@
 use std::ffi::c_char;
 
 /// Bumped whenever anything in this module changes meaning.
-pub const ABI_VERSION: u32 = 7;
+pub const ABI_VERSION: u32 = 8;
 
 /// Per-thread state compiled code reads and writes.
 #[repr(C)]
@@ -139,7 +139,8 @@ pub mod helper {
     /// do it (index out of range, or an old item whose release could run Python code).
     pub const LIST_SET: &str = "pyopt_list_set";
     /// `(list, kind: u32, bits: i64) -> u32`: `list.append(value)`, the value coded as
-    /// for `LIST_SET`; 1 = out of memory (the interpreter raises MemoryError).
+    /// for `LIST_SET` or an object compiled code holds (kind 3, its address); 1 = out
+    /// of memory (the interpreter raises MemoryError).
     pub const LIST_APPEND: &str = "pyopt_list_append";
     /// `(array, type_num: u32, *mut i64) -> u32`: `array.sum()` of a 1-d array (a
     /// float's bits or an int64); 1 = numpy would warn (the interpreter does it).
@@ -153,6 +154,20 @@ pub mod helper {
     /// `(a, b, *mut f64) -> u32`: `numpy.dot` of two 1-d float64 arrays; 1 = the
     /// interpreter (lengths differ, a stride numpy copies for, a warning).
     pub const NUMPY_DOT: &str = "pyopt_numpy_dot";
+    /// `(function, dtype or null, arange: u32, count: u32, float_mask: u32, a0: i64,
+    /// a1: i64, a2: i64, *mut ptr) -> u32`: calls `numpy.zeros`/`ones`/`empty` with
+    /// the shape `(a0, ..)[:count]`, or `numpy.arange(a0, ..)` (argument `i` a float's
+    /// bits where bit `i` of `float_mask` is set), with `dtype=` when given. The new
+    /// array belongs to the running call: pyopt releases it when the call ends (a
+    /// caller that keeps it takes a reference). 1 = the interpreter (numpy raised, or
+    /// the call made too many objects already).
+    pub const NUMPY_MAKE: &str = "pyopt_numpy_make";
+    /// `(*mut ptr) -> u32`: a new empty list, the running call's as for `NUMPY_MAKE`
+    /// (items are added with `LIST_APPEND`); 1 = the interpreter.
+    pub const NEW_LIST: &str = "pyopt_new_list";
+    /// `(list, n: i64, *mut ptr) -> u32`: `list * n`, a new list, the running call's;
+    /// 1 = the interpreter.
+    pub const LIST_REPEAT: &str = "pyopt_list_repeat";
     /// `(ufunc, loop: u32, nin: u32, x: f64, y: f64, *mut f64) -> u32`: a numpy ufunc's
     /// float64 inner loop on one element (`y` ignored for one input); 1 = the loop
     /// raised a floating-point flag numpy warns about (the interpreter does it).
@@ -176,7 +191,7 @@ pub mod helper {
         "log10", "sqrt",
     ];
 
-    pub const ALL: [&str; 26] = [
+    pub const ALL: [&str; 29] = [
         DEOPT,
         GUARDS,
         POLL,
@@ -200,6 +215,9 @@ pub mod helper {
         UFUNC,
         ARRAY_SUM,
         NUMPY_DOT,
+        NUMPY_MAKE,
+        NEW_LIST,
+        LIST_REPEAT,
         NUMPY_RANDINT,
         RELEASE,
         POLL_BORROWING,

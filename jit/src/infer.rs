@@ -23,7 +23,7 @@ use crate::plan::{
 use crate::snapshot::{
     Binding, BuiltinFn, CO_ASYNC_GENERATOR, CO_COROUTINE, CO_GENERATOR, CO_ITERABLE_COROUTINE,
     CO_VARARGS, CO_VARKEYWORDS, CodeSnapshot, CompileRequest, Const, MathFn, ModuleKind, NumpyDraw,
-    ObjectId, OsrLocal, RandomFn,
+    NumpyMaker, ObjectId, OsrLocal, RandomFn,
 };
 use crate::types::{self, Dtype, MethodKind, Ty};
 
@@ -76,6 +76,7 @@ enum ObjKind {
     },
     NumpyDot,
     NumpyScalarType(Dtype),
+    NumpyMaker(NumpyMaker),
 }
 
 struct UnitState {
@@ -86,6 +87,11 @@ struct UnitState {
     objects: BTreeMap<ObjectId, ObjKind>,
     /// Plan 0 enters a running frame at a loop header: calls never reach it.
     osr: bool,
+    /// How a plan reads the items of the empty lists it makes (`[]`), when its appends
+    /// showed a type other than float (see `infer_plan`).
+    empty_list_items: HashMap<usize, Ty>,
+    /// The types of the values appended to lists by the plan being inferred.
+    appended: Vec<Ty>,
 }
 
 impl UnitState {
@@ -100,6 +106,9 @@ impl UnitState {
         self.keys.len() - 1
     }
 }
+
+/// BINARY_OP's argument for `*`.
+const NB_MULTIPLY: u32 = 5;
 
 /// Most rounds of unit-wide inference before giving up (each round re-infers every plan
 /// with the result types of the previous one; real code settles in two or three).
@@ -125,6 +134,8 @@ pub fn plan_unit(request: &CompileRequest) -> Result<Unit, Refusal> {
         results: vec![None],
         objects: BTreeMap::new(),
         osr: request.osr.is_some(),
+        empty_list_items: HashMap::new(),
+        appended: Vec::new(),
     };
     for function in &request.functions {
         for binding in function
@@ -235,6 +246,9 @@ fn record_object(objects: &mut BTreeMap<ObjectId, ObjKind>, binding: &Binding) {
         Binding::NumpyScalarType { object, dtype } => {
             objects.insert(*object, ObjKind::NumpyScalarType(*dtype));
         }
+        Binding::NumpyMaker { object, kind } => {
+            objects.insert(*object, ObjKind::NumpyMaker(*kind));
+        }
         Binding::Value(_) | Binding::Unsupported(_) | Binding::Missing => {}
     }
 }
@@ -279,13 +293,43 @@ struct FnInfer<'a> {
     /// A module body's plan: the `co_names` index of each local (see
     /// [`crate::snapshot::OsrRequest::module_names`]).
     module_names: Option<Vec<u32>>,
+    /// How the items of `[]` are read (see `infer_plan`).
+    empty_list_item: Ty,
 }
 
+/// Infers one plan. The items of an empty list it makes are read as floats (every read
+/// checks), unless everything the plan appends to lists has one other type: then it is
+/// inferred again reading them as that (`out = []`, `out.append(i)`, `for x in out`).
 fn infer_plan(
     unit: &mut UnitState,
     request: &CompileRequest,
     plan: usize,
 ) -> Result<FunctionPlan, Refusal> {
+    unit.appended.clear();
+    let inferred = infer_plan_once(unit, request, plan);
+    let appended = std::mem::take(&mut unit.appended);
+    let current = unit.empty_list_items.get(&plan).unwrap_or(&Ty::Float);
+    match appended.split_first() {
+        Some((first, rest))
+            if first != current && first.is_list_item() && rest.iter().all(|t| t == first) =>
+        {
+            unit.empty_list_items.insert(plan, first.clone());
+            infer_plan_once(unit, request, plan)
+        }
+        _ => inferred,
+    }
+}
+
+fn infer_plan_once(
+    unit: &mut UnitState,
+    request: &CompileRequest,
+    plan: usize,
+) -> Result<FunctionPlan, Refusal> {
+    let empty_list_item = unit
+        .empty_list_items
+        .get(&plan)
+        .cloned()
+        .unwrap_or(Ty::Float);
     let (function, params) = unit.keys[plan].clone();
     let code = &request.functions[function as usize];
     let osr = request.osr.as_ref().filter(|_| plan == 0);
@@ -329,6 +373,7 @@ fn infer_plan(
         entered_loop: None,
         leave_outside: false,
         module_names: osr.and_then(|o| o.module_names.clone()),
+        empty_list_item,
     };
 
     let nlocals = code.varnames.len();
@@ -352,9 +397,11 @@ fn infer_plan(
     // Fixpoint over instruction entry states.
     let mut states: Vec<Option<State>> = vec![None; infer.instrs.len()];
     states[first] = Some(entry.clone());
-    let mut worklist = vec![first];
+    // In program order, so a loop's body is seen before the code after it (what the
+    // body appends to an empty list decides how the code after reads it).
+    let mut worklist = std::collections::BTreeSet::from([first]);
     let mut visits = 0usize;
-    while let Some(index) = worklist.pop() {
+    while let Some(index) = worklist.pop_first() {
         visits += 1;
         if visits > 64 * infer.instrs.len() + 1024 {
             return Err(infer.refuse(index, "types do not settle".to_owned()));
@@ -368,7 +415,7 @@ fn infer_plan(
             };
             if states[successor].as_ref() != Some(&joined) {
                 states[successor] = Some(joined);
-                worklist.push(successor);
+                worklist.insert(successor);
             }
         }
     }
@@ -1045,6 +1092,16 @@ impl FnInfer<'_> {
                     .ok_or_else(|| self.refuse(index, format!("BINARY_OP {arg}")))?;
                 let rhs = self.pop(index, &mut out.stack)?;
                 let lhs = self.pop(index, &mut out.stack)?;
+                // `list * n` makes a list (`list *= n` changes one: not compiled).
+                if arg == NB_MULTIPLY
+                    && let (list @ Ty::List(_), Ty::Int) | (Ty::Int, list @ Ty::List(_)) =
+                        (&lhs, &rhs)
+                {
+                    let list_right = matches!(rhs, Ty::List(_));
+                    out.stack.push(list.clone());
+                    let deopt = self.resume_here(index, state, "a list too long");
+                    return Ok(simple(Op::ListRepeat { list_right, deopt }, out));
+                }
                 match binary_result(operator, &lhs, &rhs) {
                     Some(result) => {
                         let deopt =
@@ -1356,7 +1413,71 @@ impl FnInfer<'_> {
                 }
             }
             op::CALL => self.transfer_call(index, state, out),
+            // The names are read by the CALL (`keyword_names`); a deoptimization there
+            // resumes here, where the interpreter sets them again.
+            op::KW_NAMES if self.keyword_call(index).is_some() => Ok(simple(Op::Nop, out)),
             op::KW_NAMES => Err(self.refuse(index, "keyword arguments in calls".to_owned())),
+            op::BUILD_LIST => {
+                let items = self.pop_n(index, &mut out.stack, arg as usize)?;
+                let item_kind = |t: &&Ty| matches!(t, Ty::Int | Ty::Float | Ty::Bool | Ty::List(_));
+                if let Some(bad) = items.iter().find(|t| !item_kind(t)) {
+                    return Err(self.refuse(
+                        index,
+                        format!(
+                            "a list holding a {bad} (lists of ints, floats, bools and lists \
+                             are made)"
+                        ),
+                    ));
+                }
+                // Items are read as the first one's type, checked at every read (an
+                // empty list's as floats or as what the plan appends, see
+                // `infer_plan`), as for lists passed in (`snapshot::type_of`).
+                let item = items
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| self.empty_list_item.clone());
+                let list = Ty::List(Box::new(item));
+                out.stack.push(list.clone());
+                let deopt = self.resume_here(index, state, "many objects made");
+                Ok(simple(
+                    Op::BuildList {
+                        count: arg,
+                        list,
+                        deopt,
+                    },
+                    out,
+                ))
+            }
+            // `[1.0, 2.0, 3.0]`: BUILD_LIST 0, LOAD_CONST (1.0, 2.0, 3.0), LIST_EXTEND 1.
+            op::LIST_EXTEND
+                if arg == 1
+                    && index >= 2
+                    && self.instrs[index - 2].opcode == op::BUILD_LIST
+                    && self.instrs[index - 2].arg == 0
+                    && self.instrs[index - 1].opcode == op::LOAD_CONST =>
+            {
+                let items = self.pop(index, &mut out.stack)?;
+                let Ty::Tuple(items) = items else {
+                    return Err(self.refuse(index, format!("a list of a constant {items}")));
+                };
+                if let Some(bad) = items
+                    .iter()
+                    .find(|t| !matches!(t, Ty::Int | Ty::Float | Ty::Bool))
+                {
+                    return Err(self.refuse(
+                        index,
+                        format!(
+                            "a list holding a {bad} (lists of ints, floats and bools are made)"
+                        ),
+                    ));
+                }
+                // Read as the first item's type, as BUILD_LIST's lists are.
+                let list = Ty::List(Box::new(items.first().cloned().unwrap_or(Ty::Float)));
+                self.pop(index, &mut out.stack)?;
+                out.stack.push(list.clone());
+                let deopt = self.resume_here(index, state, "out of memory");
+                Ok(simple(Op::ListExtendConst { list, deopt }, out))
+            }
             op::BUILD_TUPLE => {
                 let items = self.pop_n(index, &mut out.stack, arg as usize)?;
                 // (An item that is Python's or numpy's by a flag keeps its flag.)
@@ -1656,6 +1777,7 @@ impl FnInfer<'_> {
                 | Binding::NumpyRandom { object, .. }
                 | Binding::NumpyUfunc { object, .. }
                 | Binding::NumpyDot { object }
+                | Binding::NumpyMaker { object, .. }
                 | Binding::NumpyScalarType { object, .. },
             ) => Ty::Object(object),
             Some(Binding::Missing) | None => {
@@ -1684,9 +1806,11 @@ impl FnInfer<'_> {
         let callee = self.pop(index, &mut out.stack)?;
         let marker = self.pop(index, &mut out.stack)?;
         if let (Ty::Method(MethodKind::ListAppend), Ty::List(_)) = (&marker, &callee) {
-            // A list holds boxed numbers (numpy scalars are not boxed here yet).
+            // A list holds boxed numbers (numpy scalars are not boxed here yet) and
+            // lists.
             return match args.as_slice() {
-                [value] if value.is_number() => {
+                [value] if value.is_number() || matches!(value, Ty::List(_)) => {
+                    self.unit.appended.push(value.clone());
                     let deopt = self.resume_here(index, state, "list.append");
                     out.stack.push(Ty::None);
                     Ok(Transfer {
@@ -1698,7 +1822,7 @@ impl FnInfer<'_> {
                 _ => Err(self.refuse(
                     index,
                     format!(
-                        "list.append of {} (one int, float or bool is compiled)",
+                        "list.append of {} (one int, float, bool or list is compiled)",
                         types::signature(&args)
                     ),
                 )),
@@ -1731,6 +1855,18 @@ impl FnInfer<'_> {
             return Err(self.refuse(index, "calling an unknown object".to_owned()));
         };
         let next = index + 1;
+        if let ObjKind::NumpyMaker(maker) = kind {
+            let (op, ty) = self.numpy_make(index, state, id, maker, args)?;
+            out.stack.push(ty);
+            return Ok(Transfer {
+                op,
+                successors: vec![(next, out)],
+                returns: None,
+            });
+        }
+        if self.keyword_names(index).is_some() {
+            return Err(self.refuse(index, "keyword arguments in calls".to_owned()));
+        }
         if let ObjKind::Builtin(
             function @ (BuiltinFn::Enumerate | BuiltinFn::Zip | BuiltinFn::Reversed),
         ) = kind
@@ -1980,6 +2116,10 @@ impl FnInfer<'_> {
             ObjKind::Module(_) => {
                 return Err(self.refuse(index, "calling a module".to_owned()));
             }
+            // Handled above.
+            ObjKind::NumpyMaker(maker) => {
+                return Err(self.refuse(index, format!("numpy.{}", maker.name())));
+            }
         };
         match result {
             Some((op, ty)) => {
@@ -1992,6 +2132,128 @@ impl FnInfer<'_> {
             }
             None => Ok(self.deopt_always(index, state, "call arguments")),
         }
+    }
+
+    /// The CALL that the KW_NAMES at `index` names arguments of (CPython 3.11 emits
+    /// KW_NAMES, PRECALL, CALL).
+    fn keyword_call(&self, index: usize) -> Option<usize> {
+        let precall = self.instrs.get(index + 1)?;
+        let call = self.instrs.get(index + 2)?;
+        (precall.opcode == op::PRECALL && call.opcode == op::CALL).then_some(index + 2)
+    }
+
+    /// The KW_NAMES instruction of the CALL at `index` and the names it gives the last
+    /// arguments, if the call has keywords.
+    fn keyword_names(&self, index: usize) -> Option<(usize, Vec<String>)> {
+        let at = index.checked_sub(2)?;
+        let instr = self.instrs.get(at)?;
+        if instr.opcode != op::KW_NAMES || self.keyword_call(at) != Some(index) {
+            return None;
+        }
+        let names = match self.code.consts.get(instr.arg as usize) {
+            Some(Const::Tuple(names)) => names
+                .iter()
+                .map(|n| match n {
+                    Const::Str(s) => s.clone(),
+                    _ => String::new(),
+                })
+                .collect(),
+            _ => vec![String::new()],
+        };
+        Some((at, names))
+    }
+
+    /// `numpy.zeros(shape, dtype)`, `.ones`, `.empty` (the shape an int or a tuple of
+    /// one to three ints) or `numpy.arange(...)` of one to three ints or floats, with
+    /// `dtype` a numpy scalar type or `float`, `int` or `bool`, positional or keyword.
+    fn numpy_make(
+        &mut self,
+        index: usize,
+        state: &State,
+        function: ObjectId,
+        maker: NumpyMaker,
+        args: Vec<Ty>,
+    ) -> Result<(Op, Ty), Refusal> {
+        let name = maker.name();
+        let nargs = args.len() as u32;
+        let keywords = self.keyword_names(index);
+        let names = keywords.as_ref().map(|(_, n)| n.as_slice()).unwrap_or(&[]);
+        let positional = args.len().saturating_sub(names.len());
+        let refuse = |this: &Self, what: String| {
+            this.refuse(
+                index,
+                format!(
+                    "numpy.{name}({what}) (compiled: a shape of one to three ints, or for \
+                     arange one to three ints or floats; dtype a numpy scalar type, float, \
+                     int or bool)"
+                ),
+            )
+        };
+        if names.iter().any(|n| n != "dtype") {
+            return Err(refuse(self, format!("{}=", names.join("=, "))));
+        }
+        // The dtype: the last argument, by keyword, or after the shape (arange takes
+        // it by keyword only when it has fewer than three numbers: it is ambiguous).
+        let dtype_arg = if !names.is_empty() {
+            args.last()
+        } else if maker != NumpyMaker::Arange && positional == 2 {
+            args.get(1)
+        } else {
+            None
+        };
+        let numbers = &args[..args.len() - usize::from(dtype_arg.is_some())];
+        let (dtype, dtype_object) = match dtype_arg {
+            None | Some(Ty::None) => (None, None),
+            Some(Ty::Object(id)) => match self.unit.objects.get(id) {
+                Some(ObjKind::NumpyScalarType(dtype)) => (Some(*dtype), Some(*id)),
+                Some(ObjKind::Builtin(BuiltinFn::Float)) => (Some(Dtype::F64), Some(*id)),
+                Some(ObjKind::Builtin(BuiltinFn::Int)) => (Some(Dtype::I64), Some(*id)),
+                Some(ObjKind::Builtin(BuiltinFn::Bool)) => (Some(Dtype::Bool), Some(*id)),
+                _ => return Err(refuse(self, "dtype=this object".to_owned())),
+            },
+            Some(other) => return Err(refuse(self, format!("dtype={other}"))),
+        };
+        let (dtype, ndim) = match maker {
+            NumpyMaker::Arange => {
+                if !(1..=3).contains(&numbers.len())
+                    || !numbers.iter().all(|t| matches!(t, Ty::Int | Ty::Float))
+                {
+                    return Err(refuse(self, types::signature(numbers)));
+                }
+                let floats = numbers.contains(&Ty::Float);
+                let dtype = dtype.unwrap_or(if floats { Dtype::F64 } else { Dtype::I64 });
+                (dtype, 1)
+            }
+            _ => {
+                let dims = match numbers {
+                    [Ty::Int] => 1,
+                    [Ty::Tuple(items)]
+                        if (1..=3).contains(&items.len())
+                            && items.iter().all(|t| *t == Ty::Int) =>
+                    {
+                        items.len()
+                    }
+                    _ => return Err(refuse(self, types::signature(numbers))),
+                };
+                (dtype.unwrap_or(Dtype::F64), dims as u8)
+            }
+        };
+        // With keywords the interpreter must run KW_NAMES again.
+        let at = keywords.map_or(index, |(at, _)| at);
+        let deopt = self.resume_here(at, state, "numpy raised, or many objects made");
+        let result = Ty::NdArray(dtype, ndim);
+        Ok((
+            Op::NumpyMake {
+                function,
+                kind: maker,
+                args: numbers.to_vec(),
+                dtype: dtype_object,
+                nargs,
+                result: result.clone(),
+                deopt,
+            },
+            result,
+        ))
     }
 
     fn builtin_result(&self, function: BuiltinFn, args: &[Ty]) -> Option<Ty> {
@@ -2237,13 +2499,23 @@ mod tests {
     }
 
     #[test]
-    fn lists_are_refused_with_their_line() {
-        // def h(a):  x = []  (line 2);  return a  (line 3)
-        let mut code = snapshot("h", &["a", "x"], 1, "970067007d017c005300");
-        code.lines = lines(&[(0, 2, 1), (2, 6, 2), (6, 10, 3)]);
-        let refused = plan_unit(&request(vec![code], vec![Ty::Int])).unwrap_err();
+    fn lists_of_numbers_are_made_and_others_refused_with_their_line() {
+        // def h(a):  x = [a]  (line 2);  return a  (line 3)
+        let mut code = snapshot("h", &["a", "x"], 1, "97007c0067017d017c005300");
+        code.lines = lines(&[(0, 2, 1), (2, 8, 2), (8, 12, 3)]);
+        let unit = plan_unit(&request(vec![code.clone()], vec![Ty::Float])).unwrap();
+        let build = &unit.plans[0].steps[2];
+        assert!(
+            matches!(build.op, Op::BuildList { count: 1, .. }),
+            "{:?}",
+            build.op
+        );
+        let refused = plan_unit(&request(vec![code], vec![Ty::None])).unwrap_err();
         assert_eq!(refused.line, Some(2), "{refused}");
-        assert!(refused.construct.contains("BUILD_LIST") || refused.construct.contains("list"));
+        assert!(
+            refused.construct.contains("a list holding a None"),
+            "{refused}"
+        );
     }
 
     /// def count(n, data):                    (line 2)

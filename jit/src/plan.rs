@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::snapshot::{BuiltinFn, MathFn, NumpyDraw, ObjectId, RandomFn};
+use crate::snapshot::{BuiltinFn, MathFn, NumpyDraw, NumpyMaker, ObjectId, RandomFn};
 use crate::types::{Dtype, MethodKind, Ty};
 
 /// The state of one local before an instruction.
@@ -198,6 +198,21 @@ pub enum Op {
     CallNumpyDot {
         deopt: DeoptId,
     },
+    /// A new array from `numpy.zeros`, `.ones`, `.empty` (`args` is the shape: ints)
+    /// or `.arange` (`args`: one to three ints or floats), called with `dtype=` the
+    /// object `dtype` when given (`nargs` counts the popped values, the dtype's
+    /// included). The array is the running call's (see `abi::helper::NUMPY_MAKE`);
+    /// `deopt` when numpy raises or the call made too many objects.
+    NumpyMake {
+        function: ObjectId,
+        kind: NumpyMaker,
+        args: Vec<Ty>,
+        dtype: Option<ObjectId>,
+        nargs: u32,
+        /// The array made: `Ty::NdArray`.
+        result: Ty,
+        deopt: DeoptId,
+    },
     /// `array.sum()` of a 1-d array of `dtype` (the method and the array popped, the
     /// sum pushed as numpy's scalar); `deopt` when numpy would warn (a float sum that
     /// overflowed or is invalid).
@@ -307,6 +322,27 @@ pub enum Op {
         raised: DeoptId,
     },
     BuildTuple(u32),
+    /// A new list of the `count` numbers on the stack (the running call's, see
+    /// `abi::helper::NEW_LIST`); `deopt` when the call made too many objects.
+    BuildList {
+        count: u32,
+        /// The list's type (how its items are read).
+        list: Ty,
+        deopt: DeoptId,
+    },
+    /// `[a, b, c]` of constants: LIST_EXTEND of the list just built (the stack's second
+    /// value, `list` its type after) by the constant tuple on top, whose numbers it
+    /// appends; `deopt` when out of memory.
+    ListExtendConst {
+        list: Ty,
+        deopt: DeoptId,
+    },
+    /// `list * n` (or `n * list` when `list_right`): a new list, the running call's;
+    /// `deopt` when it cannot be made (too long: the interpreter raises MemoryError).
+    ListRepeat {
+        list_right: bool,
+        deopt: DeoptId,
+    },
     UnpackTuple {
         count: u32,
         deopt: DeoptId,

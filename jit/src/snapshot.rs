@@ -229,6 +229,33 @@ pub enum NumpyDraw {
     Randint,
 }
 
+/// A numpy function that makes a new array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NumpyMaker {
+    Zeros,
+    Ones,
+    Empty,
+    Arange,
+}
+
+impl NumpyMaker {
+    pub const ALL: [NumpyMaker; 4] = [
+        NumpyMaker::Zeros,
+        NumpyMaker::Ones,
+        NumpyMaker::Empty,
+        NumpyMaker::Arange,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NumpyMaker::Zeros => "zeros",
+            NumpyMaker::Ones => "ones",
+            NumpyMaker::Empty => "empty",
+            NumpyMaker::Arange => "arange",
+        }
+    }
+}
+
 /// What a name referred to when the snapshot was taken.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Binding {
@@ -271,6 +298,11 @@ pub enum Binding {
     /// `numpy.dot`.
     NumpyDot {
         object: ObjectId,
+    },
+    /// `numpy.zeros`, `numpy.ones`, `numpy.empty` or `numpy.arange`.
+    NumpyMaker {
+        object: ObjectId,
+        kind: NumpyMaker,
     },
     /// A numpy scalar type (`numpy.float32`, `numpy.int64`, ...): calling it casts.
     NumpyScalarType {

@@ -204,6 +204,68 @@ def test_no_leaks_over_a_million_compiled_calls(tmp_path):
     assert done.stdout.startswith("['(int, int)'] True True"), done.stdout
 
 
+def test_objects_made_in_compiled_code_are_freed_with_their_call(tmp_path):
+    # Lists and arrays compiled code makes belong to its call until it ends: returned
+    # ones keep exactly the caller's reference, the others are freed, also when the call
+    # hands over to the interpreter halfway (a negative shape) or makes many objects.
+    script = write(tmp_path, "owned.py", """
+        import gc, sys, numpy as np, python_optimizer
+
+        def make(n):
+            a = np.zeros(n)
+            scratch = np.ones((n, 2))
+            row = [0.5] * n
+            rows = [row, [n, 1]]
+            a[0] = scratch[0, 1] + row[0] + len(rows)
+            return a, row
+
+        def halfway(n):
+            kept = np.arange(n)
+            lost = [1, 2, 3]
+            return np.zeros(n - 5), kept, lost
+
+        def many(n):
+            t = 0.0
+            for i in range(n):
+                v = np.zeros(3)
+                t += v[0] + i
+            return t
+
+        def rss_kib():
+            with open("/proc/self/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+
+        a, row = make(4)
+        print(a[0], sys.getrefcount(a), sys.getrefcount(row))
+        for i in range(20_000):
+            make(50)
+            try:
+                halfway(3)
+            except ValueError:
+                pass
+        many(1000)
+        gc.collect()
+        start = rss_kib()
+        for i in range(100_000):
+            make(50)
+            try:
+                halfway(3)
+            except ValueError:
+                pass
+        for i in range(50):
+            many(1000)
+        gc.collect()
+        growth = rss_kib() - start
+        compiled = [python_optimizer.jit_info(f)["specializations"] for f in (make, halfway, many)]
+        print(compiled, growth < 4096, growth)
+    """)
+    done = run(PYOPT, [*FIRST_CALL, script], timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("3.5 2 2\n[['(int)'], ['(int)'], ['(int)']] True"), done.stdout
+
+
 def test_compiled_code_is_freed_with_its_function(tmp_path):
     script = write(tmp_path, "cycles.py", """
         import gc, python_optimizer

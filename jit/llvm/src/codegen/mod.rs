@@ -291,6 +291,28 @@ impl<'c> Gen<'c> {
                 i32t.into(),
                 vec![p.into(), p.into(), p.into()],
             ),
+            (helper::NEW_LIST, i32t.into(), vec![p.into()]),
+            (
+                helper::LIST_REPEAT,
+                i32t.into(),
+                vec![p.into(), i64t.into(), p.into()],
+            ),
+            (
+                helper::NUMPY_MAKE,
+                i32t.into(),
+                vec![
+                    p.into(),
+                    p.into(),
+                    i32t.into(),
+                    i32t.into(),
+                    i32t.into(),
+                    i32t.into(),
+                    i64t.into(),
+                    i64t.into(),
+                    i64t.into(),
+                    p.into(),
+                ],
+            ),
             (
                 helper::UFUNC,
                 i32t.into(),

@@ -5,7 +5,7 @@
 //! random stream.
 
 use pyopt_jit::plan::ArrayAttribute;
-use pyopt_jit::snapshot::ObjectId;
+use pyopt_jit::snapshot::{NumpyMaker, ObjectId};
 use pyopt_jit::types::Dtype;
 
 use super::*;
@@ -338,6 +338,70 @@ impl<'g, 'c> FnGen<'g, 'c> {
             ],
             deopt,
         )
+    }
+
+    /// A new array from `numpy.zeros`/`.ones`/`.empty` (`args`: the shape, an int or a
+    /// tuple of ints) or `numpy.arange` (`args`: ints and floats), called with `dtype=`
+    /// `dtype` when given, expected to be an `ndim`-dimensional array of `result`. The
+    /// array is the running call's (the helper keeps it); `deopt` when numpy raised.
+    pub(super) fn numpy_make(
+        &mut self,
+        (function, kind, dtype): (ObjectId, NumpyMaker, Option<ObjectId>),
+        args: &[Cv<'c>],
+        (result, ndim): (Dtype, u8),
+        deopt: DeoptId,
+    ) -> Res<PointerValue<'c>> {
+        let g = self.g;
+        let mut numbers = Vec::new();
+        for arg in args {
+            match arg {
+                Cv::Tuple(items) => numbers.extend(items.iter().cloned()),
+                other => numbers.push(other.clone()),
+            }
+        }
+        let mut words = Vec::with_capacity(3);
+        let mut float_mask = 0u64;
+        for (i, number) in numbers.iter().enumerate() {
+            words.push(match number {
+                Cv::Int(v) => *v,
+                Cv::Float(x) => {
+                    float_mask |= 1 << i;
+                    self.b()
+                        .build_bit_cast(*x, g.i64t, "")
+                        .map_err(err)?
+                        .into_int_value()
+                }
+                _ => return Err("internal: numpy maker argument".to_owned()),
+            });
+        }
+        if words.len() > 3 {
+            return Err("internal: more than three numpy maker arguments".to_owned());
+        }
+        let count = words.len() as u64;
+        words.resize(3, g.i64t.const_zero());
+        let function = self.object(function)?;
+        let dtype = match dtype {
+            Some(id) => self.object(id)?,
+            None => g.ptrt.const_null(),
+        };
+        let expect = result.type_num() as u64 | u64::from(ndim) << 8;
+        let arange = u64::from(kind == NumpyMaker::Arange);
+        let bits = self.status_call_i64(
+            helper::NUMPY_MAKE,
+            vec![
+                function.into(),
+                dtype.into(),
+                g.i32t.const_int(arange, false).into(),
+                g.i32t.const_int(count, false).into(),
+                g.i32t.const_int(float_mask, false).into(),
+                g.i32t.const_int(expect, false).into(),
+                words[0].into(),
+                words[1].into(),
+                words[2].into(),
+            ],
+            deopt,
+        )?;
+        self.b().build_int_to_ptr(bits, g.ptrt, "").map_err(err)
     }
 
     /// `array.sum()` of a 1-d array of `dtype`, as numpy's scalar (the helper runs

@@ -126,6 +126,28 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.push(Ty::NpFloat, Cv::Float(x))?;
                 self.goto(next)
             }
+            Op::NumpyMake {
+                function,
+                kind,
+                args,
+                dtype,
+                nargs,
+                result,
+                deopt,
+            } => {
+                let values = self.pop_args(*nargs as usize)?;
+                let Ty::NdArray(result_dtype, ndim) = result else {
+                    return Err("internal: numpy array maker without an array".to_owned());
+                };
+                let array = self.numpy_make(
+                    (*function, *kind, *dtype),
+                    &values[..args.len()],
+                    (*result_dtype, *ndim),
+                    *deopt,
+                )?;
+                self.push(result.clone(), Cv::Obj(array))?;
+                self.goto(next)
+            }
             Op::ArraySum { dtype, deopt } => {
                 let Cv::Obj(array) = self.pop()? else {
                     return Err("internal: sum of a non-array".to_owned());
@@ -629,6 +651,45 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.push(Ty::Tuple(types), Cv::Tuple(items))?;
                 self.goto(next)
             }
+            Op::BuildList {
+                count,
+                list: list_ty,
+                deopt,
+            } => {
+                let items = self.pop_n(*count as usize)?;
+                let list = self.build_list(&items, *deopt)?;
+                self.push(list_ty.clone(), Cv::Obj(list))?;
+                self.goto(next)
+            }
+            Op::ListExtendConst {
+                list: list_ty,
+                deopt,
+            } => {
+                let Cv::Tuple(items) = self.pop()? else {
+                    return Err("internal: list extended by a non-tuple".to_owned());
+                };
+                let Cv::Obj(list) = self.pop()? else {
+                    return Err("internal: extending a non-list".to_owned());
+                };
+                self.append_numbers(list, &items, *deopt)?;
+                self.push(list_ty.clone(), Cv::Obj(list))?;
+                self.goto(next)
+            }
+            Op::ListRepeat { list_right, deopt } => {
+                let at = self.types.len() - if *list_right { 1 } else { 2 };
+                let list_ty = self.types[at].clone();
+                let r = self.pop()?;
+                let l = self.pop()?;
+                let ((Cv::Obj(list), Cv::Int(n)) | (Cv::Int(n), Cv::Obj(list))) = (l, r) else {
+                    return Err("internal: list repeat operands".to_owned());
+                };
+                let g = self.g;
+                let bits =
+                    self.status_call_i64(helper::LIST_REPEAT, vec![list.into(), n.into()], *deopt)?;
+                let new = self.b().build_int_to_ptr(bits, g.ptrt, "").map_err(err)?;
+                self.push(list_ty, Cv::Obj(new))?;
+                self.goto(next)
+            }
             Op::UnpackTuple { .. } => {
                 let ty = self.types.last().cloned();
                 let v = self.pop()?;
@@ -762,12 +823,18 @@ impl<'g, 'c> FnGen<'g, 'c> {
         })
     }
 
-    pub(super) fn pop_args(&mut self, n: usize) -> Res<Vec<Cv<'c>>> {
+    /// The top `n` values, deepest first.
+    pub(super) fn pop_n(&mut self, n: usize) -> Res<Vec<Cv<'c>>> {
         let mut values = Vec::with_capacity(n);
         for _ in 0..n {
             values.push(self.pop()?);
         }
         values.reverse();
+        Ok(values)
+    }
+
+    pub(super) fn pop_args(&mut self, n: usize) -> Res<Vec<Cv<'c>>> {
+        let values = self.pop_n(n)?;
         self.pop()?; // the callable
         self.pop()?; // NULL
         Ok(values)

@@ -482,19 +482,42 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     .into_int_value(),
             ),
             Cv::Bool(b) => (2, self.b().build_int_z_extend(*b, g.i64t, "").map_err(err)?),
+            Cv::Obj(object) => (
+                3,
+                self.b()
+                    .build_ptr_to_int(*object, g.i64t, "")
+                    .map_err(err)?,
+            ),
             other => return Err(format!("internal: {other:?} as a list item")),
         })
     }
 
-    /// `list.append(value)`: the method, the list and the value on the stack.
-    pub(super) fn emit_list_append(&mut self, deopt: DeoptId) -> Res<()> {
+    /// A new list of `items` (numbers), the running call's.
+    pub(super) fn build_list(&mut self, items: &[Cv<'c>], deopt: DeoptId) -> Res<PointerValue<'c>> {
         let g = self.g;
-        let value = self.pop()?;
-        let Cv::Obj(list) = self.pop()? else {
-            return Err("internal: appending to a non-list".to_owned());
-        };
-        self.pop()?; // the method
-        let (kind, bits) = self.number_code(&value)?;
+        let bits = self.status_call_i64(helper::NEW_LIST, vec![], deopt)?;
+        let list = self.b().build_int_to_ptr(bits, g.ptrt, "").map_err(err)?;
+        self.append_numbers(list, items, deopt)?;
+        Ok(list)
+    }
+
+    /// Appends numbers to a list the running code holds.
+    pub(super) fn append_numbers(
+        &mut self,
+        list: PointerValue<'c>,
+        items: &[Cv<'c>],
+        deopt: DeoptId,
+    ) -> Res<()> {
+        for item in items {
+            self.append_number(list, item, deopt)?;
+        }
+        Ok(())
+    }
+
+    /// Appends a number to a list the running code holds.
+    fn append_number(&mut self, list: PointerValue<'c>, value: &Cv<'c>, deopt: DeoptId) -> Res<()> {
+        let g = self.g;
+        let (kind, bits) = self.number_code(value)?;
         let status = self
             .call_value(
                 helper::LIST_APPEND,
@@ -506,7 +529,17 @@ impl<'g, 'c> FnGen<'g, 'c> {
             )?
             .into_int_value();
         let failed = self.icmp(IntPredicate::NE, status, g.i32t.const_zero())?;
-        self.deopt_if(failed, deopt)?;
+        self.deopt_if(failed, deopt)
+    }
+
+    /// `list.append(value)`: the method, the list and the value on the stack.
+    pub(super) fn emit_list_append(&mut self, deopt: DeoptId) -> Res<()> {
+        let value = self.pop()?;
+        let Cv::Obj(list) = self.pop()? else {
+            return Err("internal: appending to a non-list".to_owned());
+        };
+        self.pop()?; // the method
+        self.append_number(list, &value, deopt)?;
         self.push(Ty::None, Cv::None)?;
         self.goto(self.step + 1)
     }
