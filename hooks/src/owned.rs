@@ -132,6 +132,10 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_list_repeat(
     unsafe { deliver(without_collections(|| ffi::PySequence_Repeat(list, n)), out) }
 }
 
+/// `pyopt_numpy_make`'s kinds besides zeros and empty (see `abi::helper::NUMPY_MAKE`).
+const ARANGE: u32 = 1;
+const ONES: u32 = 2;
+
 /// `numpy.empty`, which `numpy.ones` (Python code) calls before filling.
 static NUMPY_EMPTY: pyo3::sync::PyOnceLock<Option<Py<PyAny>>> = pyo3::sync::PyOnceLock::new();
 
@@ -149,7 +153,7 @@ static NUMPY_EMPTY: pyo3::sync::PyOnceLock<Option<Py<PyAny>>> = pyo3::sync::PyOn
 pub(crate) unsafe extern "C-unwind" fn pyopt_numpy_make(
     function: *mut ffi::PyObject,
     dtype: *mut ffi::PyObject,
-    arange: u32,
+    kind: u32,
     count: u32,
     float_mask: u32,
     expect: u32,
@@ -178,7 +182,7 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_numpy_make(
                 });
             let made = (|| -> PyResult<Option<Bound<'_, PyAny>>> {
                 let numbers = PyTuple::new(py, numbers)?;
-                let args = if arange != 0 {
+                let args = if kind == ARANGE {
                     numbers
                 } else {
                     PyTuple::new(py, [numbers])?
@@ -193,13 +197,7 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_numpy_make(
                 };
                 // SAFETY: per the contract, `function` is live.
                 let function = unsafe { Bound::from_borrowed_ptr(py, function) };
-                let ones = function
-                    .getattr("__name__")
-                    .is_ok_and(|n| n.eq("ones").unwrap_or(false))
-                    && function
-                        .getattr("__module__")
-                        .is_ok_and(|m| m.eq("numpy").unwrap_or(false));
-                let array = if ones {
+                let array = if kind == ONES {
                     let empty = NUMPY_EMPTY.get_or_init(py, || {
                         py.import("numpy")
                             .and_then(|np| np.getattr("empty"))

@@ -154,10 +154,12 @@ pub mod helper {
     /// `(a, b, *mut f64) -> u32`: `numpy.dot` of two 1-d float64 arrays; 1 = the
     /// interpreter (lengths differ, a stride numpy copies for, a warning).
     pub const NUMPY_DOT: &str = "pyopt_numpy_dot";
-    /// `(function, dtype or null, arange: u32, count: u32, float_mask: u32, a0: i64,
-    /// a1: i64, a2: i64, *mut ptr) -> u32`: calls `numpy.zeros`/`ones`/`empty` with
-    /// the shape `(a0, ..)[:count]`, or `numpy.arange(a0, ..)` (argument `i` a float's
-    /// bits where bit `i` of `float_mask` is set), with `dtype=` when given. The new
+    /// `(function, dtype or null, kind: u32, count: u32, float_mask: u32, expect: u32,
+    /// a0: i64, a1: i64, a2: i64, *mut ptr) -> u32`: calls `numpy.zeros`/`empty`
+    /// (kind 0) or `numpy.ones` (kind 2) with the shape `(a0, ..)[:count]`, or
+    /// `numpy.arange(a0, ..)` (kind 1; argument `i` a float's bits where bit `i` of
+    /// `float_mask` is set), with `dtype=` when given, expecting the array `expect`
+    /// (`type_num | ndim << 8`). The new
     /// array belongs to the running call: pyopt releases it when the call ends (a
     /// caller that keeps it takes a reference). 1 = the interpreter (numpy raised, or
     /// the call made too many objects already).

@@ -385,13 +385,17 @@ impl<'g, 'c> FnGen<'g, 'c> {
             None => g.ptrt.const_null(),
         };
         let expect = result.type_num() as u64 | u64::from(ndim) << 8;
-        let arange = u64::from(kind == NumpyMaker::Arange);
+        let kind = match kind {
+            NumpyMaker::Zeros | NumpyMaker::Empty => 0,
+            NumpyMaker::Arange => 1,
+            NumpyMaker::Ones => 2,
+        };
         let bits = self.status_call_i64(
             helper::NUMPY_MAKE,
             vec![
                 function.into(),
                 dtype.into(),
-                g.i32t.const_int(arange, false).into(),
+                g.i32t.const_int(kind, false).into(),
                 g.i32t.const_int(count, false).into(),
                 g.i32t.const_int(float_mask, false).into(),
                 g.i32t.const_int(expect, false).into(),
