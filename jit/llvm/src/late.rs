@@ -134,10 +134,19 @@ fn hoist_in<'c>(builder: &Builder<'c>, f: FunctionValue<'c>, deopt: &str) -> boo
         }
     }
     let mut changed = false;
+    let weights = f.get_type().get_context().get_kind_id("prof");
     for block in blocks {
         let Some((cond, if_false, if_true)) = conditional_branch(block) else {
             continue;
         };
+        // A weighted branch leads to a cold arm (codegen's `mark_unlikely_false`):
+        // computing its check on the hot path would only slow that path down.
+        if block
+            .get_terminator()
+            .is_some_and(|t| t.get_metadata(weights).is_some())
+        {
+            continue;
+        }
         if if_false == if_true {
             continue;
         }

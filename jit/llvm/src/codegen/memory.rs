@@ -48,6 +48,21 @@ impl<'c> Gen<'c> {
         self.mark_readable(load, attribute.get_enum_value())
     }
 
+    /// Weights the conditional `branch` as almost always taking its first (true)
+    /// successor: LLVM lays the other out of line and does not compute it
+    /// speculatively, and `late::hoist_guards` leaves it alone.
+    pub(super) fn mark_unlikely_false(&self, branch: InstructionValue<'c>) -> Res<()> {
+        let i32t = self.ctx.i32_type();
+        let weights = self.ctx.metadata_node(&[
+            self.ctx.metadata_string("branch_weights").into(),
+            i32t.const_int(1 << 20, false).into(),
+            i32t.const_int(1, false).into(),
+        ]);
+        branch
+            .set_metadata(weights, self.ctx.get_kind_id("prof"))
+            .map_err(err)
+    }
+
     /// Says that the pointer `load` reads points to `bytes` readable bytes, aligned
     /// like a pointer (objects and tables of `Py_ssize_t` are): LLVM may then load
     /// from it speculatively, out of a loop, even from under a branch.

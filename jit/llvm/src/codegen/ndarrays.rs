@@ -506,9 +506,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let finite = self.fcmp(FloatPredicate::OLT, magnitude, infinity)?;
         let inspect = self.new_block("numpy_nonfinite");
         let done = self.new_block("numpy_finite");
-        self.b()
+        let branch = self
+            .b()
             .build_conditional_branch(finite, done, inspect)
             .map_err(err)?;
+        // Cold: kept out of the loop's straight-line path (and out of `late`'s hoisting).
+        self.g.mark_unlikely_false(branch)?;
         self.b().position_at_end(inspect);
         let mut any_nan = g.i1t.const_zero();
         let mut all_finite = g.i1t.const_int(1, false);

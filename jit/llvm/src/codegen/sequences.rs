@@ -174,9 +174,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let direct = self.b().get_insert_block().ok_or("internal: no block")?;
         let from_end = self.new_block("index_from_end");
         let done = self.new_block("index_done");
-        self.b()
+        let branch = self
+            .b()
             .build_conditional_branch(inside, done, from_end)
             .map_err(err)?;
+        self.g.mark_unlikely_false(branch)?;
         self.b().position_at_end(from_end);
         // i + len is within 0..len exactly when i is a negative index in range; an i of
         // len or more gives len or more, unsigned.
