@@ -69,6 +69,8 @@ JIT_KERNELS = [
     ("numpy_indexed", "indexed loop over a 1e6-item float64 numpy array", ">= 205x (Numba)"),
     ("numpy_stencil", "2-D five-point stencil, 500x500 float64 numpy arrays, 4 sweeps",
      ">= Numba"),
+    ("numpy_matmul", "triple-loop matrix multiply, 150x150 float64 numpy arrays, result "
+     "array made inside", ">= Numba"),
     ("numpy_montecarlo", "monte-carlo pi, 5e6 samples with np.random.random()", ">= Numba"),
     ("nbody_lists", "n-body on lists (pyperformance's bm_nbody), 5 bodies, 100k steps",
      ">= 96x (PyPy)"),

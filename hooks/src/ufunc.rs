@@ -193,14 +193,18 @@ fn add_loops() -> Option<&'static AddLoops> {
         .as_ref()
 }
 
-/// `pyopt_array_sum`: `array.sum()` of a 1-d array of the dtype numbered `type_num`
+/// `pyopt_array_sum`: `array.sum()` of an array of the dtype numbered `type_num`
 /// (numpy's), written to `out` (a double's or a float32's value as a double's bits,
 /// or an int64). Floats: numpy's own add loop in its reduce form over the items from
 /// 0.0 (numpy's pairwise summation, bit for bit); 1 when it raised a flag numpy warns
 /// about. Integers and bools: their int64 sum, which wraps as numpy's does.
 ///
+/// An array of 2 or 3 dimensions is summed when it is C- or Fortran-contiguous: numpy
+/// then reduces its items in memory order in one run of the loop, as a 1-d array of
+/// all of them. Other layouts return 1 (numpy's iterator splits them into runs).
+///
 /// # Safety
-/// `array` is a live aligned 1-d array of that dtype in native byte order (compiled
+/// `array` is a live aligned array of that dtype in native byte order (compiled
 /// code's guard); `out` is writable.
 pub(crate) unsafe extern "C-unwind" fn pyopt_array_sum(
     array: *const u8,
@@ -208,16 +212,26 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_array_sum(
     out: *mut i64,
 ) -> u32 {
     use pyopt_jit::types::Dtype;
-    // SAFETY: per the contract (`PyArrayObject_fields`: data at 16, dimensions at 32,
-    // strides at 40).
+    // SAFETY: per the contract (`PyArrayObject_fields`: data at 16, nd at 24,
+    // dimensions at 32, strides at 40, flags at 64).
     unsafe {
-        let data = array.add(16).cast::<*mut u8>().read();
-        let n = array.add(32).cast::<*const isize>().read().read();
-        let stride = array.add(40).cast::<*const isize>().read().read();
-        let item = |k: isize| data.offset(k * stride);
         let Some(dtype) = Dtype::from_type_num(type_num as i32) else {
             return 1;
         };
+        let data = array.add(16).cast::<*mut u8>().read();
+        let ndim = array.add(24).cast::<i32>().read();
+        let dimensions = array.add(32).cast::<*const isize>().read();
+        let (n, stride) = if ndim == 1 {
+            (dimensions.read(), array.add(40).cast::<*const isize>().read().read())
+        } else {
+            const CONTIGUOUS: i32 = 0x1 | 0x2; // NPY_ARRAY_C_CONTIGUOUS | F_CONTIGUOUS
+            if array.add(64).cast::<i32>().read() & CONTIGUOUS == 0 {
+                return 1;
+            }
+            let total = (0..ndim.max(0) as usize).map(|k| dimensions.add(k).read()).product();
+            (total, dtype.size() as isize)
+        };
+        let item = |k: isize| data.offset(k * stride);
         let float_loop = match dtype {
             Dtype::F64 | Dtype::F32 => {
                 let Some(loops) = add_loops() else {

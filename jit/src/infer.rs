@@ -1035,12 +1035,12 @@ impl FnInfer<'_> {
                         .names
                         .get(arg as usize)
                         .map_or("?", String::as_str);
-                    if name != "sum" || *ndim != 1 || *dtype == Dtype::U8 {
+                    if name != "sum" || *ndim == 0 || *dtype == Dtype::U8 {
                         return Err(self.refuse(
                             index,
                             format!(
-                                "the array method '{name}' of a {owner} (sum() of a 1-d array \
-                                 of float64, float32, int64, int32, int8 or bool is compiled)"
+                                "the array method '{name}' of a {owner} (sum() of an array of \
+                                 float64, float32, int64, int32, int8 or bool is compiled)"
                             ),
                         ));
                     }
@@ -1828,7 +1828,7 @@ impl FnInfer<'_> {
                 )),
             };
         }
-        if let (Ty::Method(MethodKind::ArraySum), Ty::NdArray(dtype, 1)) = (&marker, &callee) {
+        if let (Ty::Method(MethodKind::ArraySum), Ty::NdArray(dtype, _)) = (&marker, &callee) {
             if !args.is_empty() {
                 return Err(self.refuse(index, "sum() with arguments".to_owned()));
             }

@@ -213,9 +213,10 @@ pub enum Op {
         result: Ty,
         deopt: DeoptId,
     },
-    /// `array.sum()` of a 1-d array of `dtype` (the method and the array popped, the
-    /// sum pushed as numpy's scalar); `deopt` when numpy would warn (a float sum that
-    /// overflowed or is invalid).
+    /// `array.sum()` of an array of `dtype` (the method and the array popped, the sum
+    /// pushed as numpy's scalar); `deopt` when numpy would warn (a float sum that
+    /// overflowed or is invalid) or sums in an order compiled code does not (an array
+    /// of 2 or 3 dimensions that is neither C- nor Fortran-contiguous).
     ArraySum {
         dtype: Dtype,
         deopt: DeoptId,

@@ -235,6 +235,22 @@ def array_sum(a):
     return a.sum()
 
 
+def array_sum_nd(a):
+    # 2-d and 3-d: numpy reduces C- and Fortran-contiguous arrays in memory order;
+    # other layouts hand over (numpy splits them into runs).
+    return a.sum()
+
+
+def sum_views_nd(n):
+    rng = np.random.default_rng(n + 7)
+    base = rng.standard_normal((n, n + 3, 2)) * 1e6
+    flat = base[:, :, 0]
+    views = [flat, flat.copy(), flat.T, np.asfortranarray(flat), flat[:, ::2], flat[::-1],
+             base, np.asfortranarray(base), base[:, 1:, :], base.transpose(1, 0, 2)]
+    views += [v.astype(d) for v in views[1:4] for d in (np.float32, np.int64, np.int32, np.int8, np.bool_)]
+    return [(v,) for v in views]
+
+
 def normalized_total(a):
     s = 0.0
     for x in a:
@@ -375,6 +391,7 @@ SPLIT_CASES = [
         (arr([np.nan, 1.0], np.float64),), (arr([3e38, 3e38], np.float32),), (arr([2**62, 2**62], np.int64),),
         (arr([200, 100], np.uint8),), (np.ones((2, 2)),)],
      {"u1": {"expect": "refused"}}),
+    (array_sum_nd, [args for n in (0, 1, 3, 40, 130) for args in sum_views_nd(n)]),
     (normalized_total, [(arr([1.0, 3.0], np.float64),), (arr([0.0, 0.0], np.float64),), (arr([2, 6], np.int32),)]),
     (f32_sum, [(arr([0.1] * 10, np.float32),), (arr([], np.float32),), (arr([1e38] * 5, np.float32),)]),
     (float_total, [(arr([0.1] * 10, np.float32),), (arr([], np.float32),), (arr([3e38, 3e38], np.float32),),
