@@ -145,8 +145,8 @@ fn runtime_helpers() -> Vec<(&'static str, u64)> {
             crate::owned::pyopt_list_repeat as *const () as usize as u64,
         ),
         (
-            helper::NUMPY_MAKE,
-            crate::owned::pyopt_numpy_make as *const () as usize as u64,
+            helper::NUMPY_CALL,
+            crate::owned::pyopt_numpy_call as *const () as usize as u64,
         ),
         (
             helper::NUMPY_DOT,

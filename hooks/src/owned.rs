@@ -132,72 +132,67 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_list_repeat(
     unsafe { deliver(without_collections(|| ffi::PySequence_Repeat(list, n)), out) }
 }
 
-/// `pyopt_numpy_make`'s kinds besides zeros and empty (see `abi::helper::NUMPY_MAKE`).
-const ARANGE: u32 = 1;
-const ONES: u32 = 2;
-
 /// `numpy.empty`, which `numpy.ones` (Python code) calls before filling.
 static NUMPY_EMPTY: pyo3::sync::PyOnceLock<Option<Py<PyAny>>> = pyo3::sync::PyOnceLock::new();
 
-/// `pyopt_numpy_make` (see `abi::helper::NUMPY_MAKE`): a new array from `function`
-/// (numpy.zeros, .ones, .empty or .arange), checked to be the `expect` array
-/// (`type_num | ndim << 8`) compiled code was made for. Returns 1 (the interpreter
+/// `pyopt_numpy_call` (see `abi::helper::NUMPY_CALL`): a new array from `function`, a
+/// numpy function that makes one, called with the arguments `record` describes,
+/// checked to be the array compiled code was made for. Returns 1 (the interpreter
 /// repeats the call, raising what numpy raised) on any error.
 ///
 /// Only numpy's C code runs: `numpy.ones` is Python code (`empty`, then every item
 /// set to 1 by an unsafe cast), so it is made the same way from its C parts.
 ///
 /// # Safety
-/// GIL held; `function` and `dtype` (or null) are live objects; `out` is writable.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe extern "C-unwind" fn pyopt_numpy_make(
+/// GIL held; `function` and `dtype` (or null) are live objects; `record` holds
+/// `abi::numpy_call::WORDS` words; `out` is writable.
+pub(crate) unsafe extern "C-unwind" fn pyopt_numpy_call(
     function: *mut ffi::PyObject,
     dtype: *mut ffi::PyObject,
-    kind: u32,
-    count: u32,
-    float_mask: u32,
-    expect: u32,
-    a0: i64,
-    a1: i64,
-    a2: i64,
+    record: *const i64,
     out: *mut *mut ffi::PyObject,
 ) -> u32 {
+    use pyopt_jit::abi::numpy_call as layout;
     if !room() {
         return 1;
     }
+    // SAFETY: per the contract.
+    let words = unsafe { std::slice::from_raw_parts(record, layout::WORDS) };
     without_collections(|| {
         Python::attach(|py| {
-            let numbers = [a0, a1, a2]
-                .into_iter()
-                .take(count.min(3) as usize)
-                .enumerate()
-                .map(|(i, v)| {
-                    if float_mask >> i & 1 != 0 {
-                        PyFloat::new(py, f64::from_bits(v as u64)).into_any()
-                    } else {
-                        v.into_pyobject(py)
-                            .map(Bound::into_any)
-                            .unwrap_or_else(|e| match e {})
-                    }
-                });
             let made = (|| -> PyResult<Option<Bound<'_, PyAny>>> {
-                let numbers = PyTuple::new(py, numbers)?;
-                let args = if kind == ARANGE {
-                    numbers
-                } else {
-                    PyTuple::new(py, [numbers])?
+                let argument = |at: usize| -> PyResult<Option<Bound<'_, PyAny>>> {
+                    let [tag, a, b, c] = [words[at], words[at + 1], words[at + 2], words[at + 3]];
+                    Ok(Some(match tag {
+                        layout::TAG_INT => a.into_pyobject(py)?.into_any(),
+                        layout::TAG_FLOAT => PyFloat::new(py, f64::from_bits(a as u64)).into_any(),
+                        t if (layout::TAG_TUPLE + 1..=layout::TAG_TUPLE + 3).contains(&t) => {
+                            let k = (t - layout::TAG_TUPLE) as usize;
+                            PyTuple::new(py, &[a, b, c][..k])?.into_any()
+                        }
+                        _ => return Ok(None),
+                    }))
                 };
-                let kwargs = if dtype.is_null() {
-                    None
-                } else {
-                    let kwargs = PyDict::new(py);
+                let count = words[layout::POSITIONAL].clamp(0, 3) as usize;
+                let mut args = Vec::with_capacity(count);
+                for i in 0..count {
+                    match argument(layout::ARGS + 4 * i)? {
+                        Some(value) => args.push(value),
+                        None => return Ok(None),
+                    }
+                }
+                let args = PyTuple::new(py, args)?;
+                let kwargs = PyDict::new(py);
+                if let Some(size) = argument(layout::SIZE)? {
+                    kwargs.set_item("size", size)?;
+                }
+                if !dtype.is_null() {
                     // SAFETY: per the contract, `dtype` is live.
                     kwargs.set_item("dtype", unsafe { Bound::from_borrowed_ptr(py, dtype) })?;
-                    Some(kwargs)
-                };
+                }
                 // SAFETY: per the contract, `function` is live.
                 let function = unsafe { Bound::from_borrowed_ptr(py, function) };
-                let array = if kind == ONES {
+                let array = if words[layout::KIND] == layout::KIND_ONES {
                     let empty = NUMPY_EMPTY.get_or_init(py, || {
                         py.import("numpy")
                             .and_then(|np| np.getattr("empty"))
@@ -207,15 +202,16 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_numpy_make(
                     let Some(empty) = empty else {
                         return Ok(None);
                     };
-                    let array = empty.bind(py).call(args, kwargs.as_ref())?;
+                    let array = empty.bind(py).call(args, Some(&kwargs))?;
                     array.call_method1("fill", (1,))?;
                     array
                 } else {
-                    function.call(args, kwargs.as_ref())?
+                    function.call(args, Some(&kwargs))?
                 };
+                let expect = words[layout::EXPECT];
                 let expected = Dtype::ALL
                     .into_iter()
-                    .find(|d| d.type_num() == (expect & 0xff) as i32)
+                    .find(|d| i64::from(d.type_num()) == expect & 0xff)
                     .map(|d| Ty::NdArray(d, (expect >> 8) as u8));
                 Ok((crate::snapshot::type_of(&array) == expected).then_some(array))
             })();

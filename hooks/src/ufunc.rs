@@ -222,13 +222,18 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_array_sum(
         let ndim = array.add(24).cast::<i32>().read();
         let dimensions = array.add(32).cast::<*const isize>().read();
         let (n, stride) = if ndim == 1 {
-            (dimensions.read(), array.add(40).cast::<*const isize>().read().read())
+            (
+                dimensions.read(),
+                array.add(40).cast::<*const isize>().read().read(),
+            )
         } else {
             const CONTIGUOUS: i32 = 0x1 | 0x2; // NPY_ARRAY_C_CONTIGUOUS | F_CONTIGUOUS
             if array.add(64).cast::<i32>().read() & CONTIGUOUS == 0 {
                 return 1;
             }
-            let total = (0..ndim.max(0) as usize).map(|k| dimensions.add(k).read()).product();
+            let total = (0..ndim.max(0) as usize)
+                .map(|k| dimensions.add(k).read())
+                .product();
             (total, dtype.size() as isize)
         };
         let item = |k: isize| data.offset(k * stride);

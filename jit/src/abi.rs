@@ -86,6 +86,29 @@ pub const GUARD_FAILED: u64 = 3;
 
 /// Runtime helpers compiled code calls, by symbol name. Signatures are in the comments;
 /// `hooks::helpers` defines them and the back end declares them.
+/// The record `helper::NUMPY_CALL` reads: 64-bit words.
+pub mod numpy_call {
+    /// `KIND_PLAIN` or `KIND_ONES` (numpy.empty, then every item set to one).
+    pub const KIND: usize = 0;
+    pub const KIND_PLAIN: i64 = 0;
+    pub const KIND_ONES: i64 = 1;
+    /// The array expected: `type_num | ndim << 8`.
+    pub const EXPECT: usize = 1;
+    /// How many positional arguments (at most 3).
+    pub const POSITIONAL: usize = 2;
+    /// Positional argument `i` at `ARGS + 4 * i`, `size=` at `SIZE`: a tag, then up to
+    /// three values.
+    pub const ARGS: usize = 3;
+    pub const SIZE: usize = 15;
+    pub const WORDS: usize = 19;
+    /// Tags: an int, a float's bits, a tuple of `TAG_TUPLE + k` ints (k = 1..=3), no
+    /// value (`size=` not given).
+    pub const TAG_INT: i64 = 0;
+    pub const TAG_FLOAT: i64 = 1;
+    pub const TAG_TUPLE: i64 = 10;
+    pub const TAG_ABSENT: i64 = -1;
+}
+
 pub mod helper {
     /// `(ctx, env, out, plan: u32, point: u32, nslots: u64) -> u64`: hand over to the
     /// interpreter with the record in `ctx.slots`; `out` is the plan's result slots
@@ -154,17 +177,14 @@ pub mod helper {
     /// `(a, b, *mut f64) -> u32`: `numpy.dot` of two 1-d float64 arrays; 1 = the
     /// interpreter (lengths differ, a stride numpy copies for, a warning).
     pub const NUMPY_DOT: &str = "pyopt_numpy_dot";
-    /// `(function, dtype or null, kind: u32, count: u32, float_mask: u32, expect: u32,
-    /// a0: i64, a1: i64, a2: i64, *mut ptr) -> u32`: calls `numpy.zeros`/`empty`
-    /// (kind 0) or `numpy.ones` (kind 2) with the shape `(a0, ..)[:count]`, or
-    /// `numpy.arange(a0, ..)` (kind 1; argument `i` a float's bits where bit `i` of
-    /// `float_mask` is set), with `dtype=` when given, expecting the array `expect`
-    /// (`type_num | ndim << 8`). The new
-    /// array belongs to the running call: pyopt releases it when the call ends (a
-    /// caller that keeps it takes a reference). 1 = the interpreter (numpy raised, or
-    /// the call made too many objects already).
-    pub const NUMPY_MAKE: &str = "pyopt_numpy_make";
-    /// `(*mut ptr) -> u32`: a new empty list, the running call's as for `NUMPY_MAKE`
+    /// `(function, dtype or null, record: *const i64, *mut ptr) -> u32`: calls a numpy
+    /// function that makes an array (`function(*args, size=.., dtype=dtype)`), the
+    /// arguments described by the record (see [`super::numpy_call`]). The new array
+    /// belongs to the running call: pyopt releases it when the call ends (a caller that
+    /// keeps it takes a reference). 1 = the interpreter (numpy raised, made another
+    /// array than expected, or the call made too many objects already).
+    pub const NUMPY_CALL: &str = "pyopt_numpy_call";
+    /// `(*mut ptr) -> u32`: a new empty list, the running call's as for `NUMPY_CALL`
     /// (items are added with `LIST_APPEND`); 1 = the interpreter.
     pub const NEW_LIST: &str = "pyopt_new_list";
     /// `(list, n: i64, *mut ptr) -> u32`: `list * n`, a new list, the running call's;
@@ -217,7 +237,7 @@ pub mod helper {
         UFUNC,
         ARRAY_SUM,
         NUMPY_DOT,
-        NUMPY_MAKE,
+        NUMPY_CALL,
         NEW_LIST,
         LIST_REPEAT,
         NUMPY_RANDINT,

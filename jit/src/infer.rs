@@ -107,6 +107,13 @@ impl UnitState {
     }
 }
 
+/// A numpy function making an array (`FnInfer::numpy_call`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NumpyCallee {
+    Maker(NumpyMaker),
+    Draw(NumpyDraw),
+}
+
 /// BINARY_OP's argument for `*`.
 const NB_MULTIPLY: u32 = 5;
 
@@ -1855,8 +1862,22 @@ impl FnInfer<'_> {
             return Err(self.refuse(index, "calling an unknown object".to_owned()));
         };
         let next = index + 1;
-        if let ObjKind::NumpyMaker(maker) = kind {
-            let (op, ty) = self.numpy_make(index, state, id, maker, args)?;
+        let makes_array = match &kind {
+            ObjKind::NumpyMaker(maker) => Some(NumpyCallee::Maker(*maker)),
+            // With a size (or dimensions) numpy's draws make arrays.
+            ObjKind::NumpyRandom { kind: draw, .. }
+                if self.keyword_names(index).is_some()
+                    || match draw {
+                        NumpyDraw::Double => nargs > 0,
+                        NumpyDraw::Randint => nargs > 2,
+                    } =>
+            {
+                Some(NumpyCallee::Draw(*draw))
+            }
+            _ => None,
+        };
+        if let Some(callee) = makes_array {
+            let (op, ty) = self.numpy_call(index, state, id, callee, args)?;
             out.stack.push(ty);
             return Ok(Transfer {
                 op,
@@ -2163,46 +2184,65 @@ impl FnInfer<'_> {
         Some((at, names))
     }
 
-    /// `numpy.zeros(shape, dtype)`, `.ones`, `.empty` (the shape an int or a tuple of
-    /// one to three ints) or `numpy.arange(...)` of one to three ints or floats, with
-    /// `dtype` a numpy scalar type or `float`, `int` or `bool`, positional or keyword.
-    fn numpy_make(
+    /// A call of a numpy function that makes an array: `numpy.zeros(shape, dtype)`,
+    /// `.ones`, `.empty` (the shape an int or a tuple of one to three ints),
+    /// `numpy.arange(...)` of one to three ints or floats, `numpy.random.random(size)`
+    /// and `.rand(d0, ..)`, `numpy.random.randint(low, high, size, dtype)`; `dtype` a
+    /// numpy scalar type or `float`, `int` or `bool`, positional or keyword.
+    fn numpy_call(
         &mut self,
         index: usize,
         state: &State,
         function: ObjectId,
-        maker: NumpyMaker,
+        callee: NumpyCallee,
         args: Vec<Ty>,
     ) -> Result<(Op, Ty), Refusal> {
-        let name = maker.name();
+        let name = match callee {
+            NumpyCallee::Maker(maker) => maker.name(),
+            NumpyCallee::Draw(NumpyDraw::Double) => "random.random",
+            NumpyCallee::Draw(NumpyDraw::Randint) => "random.randint",
+        };
         let nargs = args.len() as u32;
         let keywords = self.keyword_names(index);
         let names = keywords.as_ref().map(|(_, n)| n.as_slice()).unwrap_or(&[]);
-        let positional = args.len().saturating_sub(names.len());
+        let positional = args.len() - names.len().min(args.len());
         let refuse = |this: &Self, what: String| {
             this.refuse(
                 index,
                 format!(
-                    "numpy.{name}({what}) (compiled: a shape of one to three ints, or for \
-                     arange one to three ints or floats; dtype a numpy scalar type, float, \
-                     int or bool)"
+                    "numpy.{name}({what}) (compiled: shapes and sizes of one to three ints, \
+                     numbers for arange and randint; dtype a numpy scalar type, float, int \
+                     or bool)"
                 ),
             )
         };
-        if names.iter().any(|n| n != "dtype") {
-            return Err(refuse(self, format!("{}=", names.join("=, "))));
-        }
-        // The dtype: the last argument, by keyword, or after the shape (arange takes
-        // it by keyword only when it has fewer than three numbers: it is ambiguous).
-        let dtype_arg = if !names.is_empty() {
-            args.last()
-        } else if maker != NumpyMaker::Arange && positional == 2 {
-            args.get(1)
-        } else {
-            None
+        let keyword = |wanted: &str| {
+            names
+                .iter()
+                .position(|n| n == wanted)
+                .map(|at| positional + at)
         };
-        let numbers = &args[..args.len() - usize::from(dtype_arg.is_some())];
-        let (dtype, dtype_object) = match dtype_arg {
+        let allowed: &[&str] = match callee {
+            NumpyCallee::Maker(_) => &["dtype"],
+            NumpyCallee::Draw(NumpyDraw::Double) => &["size"],
+            NumpyCallee::Draw(NumpyDraw::Randint) => &["size", "dtype"],
+        };
+        if let Some(other) = names.iter().find(|n| !allowed.contains(&n.as_str())) {
+            return Err(refuse(self, format!("{other}=")));
+        }
+        // The dtype: by keyword, or after the shape of zeros, ones and empty.
+        let dtype_at = keyword("dtype").or_else(|| {
+            matches!(callee, NumpyCallee::Maker(m) if m != NumpyMaker::Arange && positional == 2)
+                .then_some(1)
+        });
+        let size_at = keyword("size");
+        let numbers: Vec<Ty> = args[..positional]
+            .iter()
+            .enumerate()
+            .filter(|(at, _)| Some(*at) != dtype_at)
+            .map(|(_, t)| t.clone())
+            .collect();
+        let (dtype, dtype_object) = match dtype_at.map(|at| &args[at]) {
             None | Some(Ty::None) => (None, None),
             Some(Ty::Object(id)) => match self.unit.objects.get(id) {
                 Some(ObjKind::NumpyScalarType(dtype)) => (Some(*dtype), Some(*id)),
@@ -2213,40 +2253,62 @@ impl FnInfer<'_> {
             },
             Some(other) => return Err(refuse(self, format!("dtype={other}"))),
         };
-        let (dtype, ndim) = match maker {
-            NumpyMaker::Arange => {
-                if !(1..=3).contains(&numbers.len())
-                    || !numbers.iter().all(|t| matches!(t, Ty::Int | Ty::Float))
-                {
-                    return Err(refuse(self, types::signature(numbers)));
-                }
+        // The dimensions a shape or a size gives.
+        let dims = |t: &Ty| match t {
+            Ty::Int => Some(1),
+            Ty::Tuple(items)
+                if (1..=3).contains(&items.len()) && items.iter().all(|t| *t == Ty::Int) =>
+            {
+                Some(items.len() as u8)
+            }
+            _ => None,
+        };
+        let ints = numbers.iter().all(|t| *t == Ty::Int);
+        let shaped = match callee {
+            NumpyCallee::Maker(NumpyMaker::Arange) => ((1..=3).contains(&numbers.len())
+                && numbers.iter().all(|t| matches!(t, Ty::Int | Ty::Float)))
+            .then(|| {
                 let floats = numbers.contains(&Ty::Float);
-                let dtype = dtype.unwrap_or(if floats { Dtype::F64 } else { Dtype::I64 });
-                (dtype, 1)
+                (
+                    dtype.unwrap_or(if floats { Dtype::F64 } else { Dtype::I64 }),
+                    1,
+                )
+            }),
+            NumpyCallee::Maker(_) => match numbers.as_slice() {
+                [shape] => dims(shape).map(|n| (dtype.unwrap_or(Dtype::F64), n)),
+                _ => None,
+            },
+            // random(n), random((n, m)), rand(n, m), random(size=..).
+            NumpyCallee::Draw(NumpyDraw::Double) => match (numbers.as_slice(), size_at) {
+                ([], Some(at)) => dims(&args[at]),
+                ([shape], None) => dims(shape),
+                (dims_given, None) if (2..=3).contains(&dims_given.len()) && ints => {
+                    Some(dims_given.len() as u8)
+                }
+                _ => None,
             }
-            _ => {
-                let dims = match numbers {
-                    [Ty::Int] => 1,
-                    [Ty::Tuple(items)]
-                        if (1..=3).contains(&items.len())
-                            && items.iter().all(|t| *t == Ty::Int) =>
-                    {
-                        items.len()
-                    }
-                    _ => return Err(refuse(self, types::signature(numbers))),
-                };
-                (dtype.unwrap_or(Dtype::F64), dims as u8)
+            .map(|n| (Dtype::F64, n)),
+            // randint(low, high, size) or randint(low[, high], size=..).
+            NumpyCallee::Draw(NumpyDraw::Randint) => match (numbers.as_slice(), size_at) {
+                ([Ty::Int, Ty::Int, size], None) => dims(size),
+                ([Ty::Int] | [Ty::Int, Ty::Int], Some(at)) => dims(&args[at]),
+                _ => None,
             }
+            .map(|n| (dtype.unwrap_or(Dtype::I64), n)),
+        };
+        let Some((dtype, ndim)) = shaped else {
+            return Err(refuse(self, types::signature(&args)));
         };
         // With keywords the interpreter must run KW_NAMES again.
         let at = keywords.map_or(index, |(at, _)| at);
         let deopt = self.resume_here(at, state, "numpy raised, or many objects made");
         let result = Ty::NdArray(dtype, ndim);
         Ok((
-            Op::NumpyMake {
+            Op::NumpyCall {
                 function,
-                kind: maker,
-                args: numbers.to_vec(),
+                ones: callee == NumpyCallee::Maker(NumpyMaker::Ones),
+                args: numbers,
+                size_at: size_at.map(|at| at as u32),
                 dtype: dtype_object,
                 nargs,
                 result: result.clone(),

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::snapshot::{BuiltinFn, MathFn, NumpyDraw, NumpyMaker, ObjectId, RandomFn};
+use crate::snapshot::{BuiltinFn, MathFn, NumpyDraw, ObjectId, RandomFn};
 use crate::types::{Dtype, MethodKind, Ty};
 
 /// The state of one local before an instruction.
@@ -198,15 +198,20 @@ pub enum Op {
     CallNumpyDot {
         deopt: DeoptId,
     },
-    /// A new array from `numpy.zeros`, `.ones`, `.empty` (`args` is the shape: ints)
-    /// or `.arange` (`args`: one to three ints or floats), called with `dtype=` the
-    /// object `dtype` when given (`nargs` counts the popped values, the dtype's
-    /// included). The array is the running call's (see `abi::helper::NUMPY_MAKE`);
-    /// `deopt` when numpy raises or the call made too many objects.
-    NumpyMake {
+    /// A new array from a numpy function that makes one (`numpy.zeros`, `.ones`,
+    /// `.empty`, `.arange`; `numpy.random.random(size)`, `.rand(d0, ..)`,
+    /// `.randint(low, high, size)`), called by the helper with the same arguments:
+    /// `args` (ints, floats, or tuples of one to three ints), `size=` the popped value
+    /// at `size_at` when given by keyword, `dtype=` the object `dtype` when given
+    /// (`nargs` counts the popped values). `ones`: made as numpy.empty filled with
+    /// ones (`numpy.ones` is Python code). The array is the running call's (see
+    /// `abi::helper::NUMPY_CALL`); `deopt` when numpy raises, gives another array than
+    /// `result`, or the call made too many objects.
+    NumpyCall {
         function: ObjectId,
-        kind: NumpyMaker,
+        ones: bool,
         args: Vec<Ty>,
+        size_at: Option<u32>,
         dtype: Option<ObjectId>,
         nargs: u32,
         /// The array made: `Ty::NdArray`.

@@ -65,6 +65,35 @@ def mixed_draws(n):
     return s
 
 
+def drawn_arrays(n):
+    # Arrays of draws, made by numpy's own methods: the same stream, interleaved with
+    # single draws.
+    xs = np.random.random(n)
+    ys = np.random.rand(n, 2)
+    zs = np.random.random(size=(2, n))
+    k = np.random.randint(0, 100, n)
+    m = np.random.randint(5, size=(n, 3), dtype=np.int32)
+    one = np.random.random()
+    s = 0.0
+    for i in range(n):
+        s += xs[i] * ys[i, 1] + zs[1, i] + k[i] + m[i, 2]
+    return s + one, k, m
+
+
+def hits(n):
+    xs = np.random.random(n)
+    ys = np.random.random(n)
+    inside = 0
+    for i in range(n):
+        if xs[i] * xs[i] + ys[i] * ys[i] <= 1.0:
+            inside += 1
+    return 4.0 * inside / n
+
+
+def bad_sizes(n):
+    return np.random.randint(0, 10, n - 5), np.random.random(n - 5)
+
+
 def seed():
     np.random.seed(20261124)
 
@@ -91,4 +120,7 @@ CASES = [
     (sample_sum, [(1000,), (0,)], {"before": seed, "after": state_after}),
     (rand_last, [(500,)], {"before": restore_state, "after": state_after}),
     (mixed_with_math, [(100,)], {"before": seed, "after": state_after}),
+    (drawn_arrays, [(5,), (0,), (300,)], {"before": seed, "after": state_after}),
+    (hits, [(1000,), (1,)], {"before": seed, "after": state_after}),
+    (bad_sizes, [(7,), (3,)], {"before": seed, "after": state_after}),
 ]

@@ -298,20 +298,9 @@ impl<'c> Gen<'c> {
                 vec![p.into(), i64t.into(), p.into()],
             ),
             (
-                helper::NUMPY_MAKE,
+                helper::NUMPY_CALL,
                 i32t.into(),
-                vec![
-                    p.into(),
-                    p.into(),
-                    i32t.into(),
-                    i32t.into(),
-                    i32t.into(),
-                    i32t.into(),
-                    i64t.into(),
-                    i64t.into(),
-                    i64t.into(),
-                    p.into(),
-                ],
+                vec![p.into(), p.into(), p.into(), p.into()],
             ),
             (
                 helper::UFUNC,

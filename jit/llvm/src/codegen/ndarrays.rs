@@ -5,7 +5,7 @@
 //! random stream.
 
 use pyopt_jit::plan::ArrayAttribute;
-use pyopt_jit::snapshot::{NumpyMaker, ObjectId};
+use pyopt_jit::snapshot::ObjectId;
 use pyopt_jit::types::Dtype;
 
 use super::*;
@@ -340,72 +340,102 @@ impl<'g, 'c> FnGen<'g, 'c> {
         )
     }
 
-    /// A new array from `numpy.zeros`/`.ones`/`.empty` (`args`: the shape, an int or a
-    /// tuple of ints) or `numpy.arange` (`args`: ints and floats), called with `dtype=`
-    /// `dtype` when given, expected to be an `ndim`-dimensional array of `result`. The
-    /// array is the running call's (the helper keeps it); `deopt` when numpy raised.
-    pub(super) fn numpy_make(
+    /// A new array from a numpy function (see `Op::NumpyCall`): `args` and `size` are
+    /// written to the record `helper::NUMPY_CALL` reads, the result is expected to be
+    /// an `ndim`-dimensional array of `result`. The array is the running call's (the
+    /// helper keeps it); `deopt` when numpy raised.
+    pub(super) fn numpy_call(
         &mut self,
-        (function, kind, dtype): (ObjectId, NumpyMaker, Option<ObjectId>),
-        args: &[Cv<'c>],
+        (function, ones, dtype): (ObjectId, bool, Option<ObjectId>),
+        (args, size): (&[Cv<'c>], Option<&Cv<'c>>),
         (result, ndim): (Dtype, u8),
         deopt: DeoptId,
     ) -> Res<PointerValue<'c>> {
+        use pyopt_jit::abi::numpy_call as record;
         let g = self.g;
-        let mut numbers = Vec::new();
-        for arg in args {
-            match arg {
-                Cv::Tuple(items) => numbers.extend(items.iter().cloned()),
-                other => numbers.push(other.clone()),
+        if args.len() > 3 {
+            return Err("internal: more than three numpy arguments".to_owned());
+        }
+        let words = self
+            .alloca_builder
+            .build_alloca(g.i64t.array_type(record::WORDS as u32), "numpy_call")
+            .map_err(err)?;
+        let kind = if ones {
+            record::KIND_ONES
+        } else {
+            record::KIND_PLAIN
+        };
+        let expect = i64::from(result.type_num()) | i64::from(ndim) << 8;
+        self.store_word(words, record::KIND, g.i64t.const_int(kind as u64, true))?;
+        self.store_word(words, record::EXPECT, g.i64t.const_int(expect as u64, true))?;
+        let count = g.i64t.const_int(args.len() as u64, false);
+        self.store_word(words, record::POSITIONAL, count)?;
+        for (i, arg) in args.iter().enumerate() {
+            self.store_argument(words, record::ARGS + 4 * i, arg)?;
+        }
+        match size {
+            Some(size) => self.store_argument(words, record::SIZE, size)?,
+            None => {
+                let absent = g.i64t.const_int(record::TAG_ABSENT as u64, true);
+                self.store_word(words, record::SIZE, absent)?;
             }
         }
-        let mut words = Vec::with_capacity(3);
-        let mut float_mask = 0u64;
-        for (i, number) in numbers.iter().enumerate() {
-            words.push(match number {
-                Cv::Int(v) => *v,
-                Cv::Float(x) => {
-                    float_mask |= 1 << i;
-                    self.b()
-                        .build_bit_cast(*x, g.i64t, "")
-                        .map_err(err)?
-                        .into_int_value()
-                }
-                _ => return Err("internal: numpy maker argument".to_owned()),
-            });
-        }
-        if words.len() > 3 {
-            return Err("internal: more than three numpy maker arguments".to_owned());
-        }
-        let count = words.len() as u64;
-        words.resize(3, g.i64t.const_zero());
         let function = self.object(function)?;
         let dtype = match dtype {
             Some(id) => self.object(id)?,
             None => g.ptrt.const_null(),
         };
-        let expect = result.type_num() as u64 | u64::from(ndim) << 8;
-        let kind = match kind {
-            NumpyMaker::Zeros | NumpyMaker::Empty => 0,
-            NumpyMaker::Arange => 1,
-            NumpyMaker::Ones => 2,
-        };
         let bits = self.status_call_i64(
-            helper::NUMPY_MAKE,
-            vec![
-                function.into(),
-                dtype.into(),
-                g.i32t.const_int(kind, false).into(),
-                g.i32t.const_int(count, false).into(),
-                g.i32t.const_int(float_mask, false).into(),
-                g.i32t.const_int(expect, false).into(),
-                words[0].into(),
-                words[1].into(),
-                words[2].into(),
-            ],
+            helper::NUMPY_CALL,
+            vec![function.into(), dtype.into(), words.into()],
             deopt,
         )?;
         self.b().build_int_to_ptr(bits, g.ptrt, "").map_err(err)
+    }
+
+    /// One argument of a numpy call into the record at `at`: its tag and values.
+    fn store_argument(&mut self, words: PointerValue<'c>, at: usize, arg: &Cv<'c>) -> Res<()> {
+        use pyopt_jit::abi::numpy_call as record;
+        let g = self.g;
+        let tag = |t: i64| g.i64t.const_int(t as u64, true);
+        match arg {
+            Cv::Int(v) => {
+                self.store_word(words, at, tag(record::TAG_INT))?;
+                self.store_word(words, at + 1, *v)
+            }
+            Cv::Float(x) => {
+                let bits = self
+                    .b()
+                    .build_bit_cast(*x, g.i64t, "")
+                    .map_err(err)?
+                    .into_int_value();
+                self.store_word(words, at, tag(record::TAG_FLOAT))?;
+                self.store_word(words, at + 1, bits)
+            }
+            Cv::Tuple(items) if (1..=3).contains(&items.len()) => {
+                self.store_word(words, at, tag(record::TAG_TUPLE + items.len() as i64))?;
+                for (k, item) in items.iter().enumerate() {
+                    let Cv::Int(v) = item else {
+                        return Err("internal: numpy shape of non-ints".to_owned());
+                    };
+                    self.store_word(words, at + 1 + k, *v)?;
+                }
+                Ok(())
+            }
+            _ => Err("internal: numpy call argument".to_owned()),
+        }
+    }
+
+    fn store_word(&mut self, words: PointerValue<'c>, at: usize, value: IntValue<'c>) -> Res<()> {
+        let g = self.g;
+        // SAFETY: `at` is below the record's length (`abi::numpy_call::WORDS`).
+        let address = unsafe {
+            self.b()
+                .build_in_bounds_gep(g.i64t, words, &[g.i64t.const_int(at as u64, false)], "")
+                .map_err(err)?
+        };
+        self.b().build_store(address, value).map_err(err)?;
+        Ok(())
     }
 
     /// `array.sum()` of a 1-d array of `dtype`, as numpy's scalar (the helper runs

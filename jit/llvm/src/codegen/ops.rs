@@ -126,10 +126,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.push(Ty::NpFloat, Cv::Float(x))?;
                 self.goto(next)
             }
-            Op::NumpyMake {
+            Op::NumpyCall {
                 function,
-                kind,
+                ones,
                 args,
+                size_at,
                 dtype,
                 nargs,
                 result,
@@ -139,9 +140,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let Ty::NdArray(result_dtype, ndim) = result else {
                     return Err("internal: numpy array maker without an array".to_owned());
                 };
-                let array = self.numpy_make(
-                    (*function, *kind, *dtype),
-                    &values[..args.len()],
+                let size = size_at.and_then(|at| values.get(at as usize));
+                let array = self.numpy_call(
+                    (*function, *ones, *dtype),
+                    (&values[..args.len()], size),
                     (*result_dtype, *ndim),
                     *deopt,
                 )?;
