@@ -72,6 +72,10 @@ fn runtime_helpers() -> Vec<(&'static str, u64)> {
             pyopt_float_floordiv as *const () as usize as u64,
         ),
         (
+            helper::FLOAT32_DIVMOD,
+            pyopt_float32_divmod as *const () as usize as u64,
+        ),
+        (
             helper::FLOAT_MOD,
             pyopt_float_mod as *const () as usize as u64,
         ),
@@ -137,6 +141,10 @@ fn runtime_helpers() -> Vec<(&'static str, u64)> {
             crate::random::pyopt_numpy_randint as *const () as usize as u64,
         ),
         (
+            helper::LIST_DELETE,
+            crate::owned::pyopt_list_delete as *const () as usize as u64,
+        ),
+        (
             helper::NEW_LIST,
             crate::owned::pyopt_new_list as *const () as usize as u64,
         ),
@@ -171,28 +179,45 @@ fn deliver<T>(value: Option<T>, out: *mut T) -> u32 {
     }
 }
 
-/// Python's float `//` and `%` (CPython's divmod algorithm); `b` is non-zero.
-pub fn float_divmod(a: f64, b: f64) -> (f64, f64) {
-    let mut modulo = a % b; // fmod
-    let mut div = (a - modulo) / b;
-    if modulo != 0.0 {
-        if (b < 0.0) != (modulo < 0.0) {
-            modulo += b;
-            div -= 1.0;
+/// `divmod` of floats of one type: CPython's algorithm for Python floats, which numpy's
+/// `npy_divmod` follows for each float dtype; `b` is non-zero.
+macro_rules! float_divmod {
+    ($name:ident, $float:ty) => {
+        pub fn $name(a: $float, b: $float) -> ($float, $float) {
+            let mut modulo = a % b; // fmod
+            let mut div = (a - modulo) / b;
+            if modulo != 0.0 {
+                if (b < 0.0) != (modulo < 0.0) {
+                    modulo += b;
+                    div -= 1.0;
+                }
+            } else {
+                modulo = (0.0 as $float).copysign(b);
+            }
+            let floordiv = if div != 0.0 {
+                let mut f = div.floor();
+                if div - f > 0.5 {
+                    f += 1.0;
+                }
+                f
+            } else {
+                (0.0 as $float).copysign(a / b)
+            };
+            (floordiv, modulo)
         }
-    } else {
-        modulo = 0.0f64.copysign(b);
-    }
-    let floordiv = if div != 0.0 {
-        let mut f = div.floor();
-        if div - f > 0.5 {
-            f += 1.0;
-        }
-        f
-    } else {
-        0.0f64.copysign(a / b)
     };
-    (floordiv, modulo)
+}
+
+// Python's float `//` and `%`.
+float_divmod!(float_divmod, f64);
+// numpy float32's `//` and `%`, in float32 arithmetic.
+float_divmod!(float32_divmod, f32);
+
+/// `helper::FLOAT32_DIVMOD`: numpy float32 `a // b` (`floor` set) or `a % b`, of
+/// float32 values held as doubles; `b` is non-zero.
+extern "C" fn pyopt_float32_divmod(a: f64, b: f64, floor: u32) -> f64 {
+    let (floordiv, modulo) = float32_divmod(a as f32, b as f32);
+    f64::from(if floor != 0 { floordiv } else { modulo })
 }
 
 extern "C" fn pyopt_float_floordiv(a: f64, b: f64) -> f64 {
@@ -582,6 +607,16 @@ mod tests {
         assert!(q == 0.0 && q.is_sign_negative() && m == 0.0 && m.is_sign_positive());
         let (_, m) = float_divmod(4.0, -2.0);
         assert!(m == 0.0 && m.is_sign_negative());
+    }
+
+    #[test]
+    fn float32_divmod_is_numpys() {
+        // numpy 2.4's np.float32 values (as f32 bits: their shortest decimals are
+        // float32's); the 1e10 case differs from float64's quotient.
+        let bits = |(q, m): (f32, f32)| (q.to_bits(), m.to_bits());
+        assert_eq!(bits(float32_divmod(-7.5, 0.1)), (0xc296_0000, 0x33f0_0000));
+        assert_eq!(bits(float32_divmod(1e10, 3.3)), (0x4f34_9ec1, 0x3e97_9bd0));
+        assert_eq!(bits(float32_divmod(0.7, -0.1)), (0xc0e0_0000, 0xb2c0_0000));
     }
 
     #[test]

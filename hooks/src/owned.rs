@@ -132,6 +132,35 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_list_repeat(
     unsafe { deliver(without_collections(|| ffi::PySequence_Repeat(list, n)), out) }
 }
 
+/// `pyopt_list_delete` (see `abi::helper::LIST_DELETE`): `del list[position]`; 1
+/// (nothing removed) when an item to keep would pass the call's limit.
+///
+/// # Safety
+/// GIL held; `list` is a live exact list and `0 <= position < len(list)`.
+pub(crate) unsafe extern "C-unwind" fn pyopt_list_delete(
+    list: *mut ffi::PyObject,
+    position: i64,
+    keep: u32,
+) -> u32 {
+    // SAFETY: per the contract; removing one item shrinks the list, which allocates
+    // nothing, and releases the item, a number (no Python code) unless kept.
+    unsafe {
+        let position = position as ffi::Py_ssize_t;
+        if keep != 0 && !room() {
+            return 1;
+        }
+        if keep != 0 {
+            let item = ffi::PyList_GetItem(list, position);
+            ffi::Py_IncRef(item);
+            let _ = self::keep(item);
+        }
+        if ffi::PyList_SetSlice(list, position, position + 1, std::ptr::null_mut()) != 0 {
+            ffi::PyErr_Clear();
+        }
+    }
+    0
+}
+
 /// `numpy.empty`, which `numpy.ones` (Python code) calls before filling.
 static NUMPY_EMPTY: pyo3::sync::PyOnceLock<Option<Py<PyAny>>> = pyo3::sync::PyOnceLock::new();
 

@@ -194,6 +194,7 @@ pub fn materialize<'py>(
         }
         // The method descriptor LOAD_METHOD found on the type.
         Ty::Method(MethodKind::ListAppend) => builtin(py, "list")?.getattr("append")?,
+        Ty::Method(MethodKind::ListPop) => builtin(py, "list")?.getattr("pop")?,
         Ty::Method(MethodKind::ArraySum) => {
             py.import("numpy")?.getattr("ndarray")?.getattr("sum")?
         }

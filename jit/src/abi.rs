@@ -129,6 +129,9 @@ pub mod helper {
     /// `(f64, f64) -> f64`: Python's float `//` and `%` (divisor non-zero).
     pub const FLOAT_FLOORDIV: &str = "pyopt_float_floordiv";
     pub const FLOAT_MOD: &str = "pyopt_float_mod";
+    /// `(a: f64, b: f64, floor: u32) -> f64`: numpy float32 `a // b` (floor) or `a % b`
+    /// of float32 values held as doubles, computed in float32; `b` is non-zero.
+    pub const FLOAT32_DIVMOD: &str = "pyopt_float32_divmod";
     /// `(f64, f64, *mut f64) -> u32`: float `**`; 1 = the interpreter must do it.
     pub const FLOAT_POW: &str = "pyopt_float_pow";
     /// `(i64, i64, *mut i64) -> u32`: int `**` with a non-negative exponent; 1 = overflow.
@@ -190,6 +193,11 @@ pub mod helper {
     /// `(list, n: i64, *mut ptr) -> u32`: `list * n`, a new list, the running call's;
     /// 1 = the interpreter.
     pub const LIST_REPEAT: &str = "pyopt_list_repeat";
+    /// `(list, position: i64, keep: u32) -> u32`: removes item `position` (in range) of
+    /// a list, which compiled code has read; with `keep` its reference goes to the
+    /// running call (a list item) rather than being released (a number: no Python code
+    /// runs). 1 = the interpreter (nothing removed: the call keeps too many objects).
+    pub const LIST_DELETE: &str = "pyopt_list_delete";
     /// `(ufunc, loop: u32, nin: u32, x: f64, y: f64, *mut f64) -> u32`: a numpy ufunc's
     /// float64 inner loop on one element (`y` ignored for one input); 1 = the loop
     /// raised a floating-point flag numpy warns about (the interpreter does it).
@@ -213,12 +221,13 @@ pub mod helper {
         "log10", "sqrt",
     ];
 
-    pub const ALL: [&str; 29] = [
+    pub const ALL: [&str; 31] = [
         DEOPT,
         GUARDS,
         POLL,
         FLOAT_FLOORDIV,
         FLOAT_MOD,
+        FLOAT32_DIVMOD,
         FLOAT_POW,
         INT_POW,
         COMPARE_INT_FLOAT,
@@ -240,6 +249,7 @@ pub mod helper {
         NUMPY_CALL,
         NEW_LIST,
         LIST_REPEAT,
+        LIST_DELETE,
         NUMPY_RANDINT,
         RELEASE,
         POLL_BORROWING,

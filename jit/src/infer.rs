@@ -580,11 +580,15 @@ fn binary_result(op: BinOp, lhs: &Ty, rhs: &Ty) -> Option<Ty> {
     if crate::numpy::is_scalar(lhs) || crate::numpy::is_scalar(rhs) {
         return crate::numpy::binary_result(op, lhs, rhs);
     }
-    // numpy float64 with numbers: numpy's float64 arithmetic (+, -, *, / only); with
-    // a float that may be numpy's, numpy's if it is.
+    // numpy float64 with numbers: numpy's float64 arithmetic (+, -, *, /, and // and %,
+    // whose `npy_divmod` is CPython's float algorithm); with a float that may be
+    // numpy's, numpy's if it is.
     let numpy = numpy_of(lhs).max(numpy_of(rhs));
     if numpy != Numpy::No {
-        let numpy_op = matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::TrueDiv);
+        let numpy_op = matches!(
+            op,
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::TrueDiv | BinOp::FloorDiv | BinOp::Mod
+        );
         if !(is_numeric(lhs) && is_numeric(rhs) && numpy_op) {
             return None;
         }
@@ -1061,15 +1065,19 @@ impl FnInfer<'_> {
                         .names
                         .get(arg as usize)
                         .map_or("?", String::as_str);
-                    if name != "append" {
-                        return Err(self.refuse(
-                            index,
-                            format!("the list method '{name}' (append is compiled)"),
-                        ));
-                    }
-                    out.stack.push(Ty::Method(MethodKind::ListAppend));
+                    let method = match name {
+                        "append" => MethodKind::ListAppend,
+                        "pop" => MethodKind::ListPop,
+                        _ => {
+                            return Err(self.refuse(
+                                index,
+                                format!("the list method '{name}' (append and pop are compiled)"),
+                            ));
+                        }
+                    };
+                    out.stack.push(Ty::Method(method));
                     out.stack.push(owner);
-                    return Ok(simple(Op::LoadMethod(MethodKind::ListAppend), out));
+                    return Ok(simple(Op::LoadMethod(method), out));
                 }
                 let Ty::Object(id) = owner else {
                     return Err(self.refuse(index, format!("attribute access on a {owner}")));
@@ -1830,6 +1838,31 @@ impl FnInfer<'_> {
                     index,
                     format!(
                         "list.append of {} (one int, float, bool or list is compiled)",
+                        types::signature(&args)
+                    ),
+                )),
+            };
+        }
+        if let (Ty::Method(MethodKind::ListPop), Ty::List(item)) = (&marker, &callee) {
+            return match args.as_slice() {
+                [] | [Ty::Int | Ty::Bool] if item.is_number() || matches!(**item, Ty::List(_)) => {
+                    let deopt = self.resume_here(index, state, "list.pop");
+                    out.stack.push((**item).clone());
+                    Ok(Transfer {
+                        op: Op::ListPop {
+                            has_index: !args.is_empty(),
+                            item: (**item).clone(),
+                            deopt,
+                        },
+                        successors: vec![(index + 1, out)],
+                        returns: None,
+                    })
+                }
+                _ => Err(self.refuse(
+                    index,
+                    format!(
+                        "list.pop of {} on a {callee} (pop() and pop(i) of lists of numbers or \
+                         lists are compiled)",
                         types::signature(&args)
                     ),
                 )),

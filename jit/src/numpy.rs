@@ -96,8 +96,8 @@ pub fn binary_result(op: BinOp, lhs: &Ty, rhs: &Ty) -> Option<Ty> {
         // Integers divide as float64.
         BinOp::TrueDiv if dtype.is_float() => Some(dtype.scalar()),
         BinOp::TrueDiv => Some(Ty::NpFloat),
-        // Python's floor division and remainder, for integers.
-        BinOp::FloorDiv | BinOp::Mod if !dtype.is_float() => Some(dtype.scalar()),
+        // Python's floor division and remainder, which numpy's float dtypes follow too.
+        BinOp::FloorDiv | BinOp::Mod => Some(dtype.scalar()),
         _ => None,
     }
 }
@@ -268,7 +268,10 @@ mod tests {
             Some(Ty::NpFloat)
         );
         let f32 = Ty::NpScalar(Dtype::F32);
-        assert_eq!(binary_result(BinOp::FloorDiv, &f32, &f32), None);
+        assert_eq!(
+            binary_result(BinOp::FloorDiv, &f32, &f32),
+            Some(f32.clone())
+        );
         assert_eq!(binary_result(BinOp::TrueDiv, &f32, &Ty::Int), Some(f32));
         assert_eq!(binary_result(BinOp::Pow, &i8, &i8), None);
         let u8 = Ty::NpScalar(Dtype::U8);

@@ -218,6 +218,15 @@ pub enum Op {
         result: Ty,
         deopt: DeoptId,
     },
+    /// `list.pop()` or `list.pop(i)` (`has_index`): the method, the list and the index
+    /// popped, the item pushed, read as `item` (checked as every list read is); `deopt`
+    /// when the list is empty, the index out of range or the item of another type. A
+    /// list item becomes the running call's (see `abi::helper::LIST_DELETE`).
+    ListPop {
+        has_index: bool,
+        item: Ty,
+        deopt: DeoptId,
+    },
     /// `array.sum()` of an array of `dtype` (the method and the array popped, the sum
     /// pushed as numpy's scalar); `deopt` when numpy would warn (a float sum that
     /// overflowed or is invalid) or sums in an order compiled code does not (an array

@@ -241,6 +241,7 @@ impl fmt::Display for Ty {
             }
             Ty::Null => write!(f, "NULL"),
             Ty::Method(MethodKind::ListAppend) => write!(f, "list.append"),
+            Ty::Method(MethodKind::ListPop) => write!(f, "list.pop"),
             Ty::Method(MethodKind::ArraySum) => write!(f, "ndarray.sum"),
             Ty::Object(id) => write!(f, "object#{id}"),
         }
@@ -342,6 +343,7 @@ impl ArrayKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum MethodKind {
     ListAppend,
+    ListPop,
     /// `ndarray.sum`.
     ArraySum,
 }

@@ -158,6 +158,54 @@ def other_list_methods(a):
     return a
 
 
+def drain(a):
+    # pop() until empty: items read as the list's type, checked; an empty list's pop
+    # raises the interpreter's IndexError.
+    s = 0
+    while a:
+        s += a.pop()
+    return s, a
+
+
+def pop_at(a, i):
+    x = a.pop(i)
+    return x, a
+
+
+def pop_empty(a):
+    return a.pop()
+
+
+def stack_machine(n):
+    stack = []
+    for i in range(n):
+        stack.append(i)
+        if i % 3 == 2:
+            b = stack.pop()
+            c = stack.pop()
+            stack.append(b * c - i)
+    return stack
+
+
+def pop_rows(rows):
+    total = 0.0
+    while rows:
+        row = rows.pop(0)
+        for x in row:
+            total += x
+    return total
+
+
+def pop_many_rows(n):
+    rows = [[1.0, 2.0]] * n
+    rows = rows * 1
+    total = 0.0
+    while rows:
+        row = rows.pop()
+        total += row[1]
+    return total
+
+
 SHARED = [1.0, 2.0, 3.0, 4.0]
 
 
@@ -191,4 +239,11 @@ CASES = [
     (append_kinds, [([], 3), ([1.0], -7), ([], 2**40), ([], 2**62)]),
     (append_to_itself, [([1, 2, 3],), ([0.5, 1.5, 2.5],), ([2**62, 2**62, 2**62],), ([1, 2],)]),
     (other_list_methods, [([2.0],)], {"expect": "refused"}),
+    (drain, [([1, 2, 3],), ([],), ([1.5, 2.5],), ([1, "x", 2],), ([2**62, 2**62],)]),
+    (pop_at, [([1, 2, 3], 0), ([1, 2, 3], -1), ([1, 2, 3], 3), ([1, 2, 3], -4), ([5], True),
+              ([0.5, 1.5], 1)]),
+    (pop_empty, [([],), ([7],)]),
+    (stack_machine, [(10,), (0,), (100,)]),
+    (pop_rows, [([[1.0, 2.0], [3.0]],), ([],), ([[1.0], [2, 3]],), ([[1.0], "s"],)]),
+    (pop_many_rows, [(10,), (1000,)]),
 ]

@@ -138,6 +138,25 @@ def f32_sum(a):
     return s
 
 
+def divmod_items(a, b, q, r):
+    # Floor division and remainder in the arrays' dtype (float32 in float32 arithmetic,
+    # as numpy's npy_divmod), with weak Python numbers too; numpy's warnings (a zero
+    # divisor, an overflowing quotient) from the interpreter.
+    for i in range(len(a)):
+        q[i] = a[i] // b[i]
+        r[i] = a[i] % b[i]
+    return q, r, a[0] // 3, a[0] % 0.3
+
+
+def divmod_pairs(dtype):
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.standard_normal(200) * 1e3, rng.integers(-50, 50, 40) * 0.25,
+                        [-0.0, 0.0, 7.0, -7.0, 1e-30, 3e38, 1.5]])
+    y = np.concatenate([rng.standard_normal(200) * 10, rng.integers(1, 9, 40) * -0.5,
+                        [5.0, -5.0, 2.0, -2.0, 1e30, 1e-38, 0.1]])
+    return x.astype(dtype), y.astype(dtype), np.zeros(len(x), dtype), np.zeros(len(x), dtype)
+
+
 def per_dtype(function, calls, options=None):
     """Cases of `function` split by the dtype of their first array, each dtype calling
     a copy with its own code object (the JIT keeps a few specializations per code
@@ -337,9 +356,7 @@ SPLIT_CASES = [
     (floor_and_mod, [(arr([7], d), arr([-2], d)) for d in (np.int64, np.int32, np.int8)]
      + [(arr([-7], np.int8), arr([2], np.int8)), (arr([5], np.uint8), arr([0], np.uint8)),
         (arr([-128], np.int8), arr([-1], np.int8)), (arr([-(2**63)], np.int64), arr([-1], np.int64)),
-        (arr([7.5], np.float32), arr([2], np.float32))],
-     # float32 // and % are left to the interpreter (numpy's float32 divmod).
-     {"f4": {"expect": "refused"}}),
+        (arr([7.5], np.float32), arr([2], np.float32)), (arr([-7.5], np.float32), arr([0.1], np.float32))]),
     (mixed, [(arr([1], np.int8), arr([2.5], np.float32)), (arr([1], np.int32), arr([2.5], np.float32)),
              (arr([1], np.uint8), arr([2], np.int8)), (arr([1], np.uint8), arr([2], np.int32)),
              (arr([0.1], np.float32), arr([0.1], np.float64)), (arr([True], np.bool_), arr([3], np.int8)),
@@ -403,6 +420,16 @@ SPLIT_CASES = [
     (casts, [(x,) for x in (0.1, 2.7, -2.7, 1e300, float("nan"), 3, 300, -1, 2**60 + 1, True,
                             np.float64(2.5), np.int64(2**40), np.float32(0.5), np.int8(-3), np.bool_(True))]),
     (zeros, [()]),
+    (divmod_items, [divmod_pairs(np.float32), divmod_pairs(np.float64),
+                    (arr([1.0, 2.0], np.float32), arr([0.0, 1.0], np.float32),
+                     np.zeros(2, np.float32), np.zeros(2, np.float32)),
+                    (arr([np.inf, 1.0], np.float32), arr([2.0, np.nan], np.float32),
+                     np.zeros(2, np.float32), np.zeros(2, np.float32)),
+                    (arr([7, -7], np.int64), arr([2, -3], np.int64), np.zeros(2, np.int64),
+                     np.zeros(2, np.int64)),
+                    (arr([1.0, np.inf, 1e308, -3.5], np.float64), arr([2.0, 2.0, 1e-308, 0.0], np.float64),
+                     np.zeros(4), np.zeros(4)),
+                    (arr([-0.0, 5.0], np.float64), arr([3.0, np.inf], np.float64), np.zeros(2), np.zeros(2))]),
 ]
 
 CASES = [case for entry in SPLIT_CASES for case in per_dtype(*entry)]

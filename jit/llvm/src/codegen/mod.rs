@@ -293,6 +293,16 @@ impl<'c> Gen<'c> {
             ),
             (helper::NEW_LIST, i32t.into(), vec![p.into()]),
             (
+                helper::FLOAT32_DIVMOD,
+                f64t.into(),
+                vec![f64t.into(), f64t.into(), i32t.into()],
+            ),
+            (
+                helper::LIST_DELETE,
+                i32t.into(),
+                vec![p.into(), i64t.into(), i32t.into()],
+            ),
+            (
                 helper::LIST_REPEAT,
                 i32t.into(),
                 vec![p.into(), i64t.into(), p.into()],

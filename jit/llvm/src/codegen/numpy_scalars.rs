@@ -479,7 +479,21 @@ impl<'g, 'c> FnGen<'g, 'c> {
             self.check_dtype_range(self.as_i64(&v)?, dtype, deopt)?;
             return Ok(v);
         }
-        let v = self.binary(op, &a, &b, &Ty::Float, deopt)?;
+        let v = match (dtype, op) {
+            // In float32 arithmetic (a double would round the quotient differently).
+            (Dtype::F32, BinOp::FloorDiv | BinOp::Mod) => {
+                let (x, y) = (self.as_f64(&a)?, self.as_f64(&b)?);
+                let zero = self.fcmp(FloatPredicate::OEQ, y, self.g.f64t.const_zero())?;
+                self.deopt_if(zero, deopt)?;
+                let floor = u64::from(op == BinOp::FloorDiv);
+                let floor = self.g.i32t.const_int(floor, false);
+                let v =
+                    self.call_value(helper::FLOAT32_DIVMOD, &[x.into(), y.into(), floor.into()])?;
+                self.numpy_float_check(&[&a, &b], &Cv::Float(v.into_float_value()), deopt)?;
+                return Ok(Cv::Float(v.into_float_value()));
+            }
+            _ => self.binary(op, &a, &b, &Ty::Float, deopt)?,
+        };
         let v = match (dtype, v) {
             // +, -, *, / of float32 values computed in double and rounded once more
             // give float32's correctly rounded result (53 >= 2 * 24 + 2).

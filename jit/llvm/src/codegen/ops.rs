@@ -100,6 +100,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.goto(next)
             }
             Op::ListAppend { deopt } => self.emit_list_append(*deopt),
+            Op::ListPop {
+                has_index,
+                item,
+                deopt,
+            } => self.emit_list_pop(*has_index, item, *deopt),
             Op::NumpyCast {
                 dtype,
                 nargs,

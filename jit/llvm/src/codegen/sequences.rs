@@ -534,6 +534,46 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.deopt_if(failed, deopt)
     }
 
+    /// `list.pop()` or `list.pop(i)`: the method, the list (and the index) on the stack.
+    /// The item is read (and checked) as any list read, then removed.
+    pub(super) fn emit_list_pop(&mut self, has_index: bool, item: &Ty, deopt: DeoptId) -> Res<()> {
+        let g = self.g;
+        let index = if has_index { Some(self.pop()?) } else { None };
+        let Cv::Obj(list) = self.pop()? else {
+            return Err("internal: popping from a non-list".to_owned());
+        };
+        self.pop()?; // the method
+        let list_ty = Ty::List(Box::new(item.clone()));
+        let len = self.len_of(&list_ty, list)?;
+        let position = match index {
+            Some(index) => self.position(&index, len, deopt)?,
+            None => {
+                // pop() of an empty list raises IndexError (the interpreter's).
+                let empty = self.icmp(IntPredicate::EQ, len, g.i64t.const_zero())?;
+                self.deopt_if(empty, deopt)?;
+                self.b()
+                    .build_int_sub(len, g.i64t.const_int(1, false), "")
+                    .map_err(err)?
+            }
+        };
+        let value = self.list_item(list, position, item, deopt)?;
+        let keep = u64::from(matches!(item, Ty::List(_)));
+        let status = self
+            .call_value(
+                helper::LIST_DELETE,
+                &[
+                    list.into(),
+                    position.into(),
+                    g.i32t.const_int(keep, false).into(),
+                ],
+            )?
+            .into_int_value();
+        let failed = self.icmp(IntPredicate::NE, status, g.i32t.const_zero())?;
+        self.deopt_if(failed, deopt)?;
+        self.push(item.clone(), value)?;
+        self.goto(self.step + 1)
+    }
+
     /// `list.append(value)`: the method, the list and the value on the stack.
     pub(super) fn emit_list_append(&mut self, deopt: DeoptId) -> Res<()> {
         let value = self.pop()?;
