@@ -77,6 +77,14 @@ JIT_KERNELS = [
 ]
 
 
+# Kernels also compared with relaxed float arithmetic: pyopt-python's
+# `-X pyopt.jit_fastmath=1` against Numba's `@njit(fastmath=True)`.
+FASTMATH_KERNELS = [
+    ("numpy_indexed", "indexed loop over a 1e6-item float64 numpy array, fastmath",
+     ">= Numba's fastmath figure"),
+]
+
+
 # Kernels Numba rejects: it cannot reflect a list of lists back to Python.
 # Numba compiles neither lists of lists nor lists of tuples of lists.
 NUMBA_CANNOT = {"matmul_lists", "nbody_lists"}
@@ -104,6 +112,16 @@ def jit_benchmarks():
         if pypy and not name.startswith("numpy_"):  # (Debian's PyPy has no numpy)
             variants["pypy"] = [pypy, script]
         benchmarks.append(Benchmark(f"jit-{name}", description, variants, goal=goal))
+    for name, description, goal in FASTMATH_KERNELS:
+        script = str(KERNELS / f"{name}.py")
+        variants = {
+            "python3": [PYTHON3, script],
+            "pyopt": [PYOPT, "-X", "pyopt.jit_threshold=0", "-X", "pyopt.jit_fastmath=1",
+                      script],
+        }
+        if with_numba:
+            variants["numba"] = ([PYTHON3, script], {"BENCH_NUMBA": "1", "BENCH_FASTMATH": "1"})
+        benchmarks.append(Benchmark(f"jit-{name}-fastmath", description, variants, goal=goal))
     return benchmarks
 
 

@@ -5,7 +5,8 @@ functions)`: `main(*warmup_args)` runs first (under pyopt-python this compiles t
 kernel; under Numba it triggers the JIT) and its time is printed with
 `BENCH_FIRST_CALL_SECONDS=<s>`; then `main(*args)` is timed and its result printed with
 `BENCH_SECONDS=<s>` (benches/bench.py reads both). With BENCH_NUMBA=1 the
-listed functions are replaced by `numba.njit` versions first.
+listed functions are replaced by `numba.njit` versions first (`fastmath=True` with
+BENCH_FASTMATH=1 too).
 
 With BENCH_SINGLE_CALL=<k> there is no warm-up: `main` is called exactly once, with its
 first argument multiplied by k (a script spending seconds in one call), and that call
@@ -21,8 +22,9 @@ def run(module_globals, main_name, warmup_args, args, functions):
     if os.environ.get("BENCH_NUMBA") == "1":
         import numba
 
+        fastmath = os.environ.get("BENCH_FASTMATH") == "1"
         for name in functions:
-            module_globals[name] = numba.njit(module_globals[name])
+            module_globals[name] = numba.njit(fastmath=fastmath)(module_globals[name])
     main = module_globals[main_name]
     single = os.environ.get("BENCH_SINGLE_CALL")
     if single:
