@@ -161,6 +161,77 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_list_delete(
     0
 }
 
+/// `pyopt_list_method` (see `abi::helper::LIST_METHOD`).
+///
+/// # Safety
+/// GIL held; `list` is a live exact list; for `extend`, `bits` is a live exact list;
+/// for `insert`, `kind` and `bits` code a value as for `LIST_APPEND`; `out` is
+/// writable.
+pub(crate) unsafe extern "C-unwind" fn pyopt_list_method(
+    method: u32,
+    list: *mut ffi::PyObject,
+    index: i64,
+    kind: u32,
+    bits: i64,
+    out: *mut *mut ffi::PyObject,
+) -> u32 {
+    use pyopt_jit::types::ListMethod;
+    let Some(method) = ListMethod::ALL.get(method as usize) else {
+        return 1;
+    };
+    // SAFETY: per the contract. Each call below only moves references between lists
+    // (or releases numbers), so no Python code runs; a new list pauses the collector.
+    unsafe {
+        let len = ffi::PyList_Size(list);
+        let status = match method {
+            ListMethod::Insert => {
+                let item = crate::values::new_number(kind, bits);
+                if item.is_null() {
+                    -1
+                } else {
+                    // list.insert clamps the index as PyList_Insert does.
+                    let at = index.clamp(isize::MIN as i64, isize::MAX as i64) as isize;
+                    let status = ffi::PyList_Insert(list, at, item);
+                    ffi::Py_DecRef(item);
+                    status
+                }
+            }
+            ListMethod::Extend => {
+                let other = bits as *mut ffi::PyObject;
+                ffi::PyList_SetSlice(list, len, len, other)
+            }
+            ListMethod::Reverse => ffi::PyList_Reverse(list),
+            ListMethod::Clear => {
+                // Releasing anything but a number could run Python code (`__del__`).
+                let numbers = (0..len).all(|k| {
+                    let item = ffi::Py_TYPE(ffi::PyList_GetItem(list, k));
+                    item == &raw mut ffi::PyFloat_Type
+                        || item == &raw mut ffi::PyLong_Type
+                        || item == &raw mut ffi::PyBool_Type
+                });
+                if !numbers {
+                    return 1;
+                }
+                ffi::PyList_SetSlice(list, 0, len, std::ptr::null_mut())
+            }
+            ListMethod::Copy => {
+                if !room() {
+                    return 1;
+                }
+                return deliver(
+                    without_collections(|| ffi::PyList_GetSlice(list, 0, len)),
+                    out,
+                );
+            }
+        };
+        if status != 0 {
+            ffi::PyErr_Clear(); // out of memory: the interpreter tries again and raises
+            return 1;
+        }
+    }
+    0
+}
+
 /// `numpy.empty`, which `numpy.ones` (Python code) calls before filling.
 static NUMPY_EMPTY: pyo3::sync::PyOnceLock<Option<Py<PyAny>>> = pyo3::sync::PyOnceLock::new();
 

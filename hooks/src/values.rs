@@ -195,6 +195,7 @@ pub fn materialize<'py>(
         // The method descriptor LOAD_METHOD found on the type.
         Ty::Method(MethodKind::ListAppend) => builtin(py, "list")?.getattr("append")?,
         Ty::Method(MethodKind::ListPop) => builtin(py, "list")?.getattr("pop")?,
+        Ty::Method(MethodKind::List(method)) => builtin(py, "list")?.getattr(method.name())?,
         Ty::Method(MethodKind::ArraySum) => {
             py.import("numpy")?.getattr("ndarray")?.getattr("sum")?
         }
@@ -262,7 +263,7 @@ pub unsafe extern "C-unwind" fn pyopt_list_set(
 ///
 /// # Safety
 /// The GIL is held.
-unsafe fn new_number(kind: u32, bits: i64) -> *mut ffi::PyObject {
+pub(crate) unsafe fn new_number(kind: u32, bits: i64) -> *mut ffi::PyObject {
     // SAFETY: the GIL is held (per the contract).
     unsafe {
         match kind {

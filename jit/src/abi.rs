@@ -198,6 +198,13 @@ pub mod helper {
     /// running call (a list item) rather than being released (a number: no Python code
     /// runs). 1 = the interpreter (nothing removed: the call keeps too many objects).
     pub const LIST_DELETE: &str = "pyopt_list_delete";
+    /// `(method: u32, list, index: i64, kind: u32, bits: i64, *mut ptr) -> u32`: the
+    /// list method `types::ListMethod::ALL[method]`: `insert(index, value)` (the value
+    /// coded as for `LIST_APPEND`), `extend(other)` (`bits` the other list),
+    /// `reverse()`, `clear()`, `copy()` (the new list through the pointer, the running
+    /// call's). None of them runs Python code; 1 = the interpreter (out of memory, a
+    /// `clear()` releasing items other than numbers, or too many objects made).
+    pub const LIST_METHOD: &str = "pyopt_list_method";
     /// `(ufunc, loop: u32, nin: u32, x: f64, y: f64, *mut f64) -> u32`: a numpy ufunc's
     /// float64 inner loop on one element (`y` ignored for one input); 1 = the loop
     /// raised a floating-point flag numpy warns about (the interpreter does it).
@@ -221,7 +228,7 @@ pub mod helper {
         "log10", "sqrt",
     ];
 
-    pub const ALL: [&str; 31] = [
+    pub const ALL: [&str; 32] = [
         DEOPT,
         GUARDS,
         POLL,
@@ -250,6 +257,7 @@ pub mod helper {
         NEW_LIST,
         LIST_REPEAT,
         LIST_DELETE,
+        LIST_METHOD,
         NUMPY_RANDINT,
         RELEASE,
         POLL_BORROWING,

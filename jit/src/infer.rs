@@ -25,7 +25,7 @@ use crate::snapshot::{
     CO_VARARGS, CO_VARKEYWORDS, CodeSnapshot, CompileRequest, Const, MathFn, ModuleKind, NumpyDraw,
     NumpyMaker, ObjectId, OsrLocal, RandomFn,
 };
-use crate::types::{self, Dtype, MethodKind, Ty};
+use crate::types::{self, Dtype, ListMethod, MethodKind, Ty};
 
 /// Why a function is not compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1068,12 +1068,18 @@ impl FnInfer<'_> {
                     let method = match name {
                         "append" => MethodKind::ListAppend,
                         "pop" => MethodKind::ListPop,
-                        _ => {
-                            return Err(self.refuse(
-                                index,
-                                format!("the list method '{name}' (append and pop are compiled)"),
-                            ));
-                        }
+                        _ => match ListMethod::ALL.into_iter().find(|m| m.name() == name) {
+                            Some(method) => MethodKind::List(method),
+                            None => {
+                                return Err(self.refuse(
+                                    index,
+                                    format!(
+                                        "the list method '{name}' (append, pop, insert, \
+                                         extend, reverse, clear and copy are compiled)"
+                                    ),
+                                ));
+                            }
+                        },
                     };
                     out.stack.push(Ty::Method(method));
                     out.stack.push(owner);
@@ -1842,6 +1848,41 @@ impl FnInfer<'_> {
                     ),
                 )),
             };
+        }
+        if let (Ty::Method(MethodKind::List(method)), Ty::List(_)) = (&marker, &callee) {
+            let method = *method;
+            let item_kind = |t: &Ty| t.is_number() || matches!(t, Ty::List(_));
+            let fits = match (method, args.as_slice()) {
+                (ListMethod::Insert, [Ty::Int | Ty::Bool, value]) => item_kind(value),
+                (ListMethod::Extend, [Ty::List(_)]) => true,
+                (ListMethod::Reverse | ListMethod::Clear | ListMethod::Copy, []) => true,
+                _ => false,
+            };
+            if !fits {
+                return Err(self.refuse(
+                    index,
+                    format!(
+                        "list.{} of {} (insert(i, number or list), extend(list), reverse(), \
+                         clear() and copy() are compiled)",
+                        method.name(),
+                        types::signature(&args)
+                    ),
+                ));
+            }
+            let deopt = self.resume_here(index, state, "list method");
+            out.stack.push(match method {
+                ListMethod::Copy => callee.clone(),
+                _ => Ty::None,
+            });
+            return Ok(Transfer {
+                op: Op::ListMethod {
+                    method,
+                    nargs: args.len() as u32,
+                    deopt,
+                },
+                successors: vec![(index + 1, out)],
+                returns: None,
+            });
         }
         if let (Ty::Method(MethodKind::ListPop), Ty::List(item)) = (&marker, &callee) {
             return match args.as_slice() {

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::snapshot::{BuiltinFn, MathFn, NumpyDraw, ObjectId, RandomFn};
-use crate::types::{Dtype, MethodKind, Ty};
+use crate::types::{Dtype, ListMethod, MethodKind, Ty};
 
 /// The state of one local before an instruction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +216,15 @@ pub enum Op {
         nargs: u32,
         /// The array made: `Ty::NdArray`.
         result: Ty,
+        deopt: DeoptId,
+    },
+    /// `list.insert(i, x)`, `.extend(other)`, `.reverse()`, `.clear()` or `.copy()`: the
+    /// method, the list and `nargs` arguments popped, None or the copy (the running
+    /// call's) pushed; `deopt` when the interpreter must do it (see
+    /// `abi::helper::LIST_METHOD`).
+    ListMethod {
+        method: ListMethod,
+        nargs: u32,
         deopt: DeoptId,
     },
     /// `list.pop()` or `list.pop(i)` (`has_index`): the method, the list and the index

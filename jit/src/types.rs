@@ -242,6 +242,7 @@ impl fmt::Display for Ty {
             Ty::Null => write!(f, "NULL"),
             Ty::Method(MethodKind::ListAppend) => write!(f, "list.append"),
             Ty::Method(MethodKind::ListPop) => write!(f, "list.pop"),
+            Ty::Method(MethodKind::List(method)) => write!(f, "list.{}", method.name()),
             Ty::Method(MethodKind::ArraySum) => write!(f, "ndarray.sum"),
             Ty::Object(id) => write!(f, "object#{id}"),
         }
@@ -344,8 +345,45 @@ impl ArrayKind {
 pub enum MethodKind {
     ListAppend,
     ListPop,
+    /// `list.insert`, `.extend`, `.reverse`, `.clear`, `.copy` (`helper::LIST_METHOD`).
+    List(ListMethod),
     /// `ndarray.sum`.
     ArraySum,
+}
+
+/// The list methods `helper::LIST_METHOD` runs (its `method` argument is the index in
+/// `ListMethod::ALL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ListMethod {
+    Insert,
+    Extend,
+    Reverse,
+    Clear,
+    Copy,
+}
+
+impl ListMethod {
+    pub const ALL: [ListMethod; 5] = [
+        ListMethod::Insert,
+        ListMethod::Extend,
+        ListMethod::Reverse,
+        ListMethod::Clear,
+        ListMethod::Copy,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ListMethod::Insert => "insert",
+            ListMethod::Extend => "extend",
+            ListMethod::Reverse => "reverse",
+            ListMethod::Clear => "clear",
+            ListMethod::Copy => "copy",
+        }
+    }
+
+    pub fn code(self) -> u32 {
+        ListMethod::ALL.iter().position(|m| *m == self).unwrap_or(0) as u32
+    }
 }
 
 /// The item type of a numpy array compiled code works with (native byte order).

@@ -154,8 +154,50 @@ def append_to_itself(a):
 
 
 def other_list_methods(a):
-    a.insert(0, 1.0)
+    a.sort()
     return a
+
+
+def insert_everywhere(a, x):
+    # list.insert clamps its index as python3 does (negative from the end).
+    a.insert(0, x)
+    a.insert(-1, x + 1)
+    a.insert(100, x * 2)
+    a.insert(-100, True)
+    return a
+
+
+def extend_and_copy(a, b):
+    c = a.copy()
+    c.extend(b)
+    c.extend(c)
+    c.reverse()
+    return c, a, len(c)
+
+
+def clear_numbers(a):
+    n = len(a)
+    a.clear()
+    a.append(n)
+    return a
+
+
+def rows_copied(rows):
+    out = []
+    for row in rows:
+        r = row.copy()
+        r.reverse()
+        out.append(r)
+    rows.clear()
+    return out, rows
+
+
+def many_copies(a, n):
+    t = 0
+    for i in range(n):
+        c = a.copy()
+        t += len(c)
+    return t
 
 
 def drain(a):
@@ -239,6 +281,11 @@ CASES = [
     (append_kinds, [([], 3), ([1.0], -7), ([], 2**40), ([], 2**62)]),
     (append_to_itself, [([1, 2, 3],), ([0.5, 1.5, 2.5],), ([2**62, 2**62, 2**62],), ([1, 2],)]),
     (other_list_methods, [([2.0],)], {"expect": "refused"}),
+    (insert_everywhere, [([1, 2, 3], 5), ([], 7), ([0.5], 1.5), ([1, 2], 2**62)]),
+    (extend_and_copy, [([1, 2], [3]), ([], []), ([0.5], [1.5, 2.5]), ([1], ["x"])]),
+    (clear_numbers, [([1, 2, 3],), ([],), ([1.5, None],), ([1, "s"],)]),
+    (rows_copied, [([[1.0, 2.0], [3.0]],), ([],)]),
+    (many_copies, [([1, 2, 3], 10), ([1.0], 1000)]),
     (drain, [([1, 2, 3],), ([],), ([1.5, 2.5],), ([1, "x", 2],), ([2**62, 2**62],)]),
     (pop_at, [([1, 2, 3], 0), ([1, 2, 3], -1), ([1, 2, 3], 3), ([1, 2, 3], -4), ([5], True),
               ([0.5, 1.5], 1)]),

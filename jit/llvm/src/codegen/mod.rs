@@ -298,6 +298,18 @@ impl<'c> Gen<'c> {
                 vec![f64t.into(), f64t.into(), i32t.into()],
             ),
             (
+                helper::LIST_METHOD,
+                i32t.into(),
+                vec![
+                    i32t.into(),
+                    p.into(),
+                    i64t.into(),
+                    i32t.into(),
+                    i64t.into(),
+                    p.into(),
+                ],
+            ),
+            (
                 helper::LIST_DELETE,
                 i32t.into(),
                 vec![p.into(), i64t.into(), i32t.into()],

@@ -100,6 +100,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.goto(next)
             }
             Op::ListAppend { deopt } => self.emit_list_append(*deopt),
+            Op::ListMethod {
+                method,
+                nargs,
+                deopt,
+            } => self.emit_list_method(*method, *nargs as usize, *deopt),
             Op::ListPop {
                 has_index,
                 item,

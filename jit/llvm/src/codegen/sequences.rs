@@ -3,7 +3,7 @@
 //! read and stores go through a helper; an array's are machine numbers, read and
 //! written directly (ints range-checked as the array module checks them).
 
-use pyopt_jit::types::ArrayKind;
+use pyopt_jit::types::{ArrayKind, ListMethod};
 
 use super::*;
 
@@ -532,6 +532,50 @@ impl<'g, 'c> FnGen<'g, 'c> {
             .into_int_value();
         let failed = self.icmp(IntPredicate::NE, status, g.i32t.const_zero())?;
         self.deopt_if(failed, deopt)
+    }
+
+    /// `list.insert`, `.extend`, `.reverse`, `.clear` or `.copy`: the method, the list
+    /// and the arguments on the stack.
+    pub(super) fn emit_list_method(
+        &mut self,
+        method: ListMethod,
+        nargs: usize,
+        deopt: DeoptId,
+    ) -> Res<()> {
+        let g = self.g;
+        let list_ty = self.types[self.types.len() - nargs - 1].clone();
+        let args = self.pop_n(nargs)?;
+        let Cv::Obj(list) = self.pop()? else {
+            return Err("internal: a list method of a non-list".to_owned());
+        };
+        self.pop()?; // the method
+        let (index, value) = match (method, args.as_slice()) {
+            (ListMethod::Insert, [index, value]) => (self.as_i64(index)?, Some(value)),
+            (ListMethod::Extend, [other]) => (g.i64t.const_zero(), Some(other)),
+            _ => (g.i64t.const_zero(), None),
+        };
+        let (kind, bits) = match value {
+            Some(value) => self.number_code(value)?,
+            None => (0, g.i64t.const_zero()),
+        };
+        let result = self.status_call_i64(
+            helper::LIST_METHOD,
+            vec![
+                g.i32t.const_int(u64::from(method.code()), false).into(),
+                list.into(),
+                index.into(),
+                g.i32t.const_int(kind, false).into(),
+                bits.into(),
+            ],
+            deopt,
+        )?;
+        if method == ListMethod::Copy {
+            let copy = self.b().build_int_to_ptr(result, g.ptrt, "").map_err(err)?;
+            self.push(list_ty, Cv::Obj(copy))?;
+        } else {
+            self.push(Ty::None, Cv::None)?;
+        }
+        self.goto(self.step + 1)
     }
 
     /// `list.pop()` or `list.pop(i)`: the method, the list (and the index) on the stack.
