@@ -129,6 +129,8 @@ struct Known {
     numpy_random_draws: Option<NumpyDraws>,
     /// `numpy.dot` as numpy defines it.
     numpy_dot: Option<Py<PyAny>>,
+    /// `numpy.sum`.
+    numpy_sum: Option<Py<PyAny>>,
     /// `numpy.zeros`, `.ones`, `.empty` and `.arange`.
     numpy_makers: Vec<(NumpyMaker, Py<PyAny>)>,
 }
@@ -227,8 +229,13 @@ impl Known {
                 .collect(),
             None => Vec::new(),
         };
+        let numpy_sum = numpy
+            .as_ref()
+            .and_then(|numpy| numpy.getattr("sum").ok())
+            .map(Bound::unbind);
         Ok(Known {
             numpy_dot,
+            numpy_sum,
             numpy_makers,
             numpy: numpy.map(Bound::unbind),
             numpy_random: numpy_random.map(Bound::unbind),
@@ -667,6 +674,15 @@ impl<'py> Builder<'py> {
         {
             let object = self.object_id(value);
             return (Binding::NumpyDot { object }, same);
+        }
+        if self
+            .known
+            .numpy_sum
+            .as_ref()
+            .is_some_and(|sum| value.is(sum.bind(self.py)))
+        {
+            let object = self.object_id(value);
+            return (Binding::NumpySum { object }, same);
         }
         if let Some(kind) = self
             .known

@@ -75,6 +75,7 @@ enum ObjKind {
         loops: Vec<String>,
     },
     NumpyDot,
+    NumpySum,
     NumpyScalarType(Dtype),
     NumpyMaker(NumpyMaker),
 }
@@ -249,6 +250,9 @@ fn record_object(objects: &mut BTreeMap<ObjectId, ObjKind>, binding: &Binding) {
         }
         Binding::NumpyDot { object } => {
             objects.insert(*object, ObjKind::NumpyDot);
+        }
+        Binding::NumpySum { object } => {
+            objects.insert(*object, ObjKind::NumpySum);
         }
         Binding::NumpyScalarType { object, dtype } => {
             objects.insert(*object, ObjKind::NumpyScalarType(*dtype));
@@ -1798,6 +1802,7 @@ impl FnInfer<'_> {
                 | Binding::NumpyRandom { object, .. }
                 | Binding::NumpyUfunc { object, .. }
                 | Binding::NumpyDot { object }
+                | Binding::NumpySum { object }
                 | Binding::NumpyMaker { object, .. }
                 | Binding::NumpyScalarType { object, .. },
             ) => Ty::Object(object),
@@ -1913,18 +1918,7 @@ impl FnInfer<'_> {
             if !args.is_empty() {
                 return Err(self.refuse(index, "sum() with arguments".to_owned()));
             }
-            let dtype = *dtype;
-            let deopt = self.resume_here(index, state, "numpy warning in sum()");
-            // numpy sums integers and bools as int64.
-            out.stack.push(match dtype {
-                Dtype::F64 | Dtype::F32 => dtype.scalar(),
-                _ => Ty::NpScalar(Dtype::I64),
-            });
-            return Ok(Transfer {
-                op: Op::ArraySum { dtype, deopt },
-                successors: vec![(index + 1, out)],
-                returns: None,
-            });
+            return self.array_sum(index, state, out, *dtype, false);
         }
         if marker != Ty::Null {
             return Err(self.refuse(index, "calling a method of an object".to_owned()));
@@ -1961,6 +1955,18 @@ impl FnInfer<'_> {
         }
         if self.keyword_names(index).is_some() {
             return Err(self.refuse(index, "keyword arguments in calls".to_owned()));
+        }
+        if kind == ObjKind::NumpySum {
+            let [Ty::NdArray(dtype, _)] = args.as_slice() else {
+                return Err(self.refuse(
+                    index,
+                    format!(
+                        "numpy.sum of {} (one array is compiled)",
+                        types::signature(&args)
+                    ),
+                ));
+            };
+            return self.array_sum(index, state, out, *dtype, true);
         }
         if let ObjKind::Builtin(
             function @ (BuiltinFn::Enumerate | BuiltinFn::Zip | BuiltinFn::Reversed),
@@ -2212,6 +2218,8 @@ impl FnInfer<'_> {
                 return Err(self.refuse(index, "calling a module".to_owned()));
             }
             // Handled above.
+            ObjKind::NumpySum => return Err(self.refuse(index, "numpy.sum".to_owned())),
+            // Handled above.
             ObjKind::NumpyMaker(maker) => {
                 return Err(self.refuse(index, format!("numpy.{}", maker.name())));
             }
@@ -2227,6 +2235,38 @@ impl FnInfer<'_> {
             }
             None => Ok(self.deopt_always(index, state, "call arguments")),
         }
+    }
+
+    /// `array.sum()` (`call`: `numpy.sum(array)`, which computes the same for an
+    /// ndarray) of an array of `dtype`.
+    fn array_sum(
+        &mut self,
+        index: usize,
+        state: &State,
+        mut out: State,
+        dtype: Dtype,
+        call: bool,
+    ) -> Result<Transfer, Refusal> {
+        if dtype == Dtype::U8 {
+            // (numpy sums unsigned ints as uint64.)
+            return Err(self.refuse(
+                index,
+                "sum of a uint8 array (float64, float32, int64, int32, int8 and bool arrays \
+                 are compiled)"
+                    .to_owned(),
+            ));
+        }
+        let deopt = self.resume_here(index, state, "numpy warning in sum()");
+        // numpy sums integers and bools as int64.
+        out.stack.push(match dtype {
+            Dtype::F64 | Dtype::F32 => dtype.scalar(),
+            _ => Ty::NpScalar(Dtype::I64),
+        });
+        Ok(Transfer {
+            op: Op::ArraySum { dtype, call, deopt },
+            successors: vec![(index + 1, out)],
+            returns: None,
+        })
     }
 
     /// The CALL that the KW_NAMES at `index` names arguments of (CPython 3.11 emits

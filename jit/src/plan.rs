@@ -242,6 +242,8 @@ pub enum Op {
     /// of 2 or 3 dimensions that is neither C- nor Fortran-contiguous).
     ArraySum {
         dtype: Dtype,
+        /// `numpy.sum(array)`: the NULL, the function and the array popped instead.
+        call: bool,
         deopt: DeoptId,
     },
     /// `array.shape`, `array.size` or `array.ndim` of a numpy array (popped).

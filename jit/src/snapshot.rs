@@ -299,6 +299,10 @@ pub enum Binding {
     NumpyDot {
         object: ObjectId,
     },
+    /// `numpy.sum`: for an ndarray, what `ndarray.sum` computes.
+    NumpySum {
+        object: ObjectId,
+    },
     /// `numpy.zeros`, `numpy.ones`, `numpy.empty` or `numpy.arange`.
     NumpyMaker {
         object: ObjectId,

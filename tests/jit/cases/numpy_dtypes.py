@@ -260,6 +260,11 @@ def array_sum_nd(a):
     return a.sum()
 
 
+def np_sum(a):
+    # numpy.sum of an ndarray computes what a.sum() does.
+    return np.sum(a)
+
+
 def sum_views_nd(n):
     rng = np.random.default_rng(n + 7)
     base = rng.standard_normal((n, n + 3, 2)) * 1e6
@@ -409,6 +414,9 @@ SPLIT_CASES = [
         (arr([200, 100], np.uint8),), (np.ones((2, 2)),)],
      {"u1": {"expect": "refused"}}),
     (array_sum_nd, [args for n in (0, 1, 3, 40, 130) for args in sum_views_nd(n)]),
+    (np_sum, [args for n in (0, 9, 1000) for args in sum_views(n)]
+     + [args for n in (3, 40) for args in sum_views_nd(n)] + [(arr([200, 100], np.uint8),)],
+     {"u1": {"expect": "refused"}}),
     (normalized_total, [(arr([1.0, 3.0], np.float64),), (arr([0.0, 0.0], np.float64),), (arr([2, 6], np.int32),)]),
     (f32_sum, [(arr([0.1] * 10, np.float32),), (arr([], np.float32),), (arr([1e38] * 5, np.float32),)]),
     (float_total, [(arr([0.1] * 10, np.float32),), (arr([], np.float32),), (arr([3e38, 3e38], np.float32),),

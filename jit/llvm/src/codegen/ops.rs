@@ -160,11 +160,14 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.push(result.clone(), Cv::Obj(array))?;
                 self.goto(next)
             }
-            Op::ArraySum { dtype, deopt } => {
+            Op::ArraySum { dtype, call, deopt } => {
                 let Cv::Obj(array) = self.pop()? else {
                     return Err("internal: sum of a non-array".to_owned());
                 };
-                self.pop()?; // the method
+                self.pop()?; // the method, or numpy.sum
+                if *call {
+                    self.pop()?; // the NULL
+                }
                 let (ty, v) = self.array_sum(array, *dtype, *deopt)?;
                 self.push(ty, v)?;
                 self.goto(next)
