@@ -19,7 +19,9 @@ call), module constants and calls between the generated functions. About a quart
 a list or an `array.array` too (SEQUENCE_ITEMS): items read by index (in and out of
 range) and by iteration, `len`, items stored (ints out of an array's range, floats into
 int arrays), numbers appended to lists (not while the list is iterated), the sequence
-returned; lists sometimes hold an item of another type or an int beyond 60 bits.
+returned; lists sometimes hold an item of another type or an int beyond 60 bits. Lists
+are also made in the function (`[a, b]`, `[x] * n`, `copy()`) and changed by `pop`,
+`insert`, `extend`, `reverse` and `clear`.
 """
 
 import argparse
@@ -281,6 +283,8 @@ class Generator:
             value = self.expression(rng.choice([item, item, "int", "float", "bool"]))
             self.emit(indent, f"{sequence}.append({value})")
             return
+        if rng.random() < 0.06:
+            return self.list_statement(indent, lists)
         choice = rng.random()
         if choice < 0.35 or len(self.types) < 2:
             ty = rng.choice(["int", "float", "int", "bool"])
@@ -360,6 +364,44 @@ class Generator:
             self.emit(indent, f"{name} = {self.expression('float')}")
             self.types[name] = "float"
 
+    def list_statement(self, indent, lists):
+        """Lists made in the function (`[...]`, `[x] * n`, `copy()`), and the other list
+        methods: pop, insert, extend, reverse, clear (not on a list a loop runs over,
+        which could then run forever or skip items in ways not worth the noise)."""
+        rng = self.rng
+        choice = rng.random()
+        if choice < 0.35 or not lists:
+            ty = rng.choice(["list_int", "list_float"])
+            item = SEQUENCE_ITEMS[ty]
+            name = self.fresh()
+            if rng.random() < 0.6:
+                items = ", ".join(self.expression(item) for _ in range(rng.randint(0, 3)))
+                self.emit(indent, f"{name} = [{items}]")
+            else:
+                count = f"max(-2, min({self.expression('int')}, 6))"
+                self.emit(indent, f"{name} = [{self.expression(item)}] * {count}")
+            self.types[name] = ty
+            return
+        sequence = rng.choice(lists)
+        ty = self.types[sequence]
+        item = SEQUENCE_ITEMS[ty]
+        if choice < 0.55:
+            name = self.fresh()
+            index = "" if rng.random() < 0.5 else self.index(sequence)
+            self.emit(indent, f"{name} = {sequence}.pop({index})")
+            self.types[name] = item
+        elif choice < 0.7:
+            value = self.expression(rng.choice([item, item, "int", "float", "bool"]))
+            self.emit(indent, f"{sequence}.insert({self.index(sequence)}, {value})")
+        elif choice < 0.8:
+            self.emit(indent, f"{sequence}.extend({rng.choice(lists)})")
+        elif choice < 0.88:
+            self.emit(indent, f"{sequence}.{rng.choice(['reverse', 'clear'])}()")
+        else:
+            name = self.fresh()
+            self.emit(indent, f"{name} = {sequence}.copy()")
+            self.types[name] = ty
+
     def loop_body(self, indent, loop_depth):
         rng = self.rng
         self.block(indent, rng.randint(1, 3), loop_depth)
@@ -377,7 +419,8 @@ class Generator:
         if rng.random() < 0.3 and len(names) >= 2:
             picked = rng.sample(names, min(len(names), rng.randint(2, 3)))
             return "(" + ", ".join(picked) + ")"
-        return rng.choice(names)
+        # (Only sequences so far: the parameters and lists made here.)
+        return rng.choice(names) if names else (sequence or "None")
 
     def function(self):
         # Variables assigned only in some paths would be unbound in others: give every
@@ -386,7 +429,8 @@ class Generator:
         self.block(1, self.rng.randint(2, 7), 0)
         body = self.lines[body_start:]
         # (Loop variables over sequences get their item type's literal.)
-        prologue = [f"    {n} = {self.literal(SEQUENCE_ITEMS.get(t, t))}"
+        prologue = [f"    {n} = " + ("[]" if t.startswith("list") else
+                                       self.literal(SEQUENCE_ITEMS.get(t, t)))
                     for n, t in self.types.items() if n not in dict(self.params)]
         params = ", ".join(n for n, _ in self.params)
         returned = self.result_expression()
