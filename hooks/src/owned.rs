@@ -1,4 +1,5 @@
-//! Objects compiled code makes (numpy arrays): compiled code only borrows objects, so
+//! Objects compiled code makes (lists, numpy arrays) and list methods that move
+//! references (`pop`, `insert`, `extend`, ...): compiled code only borrows objects, so
 //! each new one belongs to the call of compiled code that made it, in a per-thread
 //! stack, until that call has ended and its result is boxed (a caller or a frame that
 //! keeps the object has taken its own reference by then).

@@ -320,15 +320,23 @@ fn infer_plan(
     let inferred = infer_plan_once(unit, request, plan);
     let appended = std::mem::take(&mut unit.appended);
     let current = unit.empty_list_items.get(&plan).unwrap_or(&Ty::Float);
-    match appended.split_first() {
-        Some((first, rest))
-            if first != current && first.is_list_item() && rest.iter().all(|t| t == first) =>
-        {
-            unit.empty_list_items.insert(plan, first.clone());
-            infer_plan_once(unit, request, plan)
+    if let Some((first, rest)) = appended.split_first()
+        && first != current
+        && first.is_list_item()
+        && rest.iter().all(|t| t == first)
+    {
+        let previous = unit.empty_list_items.insert(plan, first.clone());
+        let retried = infer_plan_once(unit, request, plan);
+        if retried.is_ok() || inferred.is_err() {
+            return retried;
         }
-        _ => inferred,
+        // Reading them as floats worked and this does not: keep that.
+        match previous {
+            Some(previous) => unit.empty_list_items.insert(plan, previous),
+            None => unit.empty_list_items.remove(&plan),
+        };
     }
+    inferred
 }
 
 fn infer_plan_once(
