@@ -143,33 +143,36 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_ufunc(
     0
 }
 
-/// `numpy.add`'s float64 and float32 inner loops, with their data, as numpy's
-/// `ndarray.sum` runs them (it holds the original `numpy.add`, whatever the module's
-/// attribute is later): found once, when numpy has been imported.
-struct AddLoops {
+/// The float64 and float32 inner loops, with their data, of the ufunc that reduces for
+/// `ndarray.sum`, `.max` or `.min` (`numpy.add`, `.maximum`, `.minimum`), as those
+/// methods run them (they hold the original ufuncs, whatever the module's attributes
+/// are later): found once each, when numpy has been imported.
+struct ReduceLoops {
     float64: (usize, usize),
     float32: (usize, usize),
 }
 
-static ADD_LOOPS: std::sync::OnceLock<Option<AddLoops>> = std::sync::OnceLock::new();
+static REDUCE_LOOPS: [std::sync::OnceLock<Option<ReduceLoops>>; 3] =
+    [const { std::sync::OnceLock::new() }; 3];
 
-fn add_loops() -> Option<&'static AddLoops> {
-    ADD_LOOPS
+fn reduce_loops(reduction: pyopt_jit::types::Reduction) -> Option<&'static ReduceLoops> {
+    REDUCE_LOOPS
+        .get(reduction.code() as usize)?
         .get_or_init(|| {
             Python::attach(|py| {
-                let add = py.import("numpy").ok()?.getattr("add").ok()?;
+                let ufunc = py.import("numpy").ok()?.getattr(reduction.ufunc()).ok()?;
                 let ufunc_type = py.import("numpy").ok()?.getattr("ufunc").ok()?;
-                if !add.get_type().is(&ufunc_type) {
+                if !ufunc.get_type().is(&ufunc_type) {
                     return None;
                 }
-                let loops = float64_loops(&add)?;
+                let loops = float64_loops(&ufunc)?;
                 let index_of = |signature: &str| loops.iter().position(|s| s == signature);
                 let (double, single) = (index_of("dd->d")?, index_of("ff->f")?);
                 // SAFETY: an exact ufunc `float64_loops` checked; both indices are
                 // below its `ntypes`. The pointers stay valid while numpy is loaded
                 // (extension modules are never unloaded).
                 unsafe {
-                    let base = add.as_ptr().cast::<u8>();
+                    let base = ufunc.as_ptr().cast::<u8>();
                     let types = base.add(TYPES).cast::<*const u8>().read();
                     const NPY_FLOAT: u8 = 11;
                     if std::slice::from_raw_parts(types.add(single * 3), 3) != [NPY_FLOAT; 3] {
@@ -186,20 +189,26 @@ fn add_loops() -> Option<&'static AddLoops> {
                         (functions.add(index).read(), data)
                     };
                     let (float64, float32) = (entry(double), entry(single));
-                    (float64.0 != 0 && float32.0 != 0).then_some(AddLoops { float64, float32 })
+                    (float64.0 != 0 && float32.0 != 0).then_some(ReduceLoops { float64, float32 })
                 }
             })
         })
         .as_ref()
 }
 
-/// `pyopt_array_sum`: `array.sum()` of an array of the dtype numbered `type_num`
-/// (numpy's), written to `out` (a double's or a float32's value as a double's bits,
-/// or an int64). Floats: numpy's own add loop in its reduce form over the items from
-/// 0.0 (numpy's pairwise summation, bit for bit); 1 when it raised a flag numpy warns
-/// about. Integers and bools: their int64 sum, which wraps as numpy's does.
+/// `pyopt_array_sum`: `array.sum()`, `.max()` or `.min()` (`reduction`, an index in
+/// `Reduction::ALL`) of an array of the dtype numbered `type_num` (numpy's), written to
+/// `out` (a double's or a float32's value as a double's bits, or an int64).
 ///
-/// An array of 2 or 3 dimensions is summed when it is C- or Fortran-contiguous: numpy
+/// Floats go through numpy's own loop (`numpy.add`, `.maximum`, `.minimum`) in its
+/// reduce form, called as numpy's reduction calls it: a sum over all the items from
+/// 0.0 (numpy's pairwise summation), a maximum or minimum from the first item over the
+/// others (which item of two equal ones, `0.0` and `-0.0`, and which NaN wins is the
+/// loop's). Bit for bit; 1 when the loop raised a flag numpy warns about. Integers and
+/// bools: their int64 sum (wrapping as numpy's does), or their maximum or minimum.
+/// The maximum or minimum of no items is numpy's ValueError: 1.
+///
+/// An array of 2 or 3 dimensions is reduced when it is C- or Fortran-contiguous: numpy
 /// then reduces its items in memory order in one run of the loop, as a 1-d array of
 /// all of them. Other layouts return 1 (numpy's iterator splits them into runs).
 ///
@@ -209,15 +218,19 @@ fn add_loops() -> Option<&'static AddLoops> {
 pub(crate) unsafe extern "C-unwind" fn pyopt_array_sum(
     array: *const u8,
     type_num: u32,
+    reduction: u32,
     out: *mut i64,
 ) -> u32 {
-    use pyopt_jit::types::Dtype;
+    use pyopt_jit::types::{Dtype, Reduction};
+    let (Some(dtype), Some(&reduction)) = (
+        Dtype::from_type_num(type_num as i32),
+        Reduction::ALL.get(reduction as usize),
+    ) else {
+        return 1;
+    };
     // SAFETY: per the contract (`PyArrayObject_fields`: data at 16, nd at 24,
     // dimensions at 32, strides at 40, flags at 64).
     unsafe {
-        let Some(dtype) = Dtype::from_type_num(type_num as i32) else {
-            return 1;
-        };
         let data = array.add(16).cast::<*mut u8>().read();
         let ndim = array.add(24).cast::<i32>().read();
         let dimensions = array.add(32).cast::<*const isize>().read();
@@ -236,32 +249,41 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_array_sum(
                 .product();
             (total, dtype.size() as isize)
         };
+        if n == 0 && reduction != Reduction::Sum {
+            return 1;
+        }
         let item = |k: isize| data.offset(k * stride);
-        let float_loop = match dtype {
-            Dtype::F64 | Dtype::F32 => {
-                let Some(loops) = add_loops() else {
-                    return 1;
-                };
-                Some(if dtype == Dtype::F64 {
-                    loops.float64
-                } else {
-                    loops.float32
-                })
-            }
-            _ => None,
-        };
-        if let Some((function, loop_data)) = float_loop {
+        if dtype.is_float() {
+            let Some(loops) = reduce_loops(reduction) else {
+                return 1;
+            };
+            let (function, loop_data) = if dtype == Dtype::F64 {
+                loops.float64
+            } else {
+                loops.float32
+            };
             let inner: InnerLoop = std::mem::transmute::<usize, InnerLoop>(function);
-            let mut wide = 0.0f64;
-            let mut single = 0.0f32;
+            // The accumulator starts at the identity (a sum) or the first item.
+            let first = reduction != Reduction::Sum;
+            let mut wide = if first {
+                item(0).cast::<f64>().read()
+            } else {
+                0.0
+            };
+            let mut single = if first {
+                item(0).cast::<f32>().read()
+            } else {
+                0.0
+            };
             let accumulator: *mut c_char = if dtype == Dtype::F64 {
                 (&raw mut wide).cast()
             } else {
                 (&raw mut single).cast()
             };
-            if n > 0 {
-                let mut args: [*mut c_char; 3] = [accumulator, data.cast(), accumulator];
-                let dimensions = [n];
+            let (start, count) = if first { (1, n - 1) } else { (0, n) };
+            if count > 0 {
+                let mut args: [*mut c_char; 3] = [accumulator, item(start).cast(), accumulator];
+                let dimensions = [count];
                 let steps = [0, stride, 0];
                 let watched = fenv::INVALID | fenv::DIVBYZERO | fenv::OVERFLOW;
                 if fetestexcept(watched) != 0 {
@@ -285,20 +307,23 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_array_sum(
             *out = value.to_bits() as i64;
             return 0;
         }
-        let mut total: i64 = 0;
-        for k in 0..n {
+        let value = |k: isize| {
             let p = item(k);
-            let v = match dtype {
+            match dtype {
                 Dtype::I64 => p.cast::<i64>().read(),
                 Dtype::I32 => i64::from(p.cast::<i32>().read()),
                 Dtype::I8 => i64::from(p.cast::<i8>().read()),
                 Dtype::U8 => i64::from(p.read()),
                 Dtype::Bool => i64::from(p.read() != 0),
                 Dtype::F64 | Dtype::F32 => 0,
-            };
-            total = total.wrapping_add(v);
-        }
-        *out = total;
+            }
+        };
+        let values = (0..n).map(value);
+        *out = match reduction {
+            Reduction::Sum => values.fold(0i64, i64::wrapping_add),
+            Reduction::Max => values.max().unwrap_or(0),
+            Reduction::Min => values.min().unwrap_or(0),
+        };
     }
     0
 }

@@ -196,9 +196,10 @@ pub fn materialize<'py>(
         Ty::Method(MethodKind::ListAppend) => builtin(py, "list")?.getattr("append")?,
         Ty::Method(MethodKind::ListPop) => builtin(py, "list")?.getattr("pop")?,
         Ty::Method(MethodKind::List(method)) => builtin(py, "list")?.getattr(method.name())?,
-        Ty::Method(MethodKind::ArraySum) => {
-            py.import("numpy")?.getattr("ndarray")?.getattr("sum")?
-        }
+        Ty::Method(MethodKind::ArrayReduce(reduction)) => py
+            .import("numpy")?
+            .getattr("ndarray")?
+            .getattr(reduction.name())?,
         Ty::Null | Ty::Object(_) => {
             return Err(pyo3::exceptions::PyRuntimeError::new_err(
                 "pyopt internal error: materializing a marker",

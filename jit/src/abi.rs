@@ -168,8 +168,10 @@ pub mod helper {
     /// for `LIST_SET` or an object compiled code holds (kind 3, its address); 1 = out
     /// of memory (the interpreter raises MemoryError).
     pub const LIST_APPEND: &str = "pyopt_list_append";
-    /// `(array, type_num: u32, *mut i64) -> u32`: `array.sum()` of a 1-d array (a
-    /// float's bits or an int64); 1 = numpy would warn (the interpreter does it).
+    /// `(array, type_num: u32, reduction: u32, *mut i64) -> u32`: `array.sum()`, `.max()`
+    /// or `.min()` (`types::Reduction::ALL[reduction]`) of an array (a float's bits or
+    /// an int64); 1 = numpy would warn or raise, or reduces in another order (the
+    /// interpreter does it).
     pub const ARRAY_SUM: &str = "pyopt_array_sum";
     /// `(object) -> u32`: `Py_DecRef` (references compiled code took around a call);
     /// returns 0.

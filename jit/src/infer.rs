@@ -25,7 +25,7 @@ use crate::snapshot::{
     CO_VARARGS, CO_VARKEYWORDS, CodeSnapshot, CompileRequest, Const, MathFn, ModuleKind, NumpyDraw,
     NumpyMaker, ObjectId, OsrLocal, RandomFn,
 };
-use crate::types::{self, Dtype, ListMethod, MethodKind, Ty};
+use crate::types::{self, Dtype, ListMethod, MethodKind, Reduction, Ty};
 
 /// Why a function is not compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1058,18 +1058,23 @@ impl FnInfer<'_> {
                         .names
                         .get(arg as usize)
                         .map_or("?", String::as_str);
-                    if name != "sum" || *ndim == 0 || *dtype == Dtype::U8 {
+                    let reduction = Reduction::ALL.into_iter().find(|r| r.name() == name);
+                    let Some(reduction) = reduction
+                        .filter(|r| *ndim > 0 && (*r != Reduction::Sum || *dtype != Dtype::U8))
+                    else {
                         return Err(self.refuse(
                             index,
                             format!(
                                 "the array method '{name}' of a {owner} (sum() of an array of \
-                                 float64, float32, int64, int32, int8 or bool is compiled)"
+                                 float64, float32, int64, int32, int8 or bool, max() and min() \
+                                 are compiled)"
                             ),
                         ));
-                    }
-                    out.stack.push(Ty::Method(MethodKind::ArraySum));
+                    };
+                    let method = MethodKind::ArrayReduce(reduction);
+                    out.stack.push(Ty::Method(method));
                     out.stack.push(owner);
-                    return Ok(simple(Op::LoadMethod(MethodKind::ArraySum), out));
+                    return Ok(simple(Op::LoadMethod(method), out));
                 }
                 if let (op::LOAD_METHOD, Ty::List(_)) = (instr.opcode, &owner) {
                     let name = self
@@ -1922,11 +1927,13 @@ impl FnInfer<'_> {
                 )),
             };
         }
-        if let (Ty::Method(MethodKind::ArraySum), Ty::NdArray(dtype, _)) = (&marker, &callee) {
+        if let (Ty::Method(MethodKind::ArrayReduce(reduction)), Ty::NdArray(dtype, _)) =
+            (&marker, &callee)
+        {
             if !args.is_empty() {
-                return Err(self.refuse(index, "sum() with arguments".to_owned()));
+                return Err(self.refuse(index, format!("{}() with arguments", reduction.name())));
             }
-            return self.array_sum(index, state, out, *dtype, false);
+            return self.array_reduce(index, state, out, (*reduction, *dtype), false);
         }
         if marker != Ty::Null {
             return Err(self.refuse(index, "calling a method of an object".to_owned()));
@@ -1974,7 +1981,7 @@ impl FnInfer<'_> {
                     ),
                 ));
             };
-            return self.array_sum(index, state, out, *dtype, true);
+            return self.array_reduce(index, state, out, (Reduction::Sum, *dtype), true);
         }
         if let ObjKind::Builtin(
             function @ (BuiltinFn::Enumerate | BuiltinFn::Zip | BuiltinFn::Reversed),
@@ -2245,17 +2252,17 @@ impl FnInfer<'_> {
         }
     }
 
-    /// `array.sum()` (`call`: `numpy.sum(array)`, which computes the same for an
-    /// ndarray) of an array of `dtype`.
-    fn array_sum(
+    /// `array.sum()`, `.max()` or `.min()` (`call`: `numpy.sum(array)`, which computes
+    /// the same for an ndarray) of an array of `dtype`.
+    fn array_reduce(
         &mut self,
         index: usize,
         state: &State,
         mut out: State,
-        dtype: Dtype,
+        (reduction, dtype): (Reduction, Dtype),
         call: bool,
     ) -> Result<Transfer, Refusal> {
-        if dtype == Dtype::U8 {
+        if reduction == Reduction::Sum && dtype == Dtype::U8 {
             // (numpy sums unsigned ints as uint64.)
             return Err(self.refuse(
                 index,
@@ -2264,14 +2271,15 @@ impl FnInfer<'_> {
                     .to_owned(),
             ));
         }
-        let deopt = self.resume_here(index, state, "numpy warning in sum()");
-        // numpy sums integers and bools as int64.
-        out.stack.push(match dtype {
-            Dtype::F64 | Dtype::F32 => dtype.scalar(),
-            _ => Ty::NpScalar(Dtype::I64),
-        });
+        let deopt = self.resume_here(index, state, "numpy warning or error in a reduction");
+        out.stack.push(reduction.result(dtype));
         Ok(Transfer {
-            op: Op::ArraySum { dtype, call, deopt },
+            op: Op::ArrayReduce {
+                reduction,
+                dtype,
+                call,
+                deopt,
+            },
             successors: vec![(index + 1, out)],
             returns: None,
         })

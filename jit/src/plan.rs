@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::snapshot::{BuiltinFn, MathFn, NumpyDraw, ObjectId, RandomFn};
-use crate::types::{Dtype, ListMethod, MethodKind, Ty};
+use crate::types::{Dtype, ListMethod, MethodKind, Reduction, Ty};
 
 /// The state of one local before an instruction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,11 +236,13 @@ pub enum Op {
         item: Ty,
         deopt: DeoptId,
     },
-    /// `array.sum()` of an array of `dtype` (the method and the array popped, the sum
-    /// pushed as numpy's scalar); `deopt` when numpy would warn (a float sum that
-    /// overflowed or is invalid) or sums in an order compiled code does not (an array
-    /// of 2 or 3 dimensions that is neither C- nor Fortran-contiguous).
-    ArraySum {
+    /// `array.sum()`, `.max()` or `.min()` of an array of `dtype` (the method and the
+    /// array popped, the result pushed as numpy's scalar); `deopt` when numpy would
+    /// warn (a float sum that overflowed or is invalid) or raise (the maximum of no
+    /// items), or reduces in an order compiled code does not (an array of 2 or 3
+    /// dimensions that is neither C- nor Fortran-contiguous).
+    ArrayReduce {
+        reduction: Reduction,
         dtype: Dtype,
         /// `numpy.sum(array)`: the NULL, the function and the array popped instead.
         call: bool,

@@ -243,7 +243,9 @@ impl fmt::Display for Ty {
             Ty::Method(MethodKind::ListAppend) => write!(f, "list.append"),
             Ty::Method(MethodKind::ListPop) => write!(f, "list.pop"),
             Ty::Method(MethodKind::List(method)) => write!(f, "list.{}", method.name()),
-            Ty::Method(MethodKind::ArraySum) => write!(f, "ndarray.sum"),
+            Ty::Method(MethodKind::ArrayReduce(reduction)) => {
+                write!(f, "ndarray.{}", reduction.name())
+            }
             Ty::Object(id) => write!(f, "object#{id}"),
         }
     }
@@ -347,8 +349,53 @@ pub enum MethodKind {
     ListPop,
     /// `list.insert`, `.extend`, `.reverse`, `.clear`, `.copy` (`helper::LIST_METHOD`).
     List(ListMethod),
-    /// `ndarray.sum`.
-    ArraySum,
+    /// `ndarray.sum`, `.max` or `.min`.
+    ArrayReduce(Reduction),
+}
+
+/// A reduction of all of an array's items (`helper::ARRAY_SUM`'s `reduction`: the index
+/// in `Reduction::ALL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Reduction {
+    Sum,
+    Max,
+    Min,
+}
+
+impl Reduction {
+    pub const ALL: [Reduction; 3] = [Reduction::Sum, Reduction::Max, Reduction::Min];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Reduction::Sum => "sum",
+            Reduction::Max => "max",
+            Reduction::Min => "min",
+        }
+    }
+
+    /// The numpy ufunc whose loop reduces floats.
+    pub fn ufunc(self) -> &'static str {
+        match self {
+            Reduction::Sum => "add",
+            Reduction::Max => "maximum",
+            Reduction::Min => "minimum",
+        }
+    }
+
+    pub fn code(self) -> u32 {
+        Reduction::ALL.iter().position(|r| *r == self).unwrap_or(0) as u32
+    }
+
+    /// The numpy scalar type of the result over an array of `dtype`: a sum of ints and
+    /// bools is an int64, a maximum or minimum has the array's dtype.
+    pub fn result(self, dtype: Dtype) -> Ty {
+        match (self, dtype) {
+            (Reduction::Sum, Dtype::F64 | Dtype::F32) | (Reduction::Max | Reduction::Min, _) => {
+                dtype.scalar()
+            }
+            (Reduction::Sum, _) => Ty::NpScalar(Dtype::I64),
+        }
+    }
 }
 
 /// The list methods `helper::LIST_METHOD` runs (its `method` argument is the index in

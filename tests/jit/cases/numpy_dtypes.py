@@ -260,6 +260,25 @@ def array_sum_nd(a):
     return a.sum()
 
 
+def extremes(a):
+    # a.max() and a.min() in the array's dtype: numpy's own maximum and minimum loops
+    # for floats (which of 0.0 and -0.0, and which NaN, wins is theirs), exact for
+    # ints and bools; no items is numpy's ValueError.
+    return a.max(), a.min()
+
+
+def extreme_views(n):
+    rng = np.random.default_rng(n + 11)
+    base = np.round(rng.standard_normal((n, n + 2)) * 3) / 2
+    views = [base, base[0], base[:, 1], base.T, base[:, ::2]]
+    special = [np.array([0.0, -0.0, 0.0]), np.array([-0.0, 0.0]), np.array([1.0, np.nan, 2.0]),
+               np.array([np.nan, -np.nan]), np.array([-np.inf, np.inf, 3.0])]
+    views += special if n == 3 else []
+    views += [v.astype(d) for v in views[:3] for d in (np.float32, np.int64, np.int32, np.int8,
+                                                       np.uint8, np.bool_)]
+    return [(v,) for v in views]
+
+
 def np_sum(a):
     # numpy.sum of an ndarray computes what a.sum() does.
     return np.sum(a)
@@ -414,6 +433,8 @@ SPLIT_CASES = [
         (arr([200, 100], np.uint8),), (np.ones((2, 2)),)],
      {"u1": {"expect": "refused"}}),
     (array_sum_nd, [args for n in (0, 1, 3, 40, 130) for args in sum_views_nd(n)]),
+    (extremes, [args for n in (1, 3, 40, 300) for args in extreme_views(n)]
+     + [(arr([], np.float64),), (arr([], np.int64),), (arr([], np.float32),)]),
     (np_sum, [args for n in (0, 9, 1000) for args in sum_views(n)]
      + [args for n in (3, 40) for args in sum_views_nd(n)] + [(arr([200, 100], np.uint8),)],
      {"u1": {"expect": "refused"}}),

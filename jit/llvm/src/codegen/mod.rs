@@ -278,7 +278,7 @@ impl<'c> Gen<'c> {
             (
                 helper::ARRAY_SUM,
                 i32t.into(),
-                vec![p.into(), i32t.into(), p.into()],
+                vec![p.into(), i32t.into(), i32t.into(), p.into()],
             ),
             (helper::RELEASE, i32t.into(), vec![p.into()]),
             (

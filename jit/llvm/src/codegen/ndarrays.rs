@@ -6,7 +6,7 @@
 
 use pyopt_jit::plan::ArrayAttribute;
 use pyopt_jit::snapshot::ObjectId;
-use pyopt_jit::types::Dtype;
+use pyopt_jit::types::{Dtype, Reduction};
 
 use super::*;
 
@@ -440,26 +440,31 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     /// `array.sum()` of a 1-d array of `dtype`, as numpy's scalar (the helper runs
     /// numpy's own add loop for floats); a warning numpy would give hands over.
-    pub(super) fn array_sum(
+    pub(super) fn array_reduce(
         &mut self,
         array: PointerValue<'c>,
+        reduction: Reduction,
         dtype: Dtype,
         deopt: DeoptId,
     ) -> Res<(Ty, Cv<'c>)> {
         let g = self.g;
         let type_num = g.i32t.const_int(dtype.type_num() as u64, false);
+        let code = g.i32t.const_int(u64::from(reduction.code()), false);
         let bits = self.status_call_i64(
             helper::ARRAY_SUM,
-            vec![array.into(), type_num.into()],
+            vec![array.into(), type_num.into(), code.into()],
             deopt,
         )?;
-        Ok(match dtype {
-            Dtype::F64 | Dtype::F32 => {
+        let ty = reduction.result(dtype);
+        let value = match &ty {
+            Ty::NpFloat | Ty::NpScalar(Dtype::F32) => {
                 let x = self.b().build_bit_cast(bits, g.f64t, "").map_err(err)?;
-                (dtype.scalar(), Cv::Float(x.into_float_value()))
+                Cv::Float(x.into_float_value())
             }
-            _ => (Ty::NpScalar(Dtype::I64), Cv::Int(bits)),
-        })
+            Ty::NpBool => Cv::Bool(self.b().build_int_truncate(bits, g.i1t, "").map_err(err)?),
+            _ => Cv::Int(bits),
+        };
+        Ok((ty, value))
     }
 
     /// `numpy.sqrt(x)`: numpy's float64 loop computes IEEE's correctly rounded square

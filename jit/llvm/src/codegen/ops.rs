@@ -160,15 +160,20 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.push(result.clone(), Cv::Obj(array))?;
                 self.goto(next)
             }
-            Op::ArraySum { dtype, call, deopt } => {
+            Op::ArrayReduce {
+                reduction,
+                dtype,
+                call,
+                deopt,
+            } => {
                 let Cv::Obj(array) = self.pop()? else {
-                    return Err("internal: sum of a non-array".to_owned());
+                    return Err("internal: reduction of a non-array".to_owned());
                 };
                 self.pop()?; // the method, or numpy.sum
                 if *call {
                     self.pop()?; // the NULL
                 }
-                let (ty, v) = self.array_sum(array, *dtype, *deopt)?;
+                let (ty, v) = self.array_reduce(array, *reduction, *dtype, *deopt)?;
                 self.push(ty, v)?;
                 self.goto(next)
             }
