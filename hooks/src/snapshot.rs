@@ -15,7 +15,7 @@ use pyopt_jit::snapshot::{
     Binding, BuiltinFn, CodeSnapshot, CompileRequest, Const, LineRange, MathFn, ModuleKind,
     NumpyDraw, NumpyMaker, ObjectId, OsrRequest, RandomFn,
 };
-use pyopt_jit::types::{ArrayKind, Dtype, Ty};
+use pyopt_jit::types::{ArrayKind, Dtype, Reduction, Ty};
 
 /// Most functions one compile request carries (the function and what it calls).
 const MAX_FUNCTIONS: usize = 16;
@@ -129,8 +129,8 @@ struct Known {
     numpy_random_draws: Option<NumpyDraws>,
     /// `numpy.dot` as numpy defines it.
     numpy_dot: Option<Py<PyAny>>,
-    /// `numpy.sum`.
-    numpy_sum: Option<Py<PyAny>>,
+    /// `numpy.sum`, `.max`, `.amax`, `.min`, `.amin`, with the reduction each is.
+    numpy_reductions: Vec<(Reduction, Py<PyAny>)>,
     /// `numpy.zeros`, `.ones`, `.empty` and `.arange`.
     numpy_makers: Vec<(NumpyMaker, Py<PyAny>)>,
 }
@@ -229,13 +229,22 @@ impl Known {
                 .collect(),
             None => Vec::new(),
         };
-        let numpy_sum = numpy
-            .as_ref()
-            .and_then(|numpy| numpy.getattr("sum").ok())
-            .map(Bound::unbind);
+        let numpy_reductions = match &numpy {
+            Some(numpy) => [
+                (Reduction::Sum, "sum"),
+                (Reduction::Max, "max"),
+                (Reduction::Max, "amax"),
+                (Reduction::Min, "min"),
+                (Reduction::Min, "amin"),
+            ]
+            .into_iter()
+            .filter_map(|(reduction, name)| Some((reduction, numpy.getattr(name).ok()?.unbind())))
+            .collect(),
+            None => Vec::new(),
+        };
         Ok(Known {
             numpy_dot,
-            numpy_sum,
+            numpy_reductions,
             numpy_makers,
             numpy: numpy.map(Bound::unbind),
             numpy_random: numpy_random.map(Bound::unbind),
@@ -675,14 +684,15 @@ impl<'py> Builder<'py> {
             let object = self.object_id(value);
             return (Binding::NumpyDot { object }, same);
         }
-        if self
+        if let Some(reduction) = self
             .known
-            .numpy_sum
-            .as_ref()
-            .is_some_and(|sum| value.is(sum.bind(self.py)))
+            .numpy_reductions
+            .iter()
+            .find(|(_, function)| value.is(function.bind(self.py)))
+            .map(|(reduction, _)| *reduction)
         {
             let object = self.object_id(value);
-            return (Binding::NumpySum { object }, same);
+            return (Binding::NumpyReduce { object, reduction }, same);
         }
         if let Some(kind) = self
             .known

@@ -75,7 +75,7 @@ enum ObjKind {
         loops: Vec<String>,
     },
     NumpyDot,
-    NumpySum,
+    NumpyReduce(Reduction),
     NumpyScalarType(Dtype),
     NumpyMaker(NumpyMaker),
 }
@@ -251,8 +251,8 @@ fn record_object(objects: &mut BTreeMap<ObjectId, ObjKind>, binding: &Binding) {
         Binding::NumpyDot { object } => {
             objects.insert(*object, ObjKind::NumpyDot);
         }
-        Binding::NumpySum { object } => {
-            objects.insert(*object, ObjKind::NumpySum);
+        Binding::NumpyReduce { object, reduction } => {
+            objects.insert(*object, ObjKind::NumpyReduce(*reduction));
         }
         Binding::NumpyScalarType { object, dtype } => {
             objects.insert(*object, ObjKind::NumpyScalarType(*dtype));
@@ -1815,7 +1815,7 @@ impl FnInfer<'_> {
                 | Binding::NumpyRandom { object, .. }
                 | Binding::NumpyUfunc { object, .. }
                 | Binding::NumpyDot { object }
-                | Binding::NumpySum { object }
+                | Binding::NumpyReduce { object, .. }
                 | Binding::NumpyMaker { object, .. }
                 | Binding::NumpyScalarType { object, .. },
             ) => Ty::Object(object),
@@ -1971,17 +1971,18 @@ impl FnInfer<'_> {
         if self.keyword_names(index).is_some() {
             return Err(self.refuse(index, "keyword arguments in calls".to_owned()));
         }
-        if kind == ObjKind::NumpySum {
+        if let ObjKind::NumpyReduce(reduction) = kind {
             let [Ty::NdArray(dtype, _)] = args.as_slice() else {
                 return Err(self.refuse(
                     index,
                     format!(
-                        "numpy.sum of {} (one array is compiled)",
+                        "numpy.{} of {} (one array is compiled)",
+                        reduction.name(),
                         types::signature(&args)
                     ),
                 ));
             };
-            return self.array_reduce(index, state, out, (Reduction::Sum, *dtype), true);
+            return self.array_reduce(index, state, out, (reduction, *dtype), true);
         }
         if let ObjKind::Builtin(
             function @ (BuiltinFn::Enumerate | BuiltinFn::Zip | BuiltinFn::Reversed),
@@ -2233,7 +2234,9 @@ impl FnInfer<'_> {
                 return Err(self.refuse(index, "calling a module".to_owned()));
             }
             // Handled above.
-            ObjKind::NumpySum => return Err(self.refuse(index, "numpy.sum".to_owned())),
+            ObjKind::NumpyReduce(reduction) => {
+                return Err(self.refuse(index, format!("numpy.{}", reduction.name())));
+            }
             // Handled above.
             ObjKind::NumpyMaker(maker) => {
                 return Err(self.refuse(index, format!("numpy.{}", maker.name())));

@@ -244,7 +244,8 @@ pub enum Op {
     ArrayReduce {
         reduction: Reduction,
         dtype: Dtype,
-        /// `numpy.sum(array)`: the NULL, the function and the array popped instead.
+        /// `numpy.sum(array)` (`.max`, `.min`): the NULL, the function and the array
+        /// popped instead.
         call: bool,
         deopt: DeoptId,
     },

@@ -299,9 +299,11 @@ pub enum Binding {
     NumpyDot {
         object: ObjectId,
     },
-    /// `numpy.sum`: for an ndarray, what `ndarray.sum` computes.
-    NumpySum {
+    /// `numpy.sum`, `numpy.max` (`amax`) or `numpy.min` (`amin`): for an ndarray, what
+    /// `ndarray.sum`, `.max` or `.min` computes.
+    NumpyReduce {
         object: ObjectId,
+        reduction: crate::types::Reduction,
     },
     /// `numpy.zeros`, `numpy.ones`, `numpy.empty` or `numpy.arange`.
     NumpyMaker {

@@ -267,6 +267,11 @@ def extremes(a):
     return a.max(), a.min()
 
 
+def np_extremes(a):
+    # The function forms compute what the methods do for an ndarray.
+    return np.max(a), np.min(a), np.amax(a), np.amin(a)
+
+
 def extreme_views(n):
     rng = np.random.default_rng(n + 11)
     base = np.round(rng.standard_normal((n, n + 2)) * 3) / 2
@@ -435,6 +440,7 @@ SPLIT_CASES = [
     (array_sum_nd, [args for n in (0, 1, 3, 40, 130) for args in sum_views_nd(n)]),
     (extremes, [args for n in (1, 3, 40, 300) for args in extreme_views(n)]
      + [(arr([], np.float64),), (arr([], np.int64),), (arr([], np.float32),)]),
+    (np_extremes, [args for n in (3, 40) for args in extreme_views(n)] + [(arr([], np.float64),)]),
     (np_sum, [args for n in (0, 9, 1000) for args in sum_views(n)]
      + [args for n in (3, 40) for args in sum_views_nd(n)] + [(arr([200, 100], np.uint8),)],
      {"u1": {"expect": "refused"}}),
