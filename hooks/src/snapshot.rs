@@ -236,6 +236,7 @@ impl Known {
                 (Reduction::Max, "amax"),
                 (Reduction::Min, "min"),
                 (Reduction::Min, "amin"),
+                (Reduction::Mean, "mean"),
             ]
             .into_iter()
             .filter_map(|(reduction, name)| Some((reduction, numpy.getattr(name).ok()?.unbind())))

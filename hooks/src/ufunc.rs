@@ -156,8 +156,14 @@ static REDUCE_LOOPS: [std::sync::OnceLock<Option<ReduceLoops>>; 3] =
     [const { std::sync::OnceLock::new() }; 3];
 
 fn reduce_loops(reduction: pyopt_jit::types::Reduction) -> Option<&'static ReduceLoops> {
+    use pyopt_jit::types::Reduction;
+    // A mean sums with numpy.add's loops.
+    let slot = match reduction {
+        Reduction::Mean => Reduction::Sum,
+        other => other,
+    };
     REDUCE_LOOPS
-        .get(reduction.code() as usize)?
+        .get(slot.code() as usize)?
         .get_or_init(|| {
             Python::attach(|py| {
                 let ufunc = py.import("numpy").ok()?.getattr(reduction.ufunc()).ok()?;
@@ -249,6 +255,7 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_array_sum(
                 .product();
             (total, dtype.size() as isize)
         };
+        // The maximum or minimum of no items raises, their mean warns.
         if n == 0 && reduction != Reduction::Sum {
             return 1;
         }
@@ -264,7 +271,7 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_array_sum(
             };
             let inner: InnerLoop = std::mem::transmute::<usize, InnerLoop>(function);
             // The accumulator starts at the identity (a sum) or the first item.
-            let first = reduction != Reduction::Sum;
+            let first = matches!(reduction, Reduction::Max | Reduction::Min);
             let mut wide = if first {
                 item(0).cast::<f64>().read()
             } else {
@@ -299,11 +306,19 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_array_sum(
                     return 1;
                 }
             }
-            let value = if dtype == Dtype::F64 {
+            let mut value = if dtype == Dtype::F64 {
                 wide
             } else {
                 f64::from(single)
             };
+            if reduction == Reduction::Mean {
+                // `sum / count` in float64 (numpy divides its scalar by an intp), then
+                // the array's dtype again.
+                value /= n as f64;
+                if dtype == Dtype::F32 {
+                    value = f64::from(value as f32);
+                }
+            }
             *out = value.to_bits() as i64;
             return 0;
         }
@@ -323,6 +338,8 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_array_sum(
             Reduction::Sum => values.fold(0i64, i64::wrapping_add),
             Reduction::Max => values.max().unwrap_or(0),
             Reduction::Min => values.min().unwrap_or(0),
+            // (Not compiled: numpy means ints through buffered float64 casts.)
+            Reduction::Mean => return 1,
         };
     }
     0

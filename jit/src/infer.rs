@@ -1059,15 +1059,14 @@ impl FnInfer<'_> {
                         .get(arg as usize)
                         .map_or("?", String::as_str);
                     let reduction = Reduction::ALL.into_iter().find(|r| r.name() == name);
-                    let Some(reduction) = reduction
-                        .filter(|r| *ndim > 0 && (*r != Reduction::Sum || *dtype != Dtype::U8))
+                    let Some(reduction) = reduction.filter(|r| *ndim > 0 && r.compiled_for(*dtype))
                     else {
                         return Err(self.refuse(
                             index,
                             format!(
                                 "the array method '{name}' of a {owner} (sum() of an array of \
-                                 float64, float32, int64, int32, int8 or bool, max() and min() \
-                                 are compiled)"
+                                 float64, float32, int64, int32, int8 or bool, max(), min(), \
+                                 and mean() of floats are compiled)"
                             ),
                         ));
                     };
@@ -2265,13 +2264,15 @@ impl FnInfer<'_> {
         (reduction, dtype): (Reduction, Dtype),
         call: bool,
     ) -> Result<Transfer, Refusal> {
-        if reduction == Reduction::Sum && dtype == Dtype::U8 {
-            // (numpy sums unsigned ints as uint64.)
+        if !reduction.compiled_for(dtype) {
             return Err(self.refuse(
                 index,
-                "sum of a uint8 array (float64, float32, int64, int32, int8 and bool arrays \
-                 are compiled)"
-                    .to_owned(),
+                format!(
+                    "{} of a {} array (sums of float64, float32, int64, int32, int8 and bool \
+                     arrays, means of float arrays are compiled)",
+                    reduction.name(),
+                    dtype.name()
+                ),
             ));
         }
         let deopt = self.resume_here(index, state, "numpy warning or error in a reduction");

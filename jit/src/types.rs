@@ -360,25 +360,44 @@ pub enum Reduction {
     Sum,
     Max,
     Min,
+    /// Of float arrays only: numpy's sum, divided by the count in float64 (and rounded
+    /// back to float32 for a float32 array), as `numpy._core._methods._mean` does.
+    Mean,
 }
 
 impl Reduction {
-    pub const ALL: [Reduction; 3] = [Reduction::Sum, Reduction::Max, Reduction::Min];
+    pub const ALL: [Reduction; 4] = [
+        Reduction::Sum,
+        Reduction::Max,
+        Reduction::Min,
+        Reduction::Mean,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Reduction::Sum => "sum",
             Reduction::Max => "max",
             Reduction::Min => "min",
+            Reduction::Mean => "mean",
         }
     }
 
     /// The numpy ufunc whose loop reduces floats.
     pub fn ufunc(self) -> &'static str {
         match self {
-            Reduction::Sum => "add",
+            Reduction::Sum | Reduction::Mean => "add",
             Reduction::Max => "maximum",
             Reduction::Min => "minimum",
+        }
+    }
+
+    /// Whether compiled code reduces arrays of `dtype` this way: numpy sums uint8 as
+    /// uint64, and means ints through buffered float64 casts.
+    pub fn compiled_for(self, dtype: Dtype) -> bool {
+        match self {
+            Reduction::Sum => dtype != Dtype::U8,
+            Reduction::Max | Reduction::Min => true,
+            Reduction::Mean => dtype.is_float(),
         }
     }
 
@@ -390,10 +409,10 @@ impl Reduction {
     /// bools is an int64, a maximum or minimum has the array's dtype.
     pub fn result(self, dtype: Dtype) -> Ty {
         match (self, dtype) {
-            (Reduction::Sum, Dtype::F64 | Dtype::F32) | (Reduction::Max | Reduction::Min, _) => {
-                dtype.scalar()
-            }
+            (Reduction::Sum | Reduction::Mean, Dtype::F64 | Dtype::F32)
+            | (Reduction::Max | Reduction::Min, _) => dtype.scalar(),
             (Reduction::Sum, _) => Ty::NpScalar(Dtype::I64),
+            (Reduction::Mean, _) => Ty::NpFloat,
         }
     }
 }

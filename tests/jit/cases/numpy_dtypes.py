@@ -267,6 +267,12 @@ def extremes(a):
     return a.max(), a.min()
 
 
+def means(a):
+    # Float arrays: numpy's sum divided by the count in float64 (back to float32 for
+    # float32); an empty array warns (the interpreter's). Int arrays are not compiled.
+    return a.mean(), np.mean(a)
+
+
 def np_extremes(a):
     # The function forms compute what the methods do for an ndarray.
     return np.max(a), np.min(a), np.amax(a), np.amin(a)
@@ -440,6 +446,10 @@ SPLIT_CASES = [
     (array_sum_nd, [args for n in (0, 1, 3, 40, 130) for args in sum_views_nd(n)]),
     (extremes, [args for n in (1, 3, 40, 300) for args in extreme_views(n)]
      + [(arr([], np.float64),), (arr([], np.int64),), (arr([], np.float32),)]),
+    (means, [args for n in (0, 9, 1000, 50000) for args in sum_views(n)]
+     + [args for n in (3, 40) for args in sum_views_nd(n)]
+     + [(arr([1e308, 1e308], np.float64),), (arr([3e38, 3e38], np.float32),)],
+     {d: {"expect": "refused"} for d in ("i8", "i4", "i1", "u1", "b1")}),
     (np_extremes, [args for n in (3, 40) for args in extreme_views(n)] + [(arr([], np.float64),)]),
     (np_sum, [args for n in (0, 9, 1000) for args in sum_views(n)]
      + [args for n in (3, 40) for args in sum_views_nd(n)] + [(arr([200, 100], np.uint8),)],
