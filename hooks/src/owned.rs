@@ -166,15 +166,15 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_list_delete(
 ///
 /// # Safety
 /// GIL held; `list` is a live exact list; for `extend`, `bits` is a live exact list;
-/// for `insert`, `kind` and `bits` code a value as for `LIST_APPEND`; `out` is
-/// writable.
+/// for `insert`, `index`, `count` and `__contains__`, `kind` and `bits` code a value as
+/// for `LIST_APPEND`; `out` is writable.
 pub(crate) unsafe extern "C-unwind" fn pyopt_list_method(
     method: u32,
     list: *mut ffi::PyObject,
     index: i64,
     kind: u32,
     bits: i64,
-    out: *mut *mut ffi::PyObject,
+    out: *mut i64,
 ) -> u32 {
     use pyopt_jit::types::ListMethod;
     let Some(method) = ListMethod::ALL.get(method as usize) else {
@@ -184,6 +184,15 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_list_method(
     // (or releases numbers), so no Python code runs; a new list pauses the collector.
     unsafe {
         let len = ffi::PyList_Size(list);
+        // Comparing or releasing anything but a number could run Python code.
+        let only_numbers = || {
+            (0..len).all(|k| {
+                let item = ffi::Py_TYPE(ffi::PyList_GetItem(list, k));
+                item == &raw mut ffi::PyFloat_Type
+                    || item == &raw mut ffi::PyLong_Type
+                    || item == &raw mut ffi::PyBool_Type
+            })
+        };
         let status = match method {
             ListMethod::Insert => {
                 let item = crate::values::new_number(kind, bits);
@@ -203,14 +212,7 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_list_method(
             }
             ListMethod::Reverse => ffi::PyList_Reverse(list),
             ListMethod::Clear => {
-                // Releasing anything but a number could run Python code (`__del__`).
-                let numbers = (0..len).all(|k| {
-                    let item = ffi::Py_TYPE(ffi::PyList_GetItem(list, k));
-                    item == &raw mut ffi::PyFloat_Type
-                        || item == &raw mut ffi::PyLong_Type
-                        || item == &raw mut ffi::PyBool_Type
-                });
-                if !numbers {
+                if !only_numbers() {
                     return 1;
                 }
                 ffi::PyList_SetSlice(list, 0, len, std::ptr::null_mut())
@@ -219,10 +221,37 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_list_method(
                 if !room() {
                     return 1;
                 }
-                return deliver(
-                    without_collections(|| ffi::PyList_GetSlice(list, 0, len)),
-                    out,
-                );
+                let copy = without_collections(|| ffi::PyList_GetSlice(list, 0, len));
+                return deliver(copy, out.cast());
+            }
+            ListMethod::Sort => {
+                if !only_numbers() {
+                    return 1;
+                }
+                ffi::PyList_Sort(list)
+            }
+            ListMethod::Index | ListMethod::Count | ListMethod::Contains => {
+                if !only_numbers() {
+                    return 1;
+                }
+                let value = crate::values::new_number(kind, bits);
+                if value.is_null() {
+                    ffi::PyErr_Clear();
+                    return 1;
+                }
+                let found = match method {
+                    ListMethod::Index => ffi::PySequence_Index(list, value),
+                    ListMethod::Count => ffi::PySequence_Count(list, value),
+                    _ => ffi::PySequence_Contains(list, value) as isize,
+                };
+                ffi::Py_DecRef(value);
+                if found < 0 {
+                    // Not found (list.index's ValueError): the interpreter raises it.
+                    ffi::PyErr_Clear();
+                    return 1;
+                }
+                out.write(found as i64);
+                0
             }
         };
         if status != 0 {

@@ -204,8 +204,10 @@ pub mod helper {
     /// list method `types::ListMethod::ALL[method]`: `insert(index, value)` (the value
     /// coded as for `LIST_APPEND`), `extend(other)` (`bits` the other list),
     /// `reverse()`, `clear()`, `copy()` (the new list through the pointer, the running
-    /// call's). None of them runs Python code; 1 = the interpreter (out of memory, a
-    /// `clear()` releasing items other than numbers, or too many objects made).
+    /// call's), `index(value)`, `count(value)`, `sort()`, `value in list` (an int
+    /// through the pointer). None of them runs Python code; 1 = the interpreter (out of
+    /// memory, a value not found, `clear()` releasing or the comparing methods comparing
+    /// items other than numbers, or too many objects made).
     pub const LIST_METHOD: &str = "pyopt_list_method";
     /// `(ufunc, loop: u32, nin: u32, x: f64, y: f64, *mut f64) -> u32`: a numpy ufunc's
     /// float64 inner loop on one element (`y` ignored for one input); 1 = the loop

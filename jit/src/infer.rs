@@ -1091,7 +1091,8 @@ impl FnInfer<'_> {
                                     index,
                                     format!(
                                         "the list method '{name}' (append, pop, insert, \
-                                         extend, reverse, clear and copy are compiled)"
+                                         extend, reverse, clear, copy, index, count and sort \
+                                         are compiled)"
                                     ),
                                 ));
                             }
@@ -1454,6 +1455,30 @@ impl FnInfer<'_> {
             // resumes here, where the interpreter sets them again.
             op::KW_NAMES if self.keyword_call(index).is_some() => Ok(simple(Op::Nop, out)),
             op::KW_NAMES => Err(self.refuse(index, "keyword arguments in calls".to_owned())),
+            // `x in a` (`not in`: arg 1) of an int in a list (of numbers, checked when
+            // it runs). Not of a float: a NaN is found by identity, which an unboxed
+            // float has lost.
+            op::CONTAINS_OP => {
+                let container = self.pop(index, &mut out.stack)?;
+                let value = self.pop(index, &mut out.stack)?;
+                if !matches!(container, Ty::List(_)) || !matches!(value, Ty::Int | Ty::Bool) {
+                    return Err(self.refuse(
+                        index,
+                        format!(
+                            "`in` of a {value} in a {container} (an int in a list is compiled)"
+                        ),
+                    ));
+                }
+                out.stack.push(Ty::Bool);
+                let deopt = self.resume_here(index, state, "`in` of a list with other objects");
+                Ok(simple(
+                    Op::ListContains {
+                        negate: arg == 1,
+                        deopt,
+                    },
+                    out,
+                ))
+            }
             op::BUILD_LIST => {
                 let items = self.pop_n(index, &mut out.stack, arg as usize)?;
                 let item_kind = |t: &&Ty| matches!(t, Ty::Int | Ty::Float | Ty::Bool | Ty::List(_));
@@ -1843,6 +1868,16 @@ impl FnInfer<'_> {
         let args = self.pop_n(index, &mut out.stack, nargs)?;
         let callee = self.pop(index, &mut out.stack)?;
         let marker = self.pop(index, &mut out.stack)?;
+        // Only numpy's array makers take keywords here (`numpy_call`); the methods
+        // below take none (a keyword is python3's TypeError or another meaning).
+        if let Ty::Method(method) = &marker
+            && self.keyword_names(index).is_some()
+        {
+            return Err(self.refuse(
+                index,
+                format!("keyword arguments to {}", Ty::Method(*method)),
+            ));
+        }
         if let (Ty::Method(MethodKind::ListAppend), Ty::List(_)) = (&marker, &callee) {
             // A list holds boxed numbers (numpy scalars are not boxed here yet) and
             // lists.
@@ -1872,7 +1907,15 @@ impl FnInfer<'_> {
             let fits = match (method, args.as_slice()) {
                 (ListMethod::Insert, [Ty::Int | Ty::Bool, value]) => item_kind(value),
                 (ListMethod::Extend, [Ty::List(_)]) => true,
-                (ListMethod::Reverse | ListMethod::Clear | ListMethod::Copy, []) => true,
+                (
+                    ListMethod::Reverse | ListMethod::Clear | ListMethod::Copy | ListMethod::Sort,
+                    [],
+                ) => true,
+                // Not of floats: a NaN is found by identity, which an unboxed float
+                // has lost.
+                (ListMethod::Index | ListMethod::Count | ListMethod::Contains, [value]) => {
+                    matches!(value, Ty::Int | Ty::Bool)
+                }
                 _ => false,
             };
             if !fits {
@@ -1880,17 +1923,15 @@ impl FnInfer<'_> {
                     index,
                     format!(
                         "list.{} of {} (insert(i, number or list), extend(list), reverse(), \
-                         clear() and copy() are compiled)",
+                         clear(), copy(), sort(), and index(x), count(x) of an int are \
+                         compiled)",
                         method.name(),
                         types::signature(&args)
                     ),
                 ));
             }
             let deopt = self.resume_here(index, state, "list method");
-            out.stack.push(match method {
-                ListMethod::Copy => callee.clone(),
-                _ => Ty::None,
-            });
+            out.stack.push(method.result(&callee));
             return Ok(Transfer {
                 op: Op::ListMethod {
                     method,

@@ -227,6 +227,13 @@ pub enum Op {
         nargs: u32,
         deopt: DeoptId,
     },
+    /// `x in list` (`not in` when `negate`): the number and the list popped, a bool
+    /// pushed; `deopt` when the list holds other objects than numbers (comparing them
+    /// could run Python code).
+    ListContains {
+        negate: bool,
+        deopt: DeoptId,
+    },
     /// `list.pop()` or `list.pop(i)` (`has_index`): the method, the list and the index
     /// popped, the item pushed, read as `item` (checked as every list read is); `deopt`
     /// when the list is empty, the index out of range or the item of another type. A

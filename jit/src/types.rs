@@ -426,15 +426,26 @@ pub enum ListMethod {
     Reverse,
     Clear,
     Copy,
+    /// These compare items: compiled only for lists of numbers (checked when they run),
+    /// and an int or a bool (a float NaN is found by identity, which unboxing loses).
+    Index,
+    Count,
+    Sort,
+    /// `x in list` (CONTAINS_OP), or `list.__contains__(x)`.
+    Contains,
 }
 
 impl ListMethod {
-    pub const ALL: [ListMethod; 5] = [
+    pub const ALL: [ListMethod; 9] = [
         ListMethod::Insert,
         ListMethod::Extend,
         ListMethod::Reverse,
         ListMethod::Clear,
         ListMethod::Copy,
+        ListMethod::Index,
+        ListMethod::Count,
+        ListMethod::Sort,
+        ListMethod::Contains,
     ];
 
     pub fn name(self) -> &'static str {
@@ -444,6 +455,20 @@ impl ListMethod {
             ListMethod::Reverse => "reverse",
             ListMethod::Clear => "clear",
             ListMethod::Copy => "copy",
+            ListMethod::Index => "index",
+            ListMethod::Count => "count",
+            ListMethod::Sort => "sort",
+            ListMethod::Contains => "__contains__",
+        }
+    }
+
+    /// The type of the result, for a list of type `list`.
+    pub fn result(self, list: &Ty) -> Ty {
+        match self {
+            ListMethod::Copy => list.clone(),
+            ListMethod::Index | ListMethod::Count => Ty::Int,
+            ListMethod::Contains => Ty::Bool,
+            _ => Ty::None,
         }
     }
 

@@ -154,8 +154,43 @@ def append_to_itself(a):
 
 
 def other_list_methods(a):
+    a.sort(reverse=True)
+    return a
+
+
+def sorted_in_place(a):
     a.sort()
     return a
+
+
+def find(a, x):
+    # index/count/in of an int: lists of numbers only (others hand over); a missing
+    # value's ValueError is the interpreter's.
+    hits = 0
+    if x in a:
+        hits += a.count(x)
+    if x not in a:
+        hits -= 1
+    return hits, a.index(x)
+
+
+def membership_loop(a, n):
+    found = 0
+    for i in range(n):
+        if i in a:
+            found += 1
+    return found
+
+
+def keyword_to_method(a, x):
+    # python3's TypeError (list methods take no keywords): not compiled.
+    a.append(value=x)
+    return a
+
+
+def float_membership(a, x):
+    # Not compiled: a NaN is found by identity.
+    return x in a
 
 
 def insert_everywhere(a, x):
@@ -281,6 +316,13 @@ CASES = [
     (append_kinds, [([], 3), ([1.0], -7), ([], 2**40), ([], 2**62)]),
     (append_to_itself, [([1, 2, 3],), ([0.5, 1.5, 2.5],), ([2**62, 2**62, 2**62],), ([1, 2],)]),
     (other_list_methods, [([2.0],)], {"expect": "refused"}),
+    (sorted_in_place, [([3, 1, 2],), ([],), ([2.5, -1, True, 0.5],), ([float("nan"), 1.0, 0.5],),
+                       ([1, "a"],), ([[2.0], [1.0]],)]),
+    (find, [([1, 2, 3, 2], 2), ([1.0, 2.0], 1), ([5], 7), ([True, 1, 1.0], 1), ([1, "x"], 1),
+            ([], 0), ([float("nan")], 0)]),
+    (membership_loop, [([0, 3, 5, 9], 12), ([], 3), ([1.5, 2.0], 4)]),
+    (keyword_to_method, [([1], 2)], {"expect": "refused"}),
+    (float_membership, [([float("nan")], float("nan")), ([1.0], 1.0)], {"expect": "refused"}),
     (insert_everywhere, [([1, 2, 3], 5), ([], 7), ([0.5], 1.5), ([1, 2], 2**62)]),
     (extend_and_copy, [([1, 2], [3]), ([], []), ([0.5], [1.5, 2.5]), ([1], ["x"])]),
     (clear_numbers, [([1, 2, 3],), ([],), ([1.5, None],), ([1, "s"],)]),

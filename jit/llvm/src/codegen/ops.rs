@@ -105,6 +105,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 nargs,
                 deopt,
             } => self.emit_list_method(*method, *nargs as usize, *deopt),
+            Op::ListContains { negate, deopt } => self.emit_list_contains(*negate, *deopt),
             Op::ListPop {
                 has_index,
                 item,

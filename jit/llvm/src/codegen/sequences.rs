@@ -551,14 +551,59 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.pop()?; // the method
         let (index, value) = match (method, args.as_slice()) {
             (ListMethod::Insert, [index, value]) => (self.as_i64(index)?, Some(value)),
-            (ListMethod::Extend, [other]) => (g.i64t.const_zero(), Some(other)),
+            (_, [value]) => (g.i64t.const_zero(), Some(value)),
             _ => (g.i64t.const_zero(), None),
         };
+        let result = self.call_list_method(method, list, index, value, deopt)?;
+        let ty = method.result(&list_ty);
+        let v = match ty {
+            Ty::List(_) => Cv::Obj(self.b().build_int_to_ptr(result, g.ptrt, "").map_err(err)?),
+            Ty::Int => Cv::Int(result),
+            Ty::Bool => Cv::Bool(
+                self.b()
+                    .build_int_truncate(result, g.i1t, "")
+                    .map_err(err)?,
+            ),
+            _ => Cv::None,
+        };
+        self.push(ty, v)?;
+        self.goto(self.step + 1)
+    }
+
+    /// `value in list` (`not in` when `negate`): the value and the list on the stack.
+    pub(super) fn emit_list_contains(&mut self, negate: bool, deopt: DeoptId) -> Res<()> {
+        let g = self.g;
+        let Cv::Obj(list) = self.pop()? else {
+            return Err("internal: `in` of a non-list".to_owned());
+        };
+        let value = self.pop()?;
+        let zero = g.i64t.const_zero();
+        let found = self.call_list_method(ListMethod::Contains, list, zero, Some(&value), deopt)?;
+        let predicate = if negate {
+            IntPredicate::EQ
+        } else {
+            IntPredicate::NE
+        };
+        let v = self.icmp(predicate, found, zero)?;
+        self.push(Ty::Bool, Cv::Bool(v))?;
+        self.goto(self.step + 1)
+    }
+
+    /// Runs `helper::LIST_METHOD`; its result word (a pointer, an int or nothing).
+    fn call_list_method(
+        &mut self,
+        method: ListMethod,
+        list: PointerValue<'c>,
+        index: IntValue<'c>,
+        value: Option<&Cv<'c>>,
+        deopt: DeoptId,
+    ) -> Res<IntValue<'c>> {
+        let g = self.g;
         let (kind, bits) = match value {
             Some(value) => self.number_code(value)?,
             None => (0, g.i64t.const_zero()),
         };
-        let result = self.status_call_i64(
+        self.status_call_i64(
             helper::LIST_METHOD,
             vec![
                 g.i32t.const_int(u64::from(method.code()), false).into(),
@@ -568,14 +613,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 bits.into(),
             ],
             deopt,
-        )?;
-        if method == ListMethod::Copy {
-            let copy = self.b().build_int_to_ptr(result, g.ptrt, "").map_err(err)?;
-            self.push(list_ty, Cv::Obj(copy))?;
-        } else {
-            self.push(Ty::None, Cv::None)?;
-        }
-        self.goto(self.step + 1)
+        )
     }
 
     /// `list.pop()` or `list.pop(i)`: the method, the list (and the index) on the stack.
