@@ -20,8 +20,8 @@ a list or an `array.array` too (SEQUENCE_ITEMS): items read by index (in and out
 range) and by iteration, `len`, items stored (ints out of an array's range, floats into
 int arrays), numbers appended to lists (not while the list is iterated), the sequence
 returned; lists sometimes hold an item of another type or an int beyond 60 bits. Lists
-are also made in the function (`[a, b]`, `[x] * n`, `copy()`) and changed by `pop`,
-`insert`, `extend`, `reverse` and `clear`.
+are also made in the function (`[a, b]`, `[x] * n`, `copy()`), searched (`x in a`) and
+changed by `pop`, `insert`, `extend`, `reverse`, `clear` and `sort`.
 """
 
 import argparse
@@ -365,8 +365,9 @@ class Generator:
             self.types[name] = "float"
 
     def list_statement(self, indent, lists):
-        """Lists made in the function (`[...]`, `[x] * n`, `copy()`), and the other list
-        methods: pop, insert, extend, reverse, clear (not on a list a loop runs over,
+        """Lists made in the function (`[...]`, `[x] * n`, `copy()`), `x in list`, and the
+        other list methods: pop, insert, extend, reverse, clear, sort (not on a list a
+        loop runs over,
         which could then run forever or skip items in ways not worth the noise)."""
         rng = self.rng
         choice = rng.random()
@@ -395,8 +396,13 @@ class Generator:
             self.emit(indent, f"{sequence}.insert({self.index(sequence)}, {value})")
         elif choice < 0.8:
             self.emit(indent, f"{sequence}.extend({rng.choice(lists)})")
-        elif choice < 0.88:
-            self.emit(indent, f"{sequence}.{rng.choice(['reverse', 'clear'])}()")
+        elif choice < 0.86:
+            self.emit(indent, f"{sequence}.{rng.choice(['reverse', 'clear', 'sort'])}()")
+        elif choice < 0.93:
+            name = self.fresh()
+            value = self.expression(rng.choice(["int", "bool"]))
+            self.emit(indent, f"{name} = {value} {rng.choice(['in', 'not in'])} {sequence}")
+            self.types[name] = "bool"
         else:
             name = self.fresh()
             self.emit(indent, f"{name} = {sequence}.copy()")
