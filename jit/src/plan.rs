@@ -218,9 +218,10 @@ pub enum Op {
         result: Ty,
         deopt: DeoptId,
     },
-    /// `list.insert(i, x)`, `.extend(other)`, `.reverse()`, `.clear()` or `.copy()`: the
-    /// method, the list and `nargs` arguments popped, None or the copy (the running
-    /// call's) pushed; `deopt` when the interpreter must do it (see
+    /// `list.insert(i, x)`, `.extend(other)`, `.reverse()`, `.clear()`, `.copy()`,
+    /// `.sort()`, `.index(x)`, `.count(x)` or `.__contains__(x)`: the method, the list
+    /// and `nargs` arguments popped, the result (`ListMethod::result`; a copy is the
+    /// running call's) pushed; `deopt` when the interpreter must do it (see
     /// `abi::helper::LIST_METHOD`).
     ListMethod {
         method: ListMethod,

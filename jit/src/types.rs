@@ -347,7 +347,8 @@ impl ArrayKind {
 pub enum MethodKind {
     ListAppend,
     ListPop,
-    /// `list.insert`, `.extend`, `.reverse`, `.clear`, `.copy` (`helper::LIST_METHOD`).
+    /// `list.insert`, `.extend`, `.reverse`, `.clear`, `.copy`, `.sort`, `.index`,
+    /// `.count`, `.__contains__` (`helper::LIST_METHOD`).
     List(ListMethod),
     /// `ndarray.sum`, `.max` or `.min`.
     ArrayReduce(Reduction),

@@ -534,8 +534,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.deopt_if(failed, deopt)
     }
 
-    /// `list.insert`, `.extend`, `.reverse`, `.clear` or `.copy`: the method, the list
-    /// and the arguments on the stack.
+    /// `list.insert`, `.extend`, `.reverse`, `.clear`, `.copy`, `.sort`, `.index`,
+    /// `.count` or `.__contains__`: the method, the list and the arguments on the stack.
     pub(super) fn emit_list_method(
         &mut self,
         method: ListMethod,
