@@ -141,6 +141,10 @@ fn runtime_helpers() -> Vec<(&'static str, u64)> {
             crate::random::pyopt_numpy_randint as *const () as usize as u64,
         ),
         (
+            helper::LIST_REDUCE,
+            crate::owned::pyopt_list_reduce as *const () as usize as u64,
+        ),
+        (
             helper::LIST_METHOD,
             crate::owned::pyopt_list_method as *const () as usize as u64,
         ),

@@ -185,14 +185,7 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_list_method(
     unsafe {
         let len = ffi::PyList_Size(list);
         // Comparing or releasing anything but a number could run Python code.
-        let only_numbers = || {
-            (0..len).all(|k| {
-                let item = ffi::Py_TYPE(ffi::PyList_GetItem(list, k));
-                item == &raw mut ffi::PyFloat_Type
-                    || item == &raw mut ffi::PyLong_Type
-                    || item == &raw mut ffi::PyBool_Type
-            })
-        };
+        let only_numbers = || only_numbers(list);
         let status = match method {
             ListMethod::Insert => {
                 let item = crate::values::new_number(kind, bits);
@@ -260,6 +253,78 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_list_method(
         }
     }
     0
+}
+
+/// Whether every item of `list` is an exact int, float or bool: comparing, adding or
+/// releasing those runs no Python code.
+///
+/// # Safety
+/// GIL held; `list` is a live exact list.
+unsafe fn only_numbers(list: *mut ffi::PyObject) -> bool {
+    // SAFETY: per the contract; every index is below the list's size.
+    unsafe {
+        (0..ffi::PyList_Size(list)).all(|k| {
+            let item = ffi::Py_TYPE(ffi::PyList_GetItem(list, k));
+            item == &raw mut ffi::PyFloat_Type
+                || item == &raw mut ffi::PyLong_Type
+                || item == &raw mut ffi::PyBool_Type
+        })
+    }
+}
+
+/// `sum`, `min` and `max` as the builtins module has them.
+static LIST_REDUCERS: pyo3::sync::PyOnceLock<Option<[Py<PyAny>; 3]>> =
+    pyo3::sync::PyOnceLock::new();
+
+/// `pyopt_list_reduce` (see `abi::helper::LIST_REDUCE`): CPython's own `sum`, `min` or
+/// `max` of a list of numbers (the snapshot checked that the names are the builtins).
+///
+/// # Safety
+/// GIL held; `list` is a live exact list; `out` is writable.
+pub(crate) unsafe extern "C-unwind" fn pyopt_list_reduce(
+    which: u32,
+    list: *mut ffi::PyObject,
+    float: u32,
+    out: *mut i64,
+) -> u32 {
+    // SAFETY: per the contract.
+    if !unsafe { only_numbers(list) } {
+        return 1;
+    }
+    Python::attach(|py| {
+        let reducers = LIST_REDUCERS.get_or_init(py, || {
+            let builtins = py.import("builtins").ok()?;
+            let get = |name: &str| builtins.getattr(name).ok().map(Bound::unbind);
+            Some([get("sum")?, get("min")?, get("max")?])
+        });
+        let Some(function) = reducers.as_ref().and_then(|r| r.get(which as usize)) else {
+            return 1;
+        };
+        // SAFETY: per the contract, `list` is live.
+        let list = unsafe { Bound::from_borrowed_ptr(py, list) };
+        let Ok(result) = function.bind(py).call1((list,)) else {
+            return 1; // min() of an empty list: the interpreter raises
+        };
+        let value = if float != 0 {
+            result
+                .is_exact_instance_of::<PyFloat>()
+                .then(|| result.extract::<f64>().ok().map(|x| x.to_bits() as i64))
+                .flatten()
+        } else {
+            result
+                .is_exact_instance_of::<pyo3::types::PyInt>()
+                .then(|| result.extract::<i64>().ok())
+                .flatten()
+        };
+        match value {
+            Some(value) => {
+                // SAFETY: per the contract, `out` is writable.
+                unsafe { out.write(value) };
+                0
+            }
+            None => 1,
+        }
+    })
 }
 
 /// `numpy.empty`, which `numpy.ones` (Python code) calls before filling.

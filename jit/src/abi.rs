@@ -209,6 +209,11 @@ pub mod helper {
     /// memory, a value not found, `clear()` releasing or the comparing methods comparing
     /// items other than numbers, or too many objects made).
     pub const LIST_METHOD: &str = "pyopt_list_method";
+    /// `(which: u32, list, float: u32, *mut i64) -> u32`: CPython's `sum` (0), `min` (1)
+    /// or `max` (2) of a list of numbers, an int (or a float's bits with `float`); 1 =
+    /// the interpreter (an item other than a number, a result of another type or
+    /// beyond 64 bits, or the function raised).
+    pub const LIST_REDUCE: &str = "pyopt_list_reduce";
     /// `(ufunc, loop: u32, nin: u32, x: f64, y: f64, *mut f64) -> u32`: a numpy ufunc's
     /// float64 inner loop on one element (`y` ignored for one input); 1 = the loop
     /// raised a floating-point flag numpy warns about (the interpreter does it).
@@ -232,7 +237,7 @@ pub mod helper {
         "log10", "sqrt",
     ];
 
-    pub const ALL: [&str; 32] = [
+    pub const ALL: [&str; 33] = [
         DEOPT,
         GUARDS,
         POLL,
@@ -262,6 +267,7 @@ pub mod helper {
         LIST_REPEAT,
         LIST_DELETE,
         LIST_METHOD,
+        LIST_REDUCE,
         NUMPY_RANDINT,
         RELEASE,
         POLL_BORROWING,

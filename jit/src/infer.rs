@@ -2508,6 +2508,11 @@ impl FnInfer<'_> {
                 }
                 _ => None,
             }),
+            // Of a list of ints or floats: CPython's own function, read back as the
+            // items' type (checked; a list of numbers only, checked when it runs).
+            BuiltinFn::Min | BuiltinFn::Max | BuiltinFn::Sum if matches!(args, [Ty::List(item)] if matches!(**item, Ty::Int | Ty::Float)) => {
+                args[0].item()
+            }
             BuiltinFn::Min | BuiltinFn::Max => match args.first() {
                 Some(first)
                     if args.len() >= 2 && first.is_number() && args.iter().all(|t| t == first) =>
@@ -2516,6 +2521,7 @@ impl FnInfer<'_> {
                 }
                 _ => None,
             },
+            BuiltinFn::Sum => None,
             BuiltinFn::Int => one(&|t| {
                 (t.is_number() || matches!(t, Ty::NpScalar(_) | Ty::AnyInt(_))).then_some(Ty::Int)
             }),

@@ -168,10 +168,11 @@ pub enum BuiltinFn {
     Enumerate,
     Zip,
     Reversed,
+    Sum,
 }
 
 impl BuiltinFn {
-    pub const ALL: [BuiltinFn; 13] = [
+    pub const ALL: [BuiltinFn; 14] = [
         BuiltinFn::Range,
         BuiltinFn::Abs,
         BuiltinFn::Min,
@@ -185,6 +186,7 @@ impl BuiltinFn {
         BuiltinFn::Enumerate,
         BuiltinFn::Zip,
         BuiltinFn::Reversed,
+        BuiltinFn::Sum,
     ];
 
     pub fn name(self) -> &'static str {
@@ -202,6 +204,7 @@ impl BuiltinFn {
             BuiltinFn::Enumerate => "enumerate",
             BuiltinFn::Zip => "zip",
             BuiltinFn::Reversed => "reversed",
+            BuiltinFn::Sum => "sum",
         }
     }
 

@@ -182,6 +182,22 @@ def membership_loop(a, n):
     return found
 
 
+def builtin_reductions(a):
+    # CPython's own sum, min and max of a list of numbers (sum of floats adds in
+    # order, as 3.11 does); an empty min/max's ValueError, an int sum of a float list
+    # and other items are the interpreter's.
+    return sum(a), min(a), max(a)
+
+
+def normalized(a):
+    total = sum(a)
+    biggest = max(a)
+    out = []
+    for x in a:
+        out.append(x / total - biggest)
+    return out
+
+
 def keyword_to_method(a, x):
     # python3's TypeError (list methods take no keywords): not compiled.
     a.append(value=x)
@@ -321,6 +337,10 @@ CASES = [
     (find, [([1, 2, 3, 2], 2), ([1.0, 2.0], 1), ([5], 7), ([True, 1, 1.0], 1), ([1, "x"], 1),
             ([], 0), ([float("nan")], 0)]),
     (membership_loop, [([0, 3, 5, 9], 12), ([], 3), ([1.5, 2.0], 4)]),
+    (builtin_reductions, [([1.5, 2.25, -0.5],), ([1, 2, 3],), ([0.1] * 10,), ([],), ([2**62, 2**62],),
+                          ([1.0, 2],), ([True, 2],), ([1, "x"],), ([float("nan"), 1.0],),
+                          ([1e308, 1e308],), ([-0.0, 0.0],)]),
+    (normalized, [([1.0, 3.0, 4.0],), ([2, 2],), ([],)]),
     (keyword_to_method, [([1], 2)], {"expect": "refused"}),
     (float_membership, [([float("nan")], float("nan")), ([1.0], 1.0)], {"expect": "refused"}),
     (insert_everywhere, [([1, 2, 3], 5), ([], 7), ([0.5], 1.5), ([1, 2], 2**62)]),

@@ -298,6 +298,11 @@ impl<'c> Gen<'c> {
                 vec![f64t.into(), f64t.into(), i32t.into()],
             ),
             (
+                helper::LIST_REDUCE,
+                i32t.into(),
+                vec![i32t.into(), p.into(), i32t.into(), p.into()],
+            ),
+            (
                 helper::LIST_METHOD,
                 i32t.into(),
                 vec![

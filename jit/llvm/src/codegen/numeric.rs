@@ -558,6 +558,31 @@ impl<'g, 'c> FnGen<'g, 'c> {
             }
             _ => {}
         }
+        if let (BuiltinFn::Sum | BuiltinFn::Min | BuiltinFn::Max, [Cv::Obj(list)]) =
+            (function, values)
+        {
+            let which = match function {
+                BuiltinFn::Sum => 0,
+                BuiltinFn::Min => 1,
+                _ => 2,
+            };
+            let float = u64::from(*result == Ty::Float);
+            let bits = self.status_call_i64(
+                helper::LIST_REDUCE,
+                vec![
+                    g.i32t.const_int(which, false).into(),
+                    (*list).into(),
+                    g.i32t.const_int(float, false).into(),
+                ],
+                point,
+            )?;
+            return Ok(if float == 1 {
+                let x = self.b().build_bit_cast(bits, g.f64t, "").map_err(err)?;
+                Cv::Float(x.into_float_value())
+            } else {
+                Cv::Int(bits)
+            });
+        }
         match function {
             BuiltinFn::Abs => match &values[0] {
                 // abs() of a float that may be numpy's: the same kind.
@@ -664,9 +689,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 Cv::Obj(sequence) => Ok(Cv::Int(self.seq_len(*sequence)?)),
                 _ => Err("internal: len of a non-tuple".to_owned()),
             },
-            BuiltinFn::Range | BuiltinFn::Enumerate | BuiltinFn::Zip | BuiltinFn::Reversed => {
-                Err(format!("internal: {} as a builtin call", function.name()))
-            }
+            BuiltinFn::Range
+            | BuiltinFn::Enumerate
+            | BuiltinFn::Zip
+            | BuiltinFn::Reversed
+            | BuiltinFn::Sum => Err(format!("internal: {} as a builtin call", function.name())),
         }
     }
 }
