@@ -255,20 +255,16 @@ pub(crate) unsafe extern "C-unwind" fn pyopt_list_method(
     0
 }
 
-/// Whether every item of `list` is an exact int, float or bool: comparing, adding or
-/// releasing those runs no Python code.
+/// Whether every item of `list` is an exact int, float or bool
+/// (`values::is_number_object`).
 ///
 /// # Safety
 /// GIL held; `list` is a live exact list.
 unsafe fn only_numbers(list: *mut ffi::PyObject) -> bool {
     // SAFETY: per the contract; every index is below the list's size.
     unsafe {
-        (0..ffi::PyList_Size(list)).all(|k| {
-            let item = ffi::Py_TYPE(ffi::PyList_GetItem(list, k));
-            item == &raw mut ffi::PyFloat_Type
-                || item == &raw mut ffi::PyLong_Type
-                || item == &raw mut ffi::PyBool_Type
-        })
+        (0..ffi::PyList_Size(list))
+            .all(|k| crate::values::is_number_object(ffi::PyList_GetItem(list, k)))
     }
 }
 

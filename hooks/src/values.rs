@@ -240,11 +240,7 @@ pub unsafe extern "C-unwind" fn pyopt_list_set(
             .add(position as usize);
         let old = *slot;
         // Releasing a number runs no Python code; anything else might (`__del__`).
-        let kind_of_old = ffi::Py_TYPE(old);
-        let number = kind_of_old == &raw mut ffi::PyFloat_Type
-            || kind_of_old == &raw mut ffi::PyLong_Type
-            || kind_of_old == &raw mut ffi::PyBool_Type;
-        if !number {
+        if !is_number_object(old) {
             return 1;
         }
         let new = new_number(kind, bits);
@@ -256,6 +252,19 @@ pub unsafe extern "C-unwind" fn pyopt_list_set(
         ffi::Py_DecRef(old);
         0
     }
+}
+
+/// Whether `object` is an exact int, float or bool: comparing, adding or releasing one
+/// runs no Python code.
+///
+/// # Safety
+/// `object` is a live object.
+pub(crate) unsafe fn is_number_object(object: *mut ffi::PyObject) -> bool {
+    // SAFETY: per the contract.
+    let kind = unsafe { ffi::Py_TYPE(object) };
+    kind == &raw mut ffi::PyFloat_Type
+        || kind == &raw mut ffi::PyLong_Type
+        || kind == &raw mut ffi::PyBool_Type
 }
 
 /// A new reference to the number compiled code passed as `kind` and `bits` (0: an int,

@@ -1735,32 +1735,39 @@ fn numpy_flag(ty: &Ty) -> Option<Option<bool>> {
     }
 }
 
-/// The lists inside a value of type `ty` (held as `value`).
-fn collect_lists<'c>(ty: &Ty, value: &Cv<'c>, out: &mut Vec<PointerValue<'c>>) {
+/// Calls `found` with each object inside a value of type `ty` (held as `value`) and
+/// the object's type: the sequence itself, the one an iterator runs over, those in
+/// tuples, zips and enumerates.
+fn for_each_object<'c>(ty: &Ty, value: &Cv<'c>, found: &mut impl FnMut(&Ty, PointerValue<'c>)) {
     match (ty, value) {
-        (Ty::List(_), Cv::Obj(list)) => out.push(*list),
-        (Ty::SeqIter(seq) | Ty::SeqRevIter(seq), Cv::SeqIter(list, _)) => {
-            if let Ty::List(_) = **seq {
-                out.push(*list);
-            }
-        }
+        (Ty::List(_) | Ty::Array(_) | Ty::NdArray(..), Cv::Obj(object)) => found(ty, *object),
+        (Ty::SeqIter(seq) | Ty::SeqRevIter(seq), Cv::SeqIter(object, _)) => found(seq, *object),
         (Ty::Tuple(items) | Ty::Zip(items), Cv::Tuple(values)) => {
             for (item, value) in items.iter().zip(values) {
-                collect_lists(item, value, out);
+                for_each_object(item, value, found);
             }
         }
         (Ty::TupleIter(tuple), Cv::Tuple(parts)) => {
             if let Some(items) = parts.first() {
-                collect_lists(tuple, items, out);
+                for_each_object(tuple, items, found);
             }
         }
         (Ty::Enumerate(inner), Cv::Tuple(parts)) => {
             if let Some(inner_value) = parts.get(1) {
-                collect_lists(inner, inner_value, out);
+                for_each_object(inner, inner_value, found);
             }
         }
         _ => {}
     }
+}
+
+/// The lists inside a value of type `ty` (held as `value`).
+fn collect_lists<'c>(ty: &Ty, value: &Cv<'c>, out: &mut Vec<PointerValue<'c>>) {
+    for_each_object(ty, value, &mut |ty, object| {
+        if let Ty::List(_) = ty {
+            out.push(object);
+        }
+    });
 }
 
 /// Whether a plan reads lists out of containers (a list's or a tuple's items, also

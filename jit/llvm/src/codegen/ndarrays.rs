@@ -575,28 +575,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
 /// The numpy arrays inside a value of type `ty` (held as `value`), with their dtype
 /// and ndim.
 fn collect_arrays<'c>(ty: &Ty, value: &Cv<'c>, out: &mut Vec<(PointerValue<'c>, Dtype, u8)>) {
-    match (ty, value) {
-        (Ty::NdArray(dtype, ndim), Cv::Obj(array)) => out.push((*array, *dtype, *ndim)),
-        (Ty::SeqIter(seq) | Ty::SeqRevIter(seq), Cv::SeqIter(array, _)) => {
-            if let Ty::NdArray(dtype, ndim) = **seq {
-                out.push((*array, dtype, ndim));
-            }
+    for_each_object(ty, value, &mut |ty, object| {
+        if let Ty::NdArray(dtype, ndim) = ty {
+            out.push((object, *dtype, *ndim));
         }
-        (Ty::Tuple(items), Cv::Tuple(values)) | (Ty::Zip(items), Cv::Tuple(values)) => {
-            for (item, value) in items.iter().zip(values) {
-                collect_arrays(item, value, out);
-            }
-        }
-        (Ty::TupleIter(tuple), Cv::Tuple(parts)) => {
-            if let Some(items) = parts.first() {
-                collect_arrays(tuple, items, out);
-            }
-        }
-        (Ty::Enumerate(inner), Cv::Tuple(parts)) => {
-            if let Some(inner_value) = parts.get(1) {
-                collect_arrays(inner, inner_value, out);
-            }
-        }
-        _ => {}
-    }
+    });
 }
