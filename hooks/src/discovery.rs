@@ -114,13 +114,13 @@ fn restart_after_fork(py: Python<'_>) -> PyResult<()> {
     WINDOW_OPEN.store(false, Ordering::Relaxed);
     GENERATION.fetch_add(1, Ordering::Relaxed);
     restore_hook();
-    let forked_by_main = match py.import("sys")?.getattr("modules")?.get_item("threading") {
-        Ok(threading) => threading
+    let forked_by_main = match crate::snapshot::imported(py, "threading") {
+        Some(threading) => threading
             .call_method0("current_thread")?
             .is_instance(&threading.getattr("_MainThread")?)?,
         // Without `threading` no other thread runs Python code (`_thread` alone is rare
         // enough to not start discovery for).
-        Err(_) => true,
+        None => true,
     };
     if forked_by_main {
         spawn_timer();

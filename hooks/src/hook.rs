@@ -189,16 +189,18 @@ unsafe fn compile_long_call(tstate: *mut ffi::PyThreadState, frame: *mut Frame) 
         if args.iter().any(|a| a.is_null()) {
             return;
         }
-        let py = Python::assume_attached();
-        let function = Bound::from_borrowed_ptr(py, pyopt_shim_frame_function(frame));
-        let args: Vec<Bound<'_, PyAny>> = args
-            .iter()
-            .map(|a| Bound::from_borrowed_ptr(py, *a))
-            .collect();
-        // In the background (the trampoline comes when it is loaded), or now.
-        if maybe_compile(py, state, &function, &args).is_some() {
-            crate::trampoline::install(function.as_ptr(), code, state);
-        }
+        // Attached, not assumed: see `select`.
+        Python::attach(|py| {
+            let function = Bound::from_borrowed_ptr(py, pyopt_shim_frame_function(frame));
+            let args: Vec<Bound<'_, PyAny>> = args
+                .iter()
+                .map(|a| Bound::from_borrowed_ptr(py, *a))
+                .collect();
+            // In the background (the trampoline comes when it is loaded), or now.
+            if maybe_compile(py, state, &function, &args).is_some() {
+                crate::trampoline::install(function.as_ptr(), code, state);
+            }
+        })
     }
 }
 
@@ -397,8 +399,28 @@ pub(crate) unsafe fn select(
     if args.iter().any(|a| a.is_null()) {
         return None;
     }
-    // SAFETY: per the contract (GIL held).
-    let py = unsafe { Python::assume_attached() };
+    // Attached through pyo3, not assumed: objects dropped while choosing are released
+    // at once rather than queued until pyo3 next attaches (an exception swallowed here
+    // is chained to the one the caller is handling, and would keep it, its frames and
+    // their locals alive).
+    Python::attach(|py| {
+        // SAFETY: per the contract.
+        unsafe { choose(py, tstate, state, function, args) }
+    })
+}
+
+/// [`select`] once `function` is hot: a specialization taking `args`, compiled now if
+/// none does.
+///
+/// # Safety
+/// As for [`select`].
+unsafe fn choose(
+    py: Python<'_>,
+    tstate: *mut ffi::PyThreadState,
+    state: &CodeState,
+    function: *mut ffi::PyObject,
+    args: &[*mut ffi::PyObject],
+) -> Option<(Arc<Spec>, Vec<u64>)> {
     // SAFETY: live objects per the contract.
     let function = unsafe { Bound::from_borrowed_ptr(py, function) };
     let (globals, builtins) = match crate::snapshot::function_parts(&function) {

@@ -108,8 +108,8 @@ pub(crate) unsafe fn arm_for(tstate: *mut ffi::PyThreadState, frame: *mut Frame)
             return false;
         };
         let state = &*state;
-        let py = Python::assume_attached();
-        let headers = loop_headers(py, code, state);
+        // Attached, not assumed: see `hook::select`.
+        let headers = Python::attach(|py| loop_headers(py, code, state));
         {
             let inner = state.lock();
             if inner.osr_misses >= MAX_MISSES
@@ -270,9 +270,27 @@ unsafe fn at_loop_header(
     state: &CodeState,
     offset: u32,
 ) -> c_int {
+    // Attached, not assumed: see `hook::select`.
+    Python::attach(|py| {
+        // SAFETY: per the contract.
+        unsafe { enter_or_compile(py, tstate, frame, code, state, offset) }
+    })
+}
+
+/// [`at_loop_header`]: enters a compiled loop taking the frame's values, or compiles one.
+///
+/// # Safety
+/// As for [`trace`].
+unsafe fn enter_or_compile(
+    py: Python<'_>,
+    tstate: *mut ffi::PyThreadState,
+    frame: *mut Frame,
+    code: *mut ffi::PyCodeObject,
+    state: &CodeState,
+    offset: u32,
+) -> c_int {
     // SAFETY: per the contract.
     unsafe {
-        let py = Python::assume_attached();
         let function = pyopt_shim_frame_function(frame);
         // The function may have been given other code since the call started.
         if function.is_null() || crate::trampoline::original_code(function) != code.cast() {

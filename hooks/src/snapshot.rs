@@ -149,12 +149,8 @@ struct NumpyDraws {
 /// numpy's sources define: a `RandomState` instance, its bit generator's "BitGenerator"
 /// capsule and a standard lock. Never imports numpy.
 /// `modules` is `sys.modules`.
-fn numpy_draws(
-    py: Python<'_>,
-    modules: &Bound<'_, PyAny>,
-    numpy_random: &Bound<'_, PyAny>,
-) -> PyResult<Option<NumpyDraws>> {
-    let Ok(mtrand) = modules.get_item("numpy.random.mtrand") else {
+fn numpy_draws(py: Python<'_>, numpy_random: &Bound<'_, PyAny>) -> PyResult<Option<NumpyDraws>> {
+    let Some(mtrand) = imported(py, "numpy.random.mtrand") else {
         return Ok(None);
     };
     let state = mtrand.getattr("_rand")?;
@@ -210,12 +206,11 @@ impl Known {
                 .collect(),
             None => Vec::new(),
         };
-        let modules = py.import("sys")?.getattr("modules")?;
-        let numpy = modules.get_item("numpy").ok();
-        let numpy_random = modules.get_item("numpy.random").ok();
+        let numpy = imported(py, "numpy");
+        let numpy_random = imported(py, "numpy.random");
         let numpy_random_draws = match &numpy_random {
             // A numpy whose internals differ is simply not compiled against.
-            Some(module) => numpy_draws(py, &modules, module).ok().flatten(),
+            Some(module) => numpy_draws(py, module).ok().flatten(),
             None => None,
         };
         let numpy_dot = numpy
@@ -482,14 +477,18 @@ impl ModuleType {
         if let Some(found) = self.found.get() {
             return Some(found.bind(py).clone());
         }
-        let found = py
-            .import("sys")
-            .and_then(|sys| sys.getattr("modules"))
-            .and_then(|modules| modules.get_item(self.module))
-            .and_then(|module| module.getattr(self.name))
-            .ok()?;
+        let found = imported(py, self.module)?.getattr(self.name).ok()?;
         Some(self.found.get_or_init(|| found.unbind()).bind(py).clone())
     }
+}
+
+/// The module `name` if it has been imported; never imports it.
+///
+/// Looked up without raising: a KeyError made while the running Python code handles an
+/// exception would chain that exception (and its frames) to itself.
+pub(crate) fn imported<'py>(py: Python<'py>, name: &str) -> Option<Bound<'py, PyAny>> {
+    let modules = py.import("sys").ok()?.getattr("modules").ok()?;
+    modules.cast::<PyDict>().ok()?.get_item(name).ok().flatten()
 }
 
 /// Whether `value`'s type is exactly `kind`.

@@ -266,6 +266,40 @@ def test_objects_made_in_compiled_code_are_freed_with_their_call(tmp_path):
     assert done.stdout.startswith("3.5 2 2\n[['(int)'], ['(int)'], ['(int)']] True"), done.stdout
 
 
+def test_an_exception_being_handled_is_freed_when_its_handler_ends(tmp_path):
+    # Looking at a hot function's arguments while an exception is handled must not keep
+    # that exception (its traceback, frames and their locals) alive after the handler:
+    # CPython's test_asyncio.test_ssl saw its threads outlive the test. Strings as
+    # arguments make pyopt look for numpy and array types that are not imported, a big
+    # int fails its conversion to a machine integer.
+    script = write(tmp_path, "handled.py", """
+        import gc, weakref
+
+        class Marker:
+            pass
+
+        def hot(x, y):
+            return x * y
+
+        def handle(i):
+            marker = Marker()
+            try:
+                raise ValueError(marker)
+            except ValueError:
+                hot(i, 2.5)
+                hot("a", i)
+                hot(10**30, i)
+            return weakref.ref(marker)
+
+        refs = [handle(i) for i in range(100)]
+        gc.collect()
+        print("alive after their handlers:", [i for i, r in enumerate(refs) if r() is not None])
+    """)
+    reference, pyopt = run_both([*FIRST_CALL, script])
+    assert_same(reference, pyopt)
+    assert reference.stdout == "alive after their handlers: []\n", reference.stdout
+
+
 def test_compiled_code_is_freed_with_its_function(tmp_path):
     script = write(tmp_path, "cycles.py", """
         import gc, python_optimizer

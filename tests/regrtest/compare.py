@@ -217,6 +217,10 @@ def main(argv=None):
                              "rerun": again["python3"]}
         else:
             confirmed[module] = again
+            # The CI log is often all there is to go on: show why pyopt's rerun differed.
+            rerun_log = pathlib.Path(args.log_dir, "pyopt.rerun.log").read_text()
+            print(f"{module}: the end of pyopt-python's rerun output:")
+            print("".join(f"    {line}\n" for line in rerun_log.splitlines()[-40:]), flush=True)
 
     counts = {label: collections.Counter(results.values()) for label, (results, _) in runs.items()}
     summary = {
