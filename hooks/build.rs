@@ -1,6 +1,7 @@
 //! Builds `src/shim.c` (the one file that sees CPython internals) against the headers of
 //! the CPython pyo3 links, and the LLVM back end library (`jit/llvm`, a cdylib) that
-//! `src/backend.rs` embeds and loads on first use.
+//! `src/backend.rs` embeds and loads on first use, and names this build for the
+//! compiled-code cache (`PYOPT_BUILD_ID`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,13 +33,36 @@ fn main() {
         .warnings(true)
         .compile("pyopt_shim");
 
-    build_backend();
+    let library = build_backend();
+    build_id(&library);
+}
+
+/// `PYOPT_BUILD_ID`: a blake3 hash of the back end library and of this crate's sources
+/// (the runtime half of compiled code's contract), so a cache entry compiled by another
+/// build of pyopt is never loaded, even when the version number is the same.
+fn build_id(library: &Path) {
+    println!("cargo:rerun-if-changed=src");
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&std::fs::read(library).expect("read the back end library"));
+    let mut sources: Vec<PathBuf> = std::fs::read_dir("src")
+        .expect("read src")
+        .map(|entry| entry.expect("list src").path())
+        .collect();
+    sources.sort();
+    for source in sources {
+        hasher.update(source.to_string_lossy().as_bytes());
+        hasher.update(&std::fs::read(&source).expect("read a source file"));
+    }
+    println!(
+        "cargo:rustc-env=PYOPT_BUILD_ID={}",
+        hasher.finalize().to_hex()
+    );
 }
 
 /// Builds the back end cdylib with a nested cargo (separate target directory, release
 /// profile) so this crate can embed it: the binary carries everything and loads LLVM
 /// only when a function is compiled.
-fn build_backend() {
+fn build_backend() -> PathBuf {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
     for watched in [
@@ -82,6 +106,8 @@ fn build_backend() {
         "building the LLVM back end (jit/llvm) failed"
     );
     let library = target_dir.join("release").join("libpyopt_jit_llvm.so");
-    std::fs::copy(&library, out_dir.join("libpyopt_jit_llvm.so"))
+    let embedded = out_dir.join("libpyopt_jit_llvm.so");
+    std::fs::copy(&library, &embedded)
         .unwrap_or_else(|e| panic!("copy {}: {e}", library.display()));
+    embedded
 }

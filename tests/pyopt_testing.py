@@ -7,12 +7,15 @@ interpreter when the tests run under pyopt-python, else `TEST_PYOPT_PYTHON`, els
 release build in the checkout.
 """
 
+import atexit
 import dataclasses
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import textwrap
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -59,13 +62,22 @@ class Outcome:
         return Outcome(clean(self.stdout), clean(self.stderr), self.returncode)
 
 
+# The test session's own XDG cache home: pyopt's compiled-code cache (and any other
+# tool's cache) starts empty and never touches the user's. Tests share it, so later
+# tests load what earlier ones compiled, as a user's runs do.
+CACHE_HOME = tempfile.mkdtemp(prefix="pyopt-tests-cache-")
+atexit.register(shutil.rmtree, CACHE_HOME, True)
+
+
 def clean_environment(extra=None):
-    """os.environ without PYTHON* and PYOPT_* variables, plus `extra`."""
+    """os.environ without PYTHON* and PYOPT_* variables, with the session's cache home,
+    plus `extra`."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("PYTHON", "PYOPT_", "PYTEST_"))
     }
+    env["XDG_CACHE_HOME"] = CACHE_HOME
     env.update(extra or {})
     return env
 

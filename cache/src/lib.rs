@@ -17,4 +17,4 @@ pub mod store;
 
 pub use entry::{Entry, Meta};
 pub use key::{Key, KeyBuilder};
-pub use store::{Cache, EntryInfo, Lookup, VerifyResult};
+pub use store::{Cache, Claim, EntryInfo, Lookup, VerifyResult};

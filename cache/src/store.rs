@@ -7,11 +7,13 @@
 //!   objects-v1/<key>.hits   one byte appended per load: the hit count is its length, its
 //!                           modification time the entry's last use (for LRU eviction)
 //!   objects-v1/.tmp-*       an entry being written (renamed into place when complete)
+//!   objects-v1/<key>.claim  a process is compiling this entry (created exclusively);
+//!                           others wait for the entry instead of compiling it too
 //! ```
 //!
 //! Native code is only ever read from files this user owns that nobody else can write.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -26,9 +28,13 @@ use crate::key::Key;
 const OBJECTS: &str = "objects-v1";
 const ENTRY_SUFFIX: &str = ".pyobj";
 const HITS_SUFFIX: &str = ".hits";
+const CLAIM_SUFFIX: &str = ".claim";
 const TEMP_PREFIX: &str = ".tmp-";
 /// A temp file this old was left by a writer that died.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
+/// A claim this old was left by a compiler that died (compiles take milliseconds to a
+/// few seconds).
+const STALE_CLAIM: Duration = Duration::from_secs(60);
 
 /// An open cache directory.
 #[derive(Debug)]
@@ -63,6 +69,26 @@ impl MappedEntry {
     /// The object file, in the mapping (not copied).
     pub fn object(&self) -> &[u8] {
         self.entry.object(&self.map)
+    }
+}
+
+/// The outcome of [`Cache::claim`].
+pub enum Claim {
+    /// This process compiles the entry; dropping the guard releases the claim.
+    Mine(ClaimGuard),
+    /// Another process is compiling it: [`Cache::wait_for`] it.
+    Theirs,
+}
+
+/// A claim on compiling one entry, released when dropped (`None`: the claim file could
+/// not be made, and this process compiles anyway).
+pub struct ClaimGuard(Option<PathBuf>);
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = fs::remove_file(path);
+        }
     }
 }
 
@@ -166,6 +192,68 @@ impl Cache {
         self.objects.join(format!("{}{HITS_SUFFIX}", key.hex()))
     }
 
+    fn claim_path(&self, key: &Key) -> PathBuf {
+        self.objects.join(format!("{}{CLAIM_SUFFIX}", key.hex()))
+    }
+
+    /// Claims compiling the entry for `key` (after a miss), so that processes starting
+    /// together compile each unit once: the claim file is created exclusively (atomic on
+    /// local and network file systems), and a claim left by a process that died is taken
+    /// over once it is stale. Any error other than an existing claim counts as this
+    /// process's claim: compiling twice is better than waiting for nobody.
+    pub fn claim(&self, key: &Key) -> Claim {
+        let path = self.claim_path(key);
+        for _ in 0..2 {
+            let created = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&path);
+            match created {
+                Ok(mut file) => {
+                    let _ = write!(file, "{}", std::process::id());
+                    return Claim::Mine(ClaimGuard(Some(path)));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let stale = fs::symlink_metadata(&path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|m| now().duration_since(m).ok())
+                        .is_some_and(|age| age > STALE_CLAIM);
+                    if !stale {
+                        return Claim::Theirs;
+                    }
+                    let _ = fs::remove_file(&path);
+                }
+                Err(_) => break,
+            }
+        }
+        Claim::Mine(ClaimGuard(None))
+    }
+
+    /// Waits up to `timeout` for another process's claimed entry: the entry once it is
+    /// written, `Miss` when the claim goes away without one or time runs out.
+    pub fn wait_for(&self, key: &Key, timeout: Duration) -> Lookup {
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match self.get(key) {
+                Lookup::Miss => {}
+                found => return found,
+            }
+            if !self.claim_path(key).exists() {
+                // Written between the lookup and this check, or abandoned.
+                return self.get(key);
+            }
+            if started.elapsed() > timeout {
+                return Lookup::Miss;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
     /// Opens and maps the file at `path` if it is a regular file this user owns that
     /// nobody else can write.
     fn map_private(&self, path: &Path) -> Result<Option<Mmap>, String> {
@@ -251,8 +339,14 @@ impl Cache {
                 self.entry_path(key).display()
             ));
         }
-        // The writer counts as the entry's first use.
-        let _ = File::create(self.hits_path(key));
+        // A new entry has no hits; its hit file's time is its first use.
+        let _ = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(self.hits_path(key));
         self.evict(self.limit);
         Ok(())
     }
@@ -355,7 +449,11 @@ impl Cache {
             for item in dir.flatten() {
                 let name = item.file_name().to_string_lossy().into_owned();
                 let entry = name.ends_with(ENTRY_SUFFIX);
-                if !(entry || name.ends_with(HITS_SUFFIX) || name.starts_with(TEMP_PREFIX)) {
+                if !(entry
+                    || name.ends_with(HITS_SUFFIX)
+                    || name.ends_with(CLAIM_SUFFIX)
+                    || name.starts_with(TEMP_PREFIX))
+                {
                     continue;
                 }
                 let gone = fs::remove_file(item.path()).is_ok();
@@ -394,6 +492,7 @@ impl Cache {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::File;
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
@@ -526,6 +625,49 @@ mod tests {
         let objects = dir.0.join(OBJECTS);
         fs::set_permissions(&objects, fs::Permissions::from_mode(0o770)).unwrap();
         assert!(Cache::open(&dir.0, 1 << 20).is_err());
+    }
+
+    #[test]
+    fn one_process_claims_a_compile_and_the_others_wait_for_its_entry() {
+        let dir = TempDir::new("claim");
+        let cache = Cache::open(&dir.0, 1 << 20).unwrap();
+        let Claim::Mine(guard) = cache.claim(&key(1)) else {
+            panic!("the first claim was refused")
+        };
+        assert!(matches!(cache.claim(&key(1)), Claim::Theirs));
+        assert!(matches!(cache.claim(&key(2)), Claim::Mine(_)));
+        let waiter = {
+            let dir = dir.0.clone();
+            std::thread::spawn(move || {
+                let cache = Cache::open(&dir, 1 << 20).unwrap();
+                match cache.wait_for(&key(1), Duration::from_secs(20)) {
+                    Lookup::Hit(entry) => entry.object().to_vec(),
+                    _ => Vec::new(),
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        cache.put(&key(1), &meta("f"), b"compiled once").unwrap();
+        drop(guard);
+        assert_eq!(waiter.join().unwrap(), b"compiled once");
+        assert!(matches!(cache.claim(&key(1)), Claim::Mine(_)));
+        // A claim whose process died: waiting ends when it goes stale and is taken over.
+        let Claim::Mine(abandoned) = cache.claim(&key(3)) else {
+            panic!("claim refused")
+        };
+        std::mem::forget(abandoned);
+        assert!(matches!(cache.claim(&key(3)), Claim::Theirs));
+        assert!(matches!(
+            cache.wait_for(&key(3), Duration::from_millis(30)),
+            Lookup::Miss
+        ));
+        File::options()
+            .write(true)
+            .open(cache.claim_path(&key(3)))
+            .unwrap()
+            .set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000))
+            .unwrap();
+        assert!(matches!(cache.claim(&key(3)), Claim::Mine(_)));
     }
 
     #[test]

@@ -37,7 +37,7 @@ fn dl_error() -> String {
     }
 }
 
-fn load() -> Result<Backend, String> {
+fn open_library() -> Result<Backend, String> {
     // SAFETY: plain system calls on a file descriptor this function owns.
     let handle = unsafe {
         let fd = libc::memfd_create(c"pyopt-jit-llvm".as_ptr(), libc::MFD_CLOEXEC);
@@ -109,7 +109,10 @@ fn load() -> Result<Backend, String> {
 }
 
 fn backend() -> Result<&'static Backend, String> {
-    BACKEND.get_or_init(load).as_ref().map_err(Clone::clone)
+    BACKEND
+        .get_or_init(open_library)
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 /// LLVM version and host CPU (for stats and cache keys); loads the back end.
@@ -117,19 +120,16 @@ pub fn target() -> Result<String, String> {
     Ok(backend()?.target.clone())
 }
 
-/// Native code for a unit.
+/// An object file for a unit, not loaded yet.
 pub struct Compiled {
-    pub handle: u64,
-    pub entries: Vec<u64>,
-    pub object_len: usize,
-    /// IR, optimization, code generation, linking.
-    pub nanos: [u64; 4],
+    pub object: Vec<u8>,
+    /// IR, optimization, code generation.
+    pub nanos: [u64; 3],
 }
 
-pub fn compile(unit: &Unit) -> Result<Compiled, String> {
-    let backend = backend()?;
-    let bytes = pyopt_jit::encode(unit);
-    let mut output = CompileOutput {
+/// A new output for an API call.
+fn empty_output() -> CompileOutput {
+    CompileOutput {
         handle: 0,
         entries: std::ptr::null_mut(),
         nentries: 0,
@@ -137,18 +137,23 @@ pub fn compile(unit: &Unit) -> Result<Compiled, String> {
         object_len: 0,
         nanos: [0; 4],
         error: std::ptr::null_mut(),
-    };
-    // SAFETY: the buffer and output are valid for the call; the output is freed once.
+    }
+}
+
+/// Reads an API call's outcome out of `output` (then freed).
+///
+/// # Safety
+/// `output` was filled by an API call that returned `status`.
+unsafe fn finish<T>(
+    backend: &Backend,
+    status: i32,
+    mut output: CompileOutput,
+    read: impl FnOnce(&CompileOutput) -> T,
+) -> Result<T, String> {
+    // SAFETY: per the contract; the output is freed once.
     unsafe {
-        let status = (backend.api.compile)(bytes.as_ptr(), bytes.len() as u64, &mut output);
         let result = if status == 0 {
-            Ok(Compiled {
-                handle: output.handle,
-                entries: std::slice::from_raw_parts(output.entries, output.nentries as usize)
-                    .to_vec(),
-                object_len: output.object_len as usize,
-                nanos: output.nanos,
-            })
+            Ok(read(&output))
         } else if output.error.is_null() {
             Err("the JIT library failed without a message".to_owned())
         } else {
@@ -156,6 +161,67 @@ pub fn compile(unit: &Unit) -> Result<Compiled, String> {
         };
         (backend.api.free_output)(&mut output);
         result
+    }
+}
+
+/// Compiles `unit` to an object file whose symbols start with `prefix`.
+pub fn compile(unit: &Unit, prefix: &str) -> Result<Compiled, String> {
+    let backend = backend()?;
+    let bytes = pyopt_jit::encode(unit);
+    let prefix = CString::new(prefix).map_err(|_| "a symbol prefix with a NUL")?;
+    let mut output = empty_output();
+    // SAFETY: the buffers and output are valid for the call.
+    let status = unsafe {
+        (backend.api.compile)(
+            bytes.as_ptr(),
+            bytes.len() as u64,
+            prefix.as_ptr(),
+            &mut output,
+        )
+    };
+    // SAFETY: filled by `compile`; its object is `object_len` readable bytes.
+    unsafe {
+        finish(backend, status, output, |output| Compiled {
+            object: std::slice::from_raw_parts(output.object, output.object_len as usize).to_vec(),
+            nanos: [output.nanos[0], output.nanos[1], output.nanos[2]],
+        })
+    }
+}
+
+/// Loaded native code: a handle for [`release`] and each plan's entry address.
+pub struct Loaded {
+    pub handle: u64,
+    pub entries: Vec<u64>,
+    /// Linking, in nanoseconds.
+    pub nanos: u64,
+}
+
+/// Links an object file [`compile`] made with `prefix`, reading it in place.
+///
+/// # Safety
+/// `object` must stay readable until the handle is released.
+pub unsafe fn load(object: &[u8], prefix: &str, entries: usize) -> Result<Loaded, String> {
+    let backend = backend()?;
+    let prefix = CString::new(prefix).map_err(|_| "a symbol prefix with a NUL")?;
+    let mut output = empty_output();
+    // SAFETY: the buffers and output are valid for the call; the object outlives the
+    // handle per the contract.
+    let status = unsafe {
+        (backend.api.load)(
+            object.as_ptr(),
+            object.len() as u64,
+            prefix.as_ptr(),
+            entries as u64,
+            &mut output,
+        )
+    };
+    // SAFETY: filled by `load`; `entries` holds `nentries` addresses.
+    unsafe {
+        finish(backend, status, output, |output| Loaded {
+            handle: output.handle,
+            entries: std::slice::from_raw_parts(output.entries, output.nentries as usize).to_vec(),
+            nanos: output.nanos[3],
+        })
     }
 }
 

@@ -12,6 +12,7 @@
 //! - [`ffi`] + `shim.c`: the only code that sees CPython's internal structures.
 
 pub mod backend;
+pub mod code_cache;
 pub mod deopt;
 pub mod discovery;
 pub mod ffi;
@@ -42,6 +43,8 @@ pub struct Settings {
     pub background: bool,
     /// Directory for each compiled unit's LLVM IR and assembly.
     pub dump: Option<String>,
+    /// The compiled-code cache (`None`: off).
+    pub cache: Option<code_cache::CacheSettings>,
 }
 
 static SETTINGS: OnceLock<Settings> = OnceLock::new();

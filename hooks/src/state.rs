@@ -49,6 +49,9 @@ pub struct LoadedUnit {
     pub globals: *mut ffi::PyObject,
     pub builtins: *mut ffi::PyObject,
     pub handle: u64,
+    /// What the code was linked from (the cache entry's mapping or the compiled object),
+    /// kept until the code is released.
+    _object: crate::code_cache::ObjectBytes,
     pub max_slots: usize,
     /// A module body's loop: its variables are the module's globals, held in registers
     /// while it runs, so no other Python code may run until it hands back (see
@@ -237,7 +240,7 @@ pub struct OsrSpec {
 }
 
 /// What the background pool hands back: the plan and native code, or why not.
-type Built = Result<(Unit, backend::Compiled, u64), String>;
+type Built = Result<(Unit, crate::code_cache::Native, u64), String>;
 
 /// A compile on the background pool. The snapshot (Python references) stays here,
 /// under the GIL; the pool only sees its plain-data request.
@@ -767,8 +770,12 @@ fn build(request: &pyopt_jit::snapshot::CompileRequest) -> Built {
     let mut unit = unit;
     unit.dump = settings().dump.clone();
     let front_end = started.elapsed().as_nanos() as u64;
-    let compiled = backend::compile(&unit)?;
-    Ok((unit, compiled, front_end))
+    let signature = match &request.osr {
+        Some(osr) => format!("loop at byte {}", osr.offset),
+        None => types::signature(&request.arg_types),
+    };
+    let native = crate::code_cache::obtain(&unit, &request.functions[0].qualname, &signature)?;
+    Ok((unit, native, front_end))
 }
 
 /// Loads built code as a specialization (GIL held).
@@ -812,7 +819,7 @@ fn load(
     snapshot: snapshot::Snapshot,
     versions: Vec<u64>,
     unit: Unit,
-    compiled: backend::Compiled,
+    compiled: crate::code_cache::Native,
 ) -> Arc<LoadedUnit> {
     let object_pointers: Box<[*mut ffi::PyObject]> =
         snapshot.objects.iter().map(Held::address).collect();
@@ -866,6 +873,7 @@ fn load(
             globals: snapshot.globals,
             builtins: snapshot.builtins,
             handle: compiled.handle,
+            _object: compiled.bytes,
             max_slots,
             module_body,
             valid: AtomicBool::new(true),

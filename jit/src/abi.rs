@@ -22,7 +22,7 @@
 use std::ffi::c_char;
 
 /// Bumped whenever anything in this module changes meaning.
-pub const ABI_VERSION: u32 = 8;
+pub const ABI_VERSION: u32 = 9;
 
 /// Per-thread state compiled code reads and writes.
 #[repr(C)]
@@ -282,7 +282,8 @@ pub struct HelperSymbol {
     pub address: u64,
 }
 
-/// What a compilation produced, filled in by the back end.
+/// What `compile` (the object file) or `load` (the handle and entry points) produced,
+/// filled in by the back end.
 #[repr(C)]
 #[derive(Debug)]
 pub struct CompileOutput {
@@ -294,7 +295,8 @@ pub struct CompileOutput {
     /// The object file (for the compiled-object cache).
     pub object: *mut u8,
     pub object_len: u64,
-    /// Nanoseconds spent in each phase: IR, optimization, code generation, linking.
+    /// Nanoseconds spent in each phase: IR, optimization, code generation (`compile`),
+    /// linking (`load`).
     pub nanos: [u64; 4],
     /// On failure: a NUL-terminated message.
     pub error: *mut c_char,
@@ -306,9 +308,27 @@ pub struct BackendApi {
     pub abi_version: u32,
     /// Registers the runtime helpers; call once before `compile`. Returns 0 on success.
     pub init: unsafe extern "C" fn(helpers: *const HelperSymbol, count: u64) -> i32,
-    /// Compiles and loads a serialized [`crate::plan::Unit`]. Returns 0 on success;
-    /// `output` must then be given to `free_output`.
-    pub compile: unsafe extern "C" fn(unit: *const u8, len: u64, output: *mut CompileOutput) -> i32,
+    /// Compiles a serialized [`crate::plan::Unit`] to an object file whose symbols start
+    /// with `prefix` (NUL-terminated). Returns 0 on success; `output` must then be given
+    /// to `free_output`.
+    pub compile: unsafe extern "C" fn(
+        unit: *const u8,
+        len: u64,
+        prefix: *const c_char,
+        output: *mut CompileOutput,
+    ) -> i32,
+    /// Loads an object file `compile` made with `prefix`, defining `entries` entry
+    /// points, without copying it: the bytes must stay readable until the handle is
+    /// released. An object already loaded under `prefix` is shared (the handle counts
+    /// one more user). Returns 0 on success; `output` must then be given to
+    /// `free_output`.
+    pub load: unsafe extern "C" fn(
+        object: *const u8,
+        len: u64,
+        prefix: *const c_char,
+        entries: u64,
+        output: *mut CompileOutput,
+    ) -> i32,
     pub free_output: unsafe extern "C" fn(output: *mut CompileOutput),
     /// Frees loaded code; no thread may be running it.
     pub release: unsafe extern "C" fn(handle: u64),

@@ -90,14 +90,22 @@ pub static OPTIONS: &[OptionSpec] = &[
         kind: Kind::Bool,
         default: "1",
         help: "share compiled code through the on-disk object cache",
-        active: false,
+        active: true,
     },
     OptionSpec {
         key: "cache_dir",
         kind: Kind::Path,
         default: "",
         help: "cache directory (default: $XDG_CACHE_HOME/pyopt or ~/.cache/pyopt)",
-        active: false,
+        active: true,
+    },
+    OptionSpec {
+        key: "cache_size",
+        kind: Kind::Count { max: 1 << 30 },
+        default: "1024",
+        help: "size limit of the cache in MiB; least recently used entries are removed \
+               beyond it",
+        active: true,
     },
     OptionSpec {
         key: "trace",

@@ -142,6 +142,124 @@ fn jit_target() -> PyResult<String> {
     pyopt_hooks::target().map_err(pyo3::exceptions::PyRuntimeError::new_err)
 }
 
+/// The compiled-code cache as pyopt's options name it (opened, and created if need be),
+/// or why there is none: `Err(None)` when switched off, `Err(Some(reason))` when the
+/// directory cannot be used.
+fn open_cache() -> Result<pyopt_cache::Cache, Option<String>> {
+    let settings = crate::startup::cache_settings(crate::options()).ok_or(None)?;
+    pyopt_cache::Cache::open(&settings.dir, settings.limit).map_err(Some)
+}
+
+/// The cache directory pyopt uses (None: `PYOPT_CACHE=0`, or no directory to name).
+#[pyfunction]
+fn cache_path() -> Option<String> {
+    crate::startup::cache_settings(crate::options())
+        .map(|settings| settings.dir.to_string_lossy().into_owned())
+}
+
+/// The cache's state and this process's use of it: `path`, `enabled`, `problem` (why
+/// it cannot be used, or None), `limit_bytes`, `entries`, `bytes`, and this process's
+/// `hits`, `misses`, `hit_rate`, `skipped`, `stored`, `load_ms` and `compile_ms`.
+#[pyfunction]
+fn cache_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let stats = PyDict::new(py);
+    let settings = crate::startup::cache_settings(crate::options());
+    stats.set_item("path", cache_path())?;
+    stats.set_item("enabled", settings.is_some())?;
+    stats.set_item("limit_bytes", settings.as_ref().map(|s| s.limit))?;
+    let (problem, entries, bytes) = match open_cache() {
+        Ok(cache) => {
+            let (entries, bytes) = cache.usage();
+            (None, entries, bytes)
+        }
+        Err(problem) => (problem, 0, 0),
+    };
+    stats.set_item("problem", problem)?;
+    stats.set_item("entries", entries)?;
+    stats.set_item("bytes", bytes)?;
+    let counters = &pyopt_hooks::code_cache::STATS;
+    let hits = counters.hits.load(Relaxed);
+    let misses = counters.misses.load(Relaxed);
+    stats.set_item("hits", hits)?;
+    stats.set_item("misses", misses)?;
+    let lookups = hits + misses;
+    stats.set_item(
+        "hit_rate",
+        if lookups == 0 {
+            0.0
+        } else {
+            hits as f64 / lookups as f64
+        },
+    )?;
+    stats.set_item("skipped", counters.skipped.load(Relaxed))?;
+    stats.set_item("stored", counters.stored.load(Relaxed))?;
+    stats.set_item("load_ms", counters.load_nanos.load(Relaxed) as f64 / 1e6)?;
+    stats.set_item(
+        "compile_ms",
+        counters.compile_nanos.load(Relaxed) as f64 / 1e6,
+    )?;
+    Ok(stats)
+}
+
+/// Raises the reason the cache cannot be used as a RuntimeError.
+fn cache_or_raise() -> PyResult<pyopt_cache::Cache> {
+    open_cache().map_err(|problem| {
+        pyo3::exceptions::PyRuntimeError::new_err(match problem {
+            Some(reason) => format!("the compiled-code cache cannot be used: {reason}"),
+            None => "the compiled-code cache is off (PYOPT_CACHE=0)".to_owned(),
+        })
+    })
+}
+
+/// Every entry, most recently used first: `key`, `function`, `signature`, `bytes`,
+/// `hits`, `idle_seconds`, `created` (seconds since the epoch) and `problem` (None, or
+/// why the entry is unusable).
+#[pyfunction]
+fn cache_entries(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    let list = PyList::empty(py);
+    for info in cache_or_raise()?.list() {
+        let entry = PyDict::new(py);
+        entry.set_item("key", &info.key)?;
+        entry.set_item("path", info.path.to_string_lossy())?;
+        entry.set_item("bytes", info.bytes)?;
+        entry.set_item("hits", info.hits)?;
+        entry.set_item("idle_seconds", info.idle_seconds)?;
+        match &info.meta {
+            Ok(meta) => {
+                entry.set_item("function", &meta.function)?;
+                entry.set_item("signature", &meta.signature)?;
+                entry.set_item("created", meta.created)?;
+                entry.set_item("problem", py.None())?;
+            }
+            Err(problem) => {
+                entry.set_item("function", py.None())?;
+                entry.set_item("signature", py.None())?;
+                entry.set_item("created", py.None())?;
+                entry.set_item("problem", problem)?;
+            }
+        }
+        list.append(entry)?;
+    }
+    Ok(list)
+}
+
+/// Removes every entry; returns how many there were.
+#[pyfunction]
+fn cache_clear() -> PyResult<usize> {
+    Ok(cache_or_raise()?.clear())
+}
+
+/// Checks every entry; returns `(path, problem)` pairs, problem None for a good one.
+#[pyfunction]
+fn cache_verify() -> PyResult<Vec<(String, Option<String>)>> {
+    Ok(cache_or_raise()?
+        .verify()
+        .into_iter()
+        .map(|result| (result.path.to_string_lossy().into_owned(), result.problem))
+        .collect())
+}
+
 #[pymodule]
 #[pyo3(name = "_native")]
 pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -154,5 +272,10 @@ pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(optimize_function, m)?)?;
     m.add_function(wrap_pyfunction!(jit_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(jit_target, m)?)?;
+    m.add_function(wrap_pyfunction!(cache_path, m)?)?;
+    m.add_function(wrap_pyfunction!(cache_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(cache_entries, m)?)?;
+    m.add_function(wrap_pyfunction!(cache_clear, m)?)?;
+    m.add_function(wrap_pyfunction!(cache_verify, m)?)?;
     Ok(())
 }

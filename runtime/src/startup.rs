@@ -84,12 +84,48 @@ fn install_jit(py: Python<'_>) {
         fastmath,
         background,
         dump,
+        cache: cache_settings(options),
     };
     if let Err(message) = pyopt_hooks::install(settings) {
         // The program runs as in python3, without compiling.
         let _ = py;
         eprintln!("pyopt-python: warning: the JIT is off: {message}");
     }
+}
+
+/// The compiled-code cache's directory and size limit, or `None` when `PYOPT_CACHE=0`
+/// (or no directory can be named: no `PYOPT_CACHE_DIR`, `XDG_CACHE_HOME` or `HOME`).
+pub(crate) fn cache_settings(
+    options: &crate::config::Options,
+) -> Option<pyopt_hooks::code_cache::CacheSettings> {
+    if options.get("cache") == Some(&Value::Bool(false)) {
+        return None;
+    }
+    let dir = match options.get("cache_dir") {
+        Some(Value::Path(path)) => path.clone(),
+        _ => default_cache_dir()?,
+    };
+    let mib = match options.get("cache_size") {
+        Some(Value::Count(n)) => *n,
+        _ => 1024,
+    };
+    Some(pyopt_hooks::code_cache::CacheSettings {
+        dir,
+        limit: mib.saturating_mul(1 << 20),
+    })
+}
+
+/// `$XDG_CACHE_HOME/pyopt` (an absolute `XDG_CACHE_HOME`, as the XDG spec requires), or
+/// `~/.cache/pyopt`.
+fn default_cache_dir() -> Option<std::path::PathBuf> {
+    let absolute = |name: &str| {
+        std::env::var_os(name)
+            .map(std::path::PathBuf::from)
+            .filter(|path| path.is_absolute())
+    };
+    absolute("XDG_CACHE_HOME")
+        .map(|xdg| xdg.join("pyopt"))
+        .or_else(|| absolute("HOME").map(|home| home.join(".cache").join("pyopt")))
 }
 
 /// Everything up to and including `Py_InitializeFromConfig`.

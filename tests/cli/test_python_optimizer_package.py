@@ -95,7 +95,7 @@ def config_of(args=(), env=None):
 
 def test_defaults():
     assert config_of() == {
-        "cache": True, "cache_dir": None, "jit": True, "jit_background": True, "jit_dump": None,
+        "cache": True, "cache_dir": None, "cache_size": 1024, "jit": True, "jit_background": True, "jit_dump": None,
         "jit_fastmath": False,
         "jit_log": False,
         "jit_threshold": 1000,

@@ -34,10 +34,21 @@ use llvm_sys::orc2::{
 use pyopt_jit::abi::{ABI_VERSION, BackendApi, CompileOutput, HelperSymbol, helper};
 use pyopt_jit::plan::Unit;
 
+/// An object file loaded into the JIT, shared by every handle loading the same prefix
+/// (the same unit, compiled or taken from the cache twice in one process).
+struct LoadedObject {
+    tracker: LLVMOrcResourceTrackerRef,
+    entries: Vec<u64>,
+    users: usize,
+}
+
 struct Jit {
     jit: LLVMOrcLLJITRef,
-    trackers: HashMap<u64, LLVMOrcResourceTrackerRef>,
-    next_unit: u64,
+    /// By symbol prefix.
+    loaded: HashMap<String, LoadedObject>,
+    /// Each handle's prefix.
+    handles: HashMap<u64, String>,
+    next_handle: u64,
     /// Made once: creating a target machine costs milliseconds.
     machine: TargetMachine,
 }
@@ -141,8 +152,9 @@ fn init(helpers: &[(String, u64)]) -> Result<(), String> {
     }
     *guard = Some(Jit {
         jit,
-        trackers: HashMap::new(),
-        next_unit: 0,
+        loaded: HashMap::new(),
+        handles: HashMap::new(),
+        next_handle: 0,
         machine: target_machine()?,
     });
     Ok(())
@@ -152,25 +164,22 @@ extern "C" fn silent_error_reporter(_context: *mut std::ffi::c_void, error: LLVM
     let _ = take_error(error);
 }
 
-/// What [`compile`] produced.
+/// What [`compile`] produced: an object file, not loaded yet.
 pub struct Compiled {
-    pub handle: u64,
-    pub entries: Vec<u64>,
     pub object: Vec<u8>,
-    pub nanos: [u64; 4],
+    /// IR, optimization, code generation.
+    pub nanos: [u64; 3],
 }
 
-/// Generates, optimizes and loads a unit; returns each plan's entry address.
-pub fn compile(unit: &Unit) -> Result<Compiled, String> {
-    let mut guard = JIT.lock().map_err(|_| "JIT lock poisoned")?;
-    let state = guard.as_mut().ok_or("the back end was not initialized")?;
-    let handle = state.next_unit;
-    state.next_unit += 1;
-    let prefix = format!("pyopt_u{handle}");
+/// Generates and optimizes a unit into an object file whose symbols start with
+/// `prefix` (the cache key's: the same code gets the same names in every process).
+pub fn compile(unit: &Unit, prefix: &str) -> Result<Compiled, String> {
+    let guard = JIT.lock().map_err(|_| "JIT lock poisoned")?;
+    let state = guard.as_ref().ok_or("the back end was not initialized")?;
 
     let started = Instant::now();
     let context = Context::create();
-    let mut generator = codegen::Gen::new(&context, unit, &prefix);
+    let mut generator = codegen::Gen::new(&context, unit, prefix);
     generator.generate()?;
     let ir_done = Instant::now();
     let machine = &state.machine;
@@ -249,46 +258,92 @@ pub fn compile(unit: &Unit) -> Result<Compiled, String> {
         .map_err(|e| format!("code generation failed: {e}"))?;
     let object = buffer.as_slice().to_vec();
     let generated = Instant::now();
+    let nanos = |a: Instant, b: Instant| (b - a).as_nanos() as u64;
+    Ok(Compiled {
+        object,
+        nanos: [
+            nanos(started, ir_done),
+            nanos(ir_done, optimized),
+            nanos(optimized, generated),
+        ],
+    })
+}
 
-    let mut entries = Vec::with_capacity(unit.plans.len());
-    // SAFETY: the JIT is live under the lock; the memory buffer copy is handed to ORC,
-    // which owns it from then on; lookups use NUL-terminated names.
+/// What [`load`] gives: a handle for [`release`] and each plan's entry address.
+pub struct Loaded {
+    pub handle: u64,
+    pub entries: Vec<u64>,
+    pub nanos: u64,
+}
+
+/// Links an object file [`compile`] made with `prefix` into the JIT, reading it in
+/// place: `object` must stay readable until the handle is released. A prefix already
+/// loaded is shared rather than loaded twice (its symbols would clash).
+pub fn load(object: &[u8], prefix: &str, entries: usize) -> Result<Loaded, String> {
+    let started = Instant::now();
+    let mut guard = JIT.lock().map_err(|_| "JIT lock poisoned")?;
+    let state = guard.as_mut().ok_or("the back end was not initialized")?;
+    let handle = state.next_handle;
+    if let Some(loaded) = state.loaded.get_mut(prefix) {
+        if loaded.entries.len() != entries {
+            return Err(format!(
+                "{prefix} is loaded with {} entry points, not {entries}",
+                loaded.entries.len()
+            ));
+        }
+        loaded.users += 1;
+        let addresses = loaded.entries.clone();
+        state.next_handle += 1;
+        state.handles.insert(handle, prefix.to_owned());
+        return Ok(Loaded {
+            handle,
+            entries: addresses,
+            nanos: started.elapsed().as_nanos() as u64,
+        });
+    }
+    let mut addresses = Vec::with_capacity(entries);
+    // SAFETY: the JIT is live under the lock; the memory buffer (a view of `object`,
+    // which the caller keeps readable) is handed to ORC, which owns the view from then
+    // on; lookups use NUL-terminated names.
     unsafe {
         let dylib = LLVMOrcLLJITGetMainJITDylib(state.jit);
         let tracker = LLVMOrcJITDylibCreateResourceTracker(dylib);
-        let memory = llvm_sys::core::LLVMCreateMemoryBufferWithMemoryRangeCopy(
+        let memory = llvm_sys::core::LLVMCreateMemoryBufferWithMemoryRange(
             object.as_ptr().cast(),
             object.len(),
             c"pyopt-unit".as_ptr(),
+            0,
         );
         if let Err(e) = take_error(LLVMOrcLLJITAddObjectFileWithRT(state.jit, tracker, memory)) {
             LLVMOrcReleaseResourceTracker(tracker);
             return Err(format!("loading the object failed: {e}"));
         }
-        for index in 0..unit.plans.len() {
-            let name = CString::new(codegen::symbol(&prefix, "entry", index)).expect("no NUL");
+        for index in 0..entries {
+            let name = CString::new(codegen::symbol(prefix, "entry", index))
+                .map_err(|_| "a symbol prefix with a NUL")?;
             let mut address = 0u64;
             if let Err(e) = take_error(LLVMOrcLLJITLookup(state.jit, &mut address, name.as_ptr())) {
                 take_error(LLVMOrcResourceTrackerRemove(tracker)).ok();
                 LLVMOrcReleaseResourceTracker(tracker);
                 return Err(format!("linking failed: {e}"));
             }
-            entries.push(address);
+            addresses.push(address);
         }
-        state.trackers.insert(handle, tracker);
+        state.loaded.insert(
+            prefix.to_owned(),
+            LoadedObject {
+                tracker,
+                entries: addresses.clone(),
+                users: 1,
+            },
+        );
     }
-    let linked = Instant::now();
-    let nanos = |a: Instant, b: Instant| (b - a).as_nanos() as u64;
-    Ok(Compiled {
+    state.next_handle += 1;
+    state.handles.insert(handle, prefix.to_owned());
+    Ok(Loaded {
         handle,
-        entries,
-        object,
-        nanos: [
-            nanos(started, ir_done),
-            nanos(ir_done, optimized),
-            nanos(optimized, generated),
-            nanos(generated, linked),
-        ],
+        entries: addresses,
+        nanos: started.elapsed().as_nanos() as u64,
     })
 }
 
@@ -317,13 +372,21 @@ fn warn_once(message: String) {
 /// Frees a unit's code.
 pub fn release(handle: u64) {
     let Ok(mut guard) = JIT.lock() else { return };
-    if let Some(state) = guard.as_mut()
-        && let Some(tracker) = state.trackers.remove(&handle)
+    let Some(state) = guard.as_mut() else { return };
+    let Some(prefix) = state.handles.remove(&handle) else {
+        return;
+    };
+    let Some(loaded) = state.loaded.get_mut(&prefix) else {
+        return;
+    };
+    loaded.users -= 1;
+    if loaded.users == 0
+        && let Some(loaded) = state.loaded.remove(&prefix)
     {
-        // SAFETY: the tracker came from this JIT and is removed once.
+        // SAFETY: the tracker came from this JIT and is removed once, by its last user.
         unsafe {
-            take_error(LLVMOrcResourceTrackerRemove(tracker)).ok();
-            LLVMOrcReleaseResourceTracker(tracker);
+            take_error(LLVMOrcResourceTrackerRemove(loaded.tracker)).ok();
+            LLVMOrcReleaseResourceTracker(loaded.tracker);
         }
     }
 }
@@ -370,15 +433,9 @@ unsafe extern "C" fn api_init(helpers: *const HelperSymbol, count: u64) -> i32 {
     }
 }
 
-unsafe extern "C" fn api_compile(bytes: *const u8, len: u64, output: *mut CompileOutput) -> i32 {
-    // SAFETY: the caller passes a readable buffer and a writable output.
-    let (bytes, output) = unsafe {
-        (
-            std::slice::from_raw_parts(bytes, len as usize),
-            &mut *output,
-        )
-    };
-    *output = CompileOutput {
+/// An empty output, as every API call starts its output.
+fn empty_output() -> CompileOutput {
+    CompileOutput {
         handle: 0,
         entries: std::ptr::null_mut(),
         nentries: 0,
@@ -386,20 +443,67 @@ unsafe extern "C" fn api_compile(bytes: *const u8, len: u64, output: *mut Compil
         object_len: 0,
         nanos: [0; 4],
         error: std::ptr::null_mut(),
+    }
+}
+
+unsafe extern "C" fn api_compile(
+    bytes: *const u8,
+    len: u64,
+    prefix: *const c_char,
+    output: *mut CompileOutput,
+) -> i32 {
+    // SAFETY: the caller passes a readable buffer, a NUL-terminated prefix and a
+    // writable output.
+    let (bytes, prefix, output) = unsafe {
+        (
+            std::slice::from_raw_parts(bytes, len as usize),
+            CStr::from_ptr(prefix).to_string_lossy(),
+            &mut *output,
+        )
     };
+    *output = empty_output();
     let result = pyopt_jit::decode::<Unit>(bytes)
         .map_err(|e| format!("bad plan: {e}"))
-        .and_then(|unit| compile(&unit));
+        .and_then(|unit| compile(&unit, &prefix));
     match result {
         Ok(compiled) => {
-            let entries = compiled.entries.into_boxed_slice();
-            output.nentries = entries.len() as u64;
-            output.entries = Box::into_raw(entries).cast();
             let object = compiled.object.into_boxed_slice();
             output.object_len = object.len() as u64;
             output.object = Box::into_raw(object).cast();
-            output.handle = compiled.handle;
-            output.nanos = compiled.nanos;
+            output.nanos[..3].copy_from_slice(&compiled.nanos);
+            0
+        }
+        Err(message) => {
+            output.error = error_string(&message);
+            1
+        }
+    }
+}
+
+unsafe extern "C" fn api_load(
+    object: *const u8,
+    len: u64,
+    prefix: *const c_char,
+    entries: u64,
+    output: *mut CompileOutput,
+) -> i32 {
+    // SAFETY: the caller passes a readable object (kept readable until release), a
+    // NUL-terminated prefix and a writable output.
+    let (object, prefix, output) = unsafe {
+        (
+            std::slice::from_raw_parts(object, len as usize),
+            CStr::from_ptr(prefix).to_string_lossy(),
+            &mut *output,
+        )
+    };
+    *output = empty_output();
+    match load(object, &prefix, entries as usize) {
+        Ok(loaded) => {
+            let entries = loaded.entries.into_boxed_slice();
+            output.nentries = entries.len() as u64;
+            output.entries = Box::into_raw(entries).cast();
+            output.handle = loaded.handle;
+            output.nanos[3] = loaded.nanos;
             0
         }
         Err(message) => {
@@ -446,6 +550,7 @@ static API: BackendApi = BackendApi {
     abi_version: ABI_VERSION,
     init: api_init,
     compile: api_compile,
+    load: api_load,
     free_output: api_free_output,
     release: api_release,
     target: api_target,

@@ -2,8 +2,9 @@
 
 ``import python_optimizer`` works under ``pyopt-python`` with no files on disk. This
 release provides the version, pyopt's resolved options and build facts, the JIT's
-decorator (``optimize``) and statistics (``jit_stats``, ``jit_info``); ``distributed``,
-``genetic`` and ``profiling`` are added as they land.
+decorator (``optimize``) and statistics (``jit_stats``, ``jit_info``), and
+``distributed.get_distributed_jit_cache()`` (the compiled-code cache); the rest of
+``distributed``, ``genetic`` and ``profiling`` are added as they land.
 """
 
 from python_optimizer import _native

@@ -19,6 +19,58 @@ def _info():
     return 0
 
 
+def _size(n):
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _age(seconds):
+    for unit, length in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= length:
+            return f"{seconds // length} {unit}"
+    return f"{seconds} s"
+
+
+def _cache(action):
+    from python_optimizer.distributed import get_distributed_jit_cache
+
+    cache = get_distributed_jit_cache()
+    stats = cache.stats()
+    if not stats["enabled"]:
+        print("the compiled-code cache is off (PYOPT_CACHE=0)")
+        return 0 if action == "info" else 1
+    if stats["problem"]:
+        print(f"the compiled-code cache cannot be used: {stats['problem']}", file=sys.stderr)
+        return 1
+    if action == "info":
+        print(f"path:    {stats['path']}")
+        print(f"entries: {stats['entries']} ({_size(stats['bytes'])} of "
+              f"{_size(stats['limit_bytes'])})")
+        return 0
+    if action == "list":
+        entries = cache.entries()
+        if not entries:
+            print("no entries")
+        for entry in entries:
+            if entry["problem"]:
+                print(f"{entry['key'][:16]}  unusable: {entry['problem']}")
+                continue
+            print(f"{entry['function']}{entry['signature']}  {_size(entry['bytes'])}, "
+                  f"used {_age(entry['idle_seconds'])} ago, {entry['hits']} hits")
+        return 0
+    if action == "clear":
+        print(f"removed {cache.clear()} entries from {stats['path']}")
+        return 0
+    bad = [(path, problem) for path, problem in cache.verify() if problem]
+    for path, problem in bad:
+        print(f"{path}: {problem}")
+    print(f"{stats['entries']} entries, {len(bad)} unusable")
+    return 1 if bad else 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="pyopt-python -m python_optimizer",
@@ -26,9 +78,17 @@ def main(argv=None):
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("info", help="version, build and resolved options (the default)")
+    cache = commands.add_parser("cache", help="the compiled-code cache")
+    cache.add_argument(
+        "action", choices=["info", "list", "clear", "verify"],
+        help="info: where and how big; list: each entry's function, signature, size, last "
+             "use and hits; clear: remove every entry; verify: check every entry "
+             "(exit status 1 if any is unusable)")
     args = parser.parse_args(argv)
     if args.command in (None, "info"):
         return _info()
+    if args.command == "cache":
+        return _cache(args.action)
     parser.error(f"unknown command {args.command!r}")  # unreachable: argparse checks choices
     return 2
 

@@ -1,0 +1,59 @@
+"""Sharing work between processes. This release provides the compiled-code cache that
+every process (and MPI rank) pointing at one directory shares; process pools, MPI, Ray
+and Dask arrive with issue 8.
+
+    from python_optimizer.distributed import get_distributed_jit_cache
+    cache = get_distributed_jit_cache()
+    cache.path, cache.stats(), cache.entries(), cache.verify(), cache.clear()
+"""
+
+from python_optimizer import _native
+
+__all__ = ["JitCache", "get_distributed_jit_cache"]
+
+
+class JitCache:
+    """The compiled-code cache: object files of compiled functions, keyed by everything
+    that determines their code, loaded by every process instead of compiling again.
+
+    Its directory is ``PYOPT_CACHE_DIR`` (default ``$XDG_CACHE_HOME/pyopt`` or
+    ``~/.cache/pyopt``); ``PYOPT_CACHE=0`` turns it off and ``PYOPT_CACHE_SIZE`` (MiB)
+    bounds it.
+    """
+
+    @property
+    def path(self):
+        """The cache directory, or None when the cache is off."""
+        return _native.cache_path()
+
+    def stats(self):
+        """A dict: ``path``, ``enabled``, ``problem`` (why the directory cannot be used, or
+        None), ``limit_bytes``, ``entries`` and ``bytes`` in the directory, and this
+        process's ``hits``, ``misses``, ``hit_rate``, ``skipped`` (damaged, foreign or
+        unsafe entries passed over), ``stored``, ``load_ms`` and ``compile_ms``."""
+        return _native.cache_stats()
+
+    def entries(self):
+        """Every entry, most recently used first: dicts with ``function``, ``signature``,
+        ``bytes``, ``hits``, ``idle_seconds``, ``created``, ``key``, ``path`` and
+        ``problem`` (None for a usable entry). Raises RuntimeError when the cache is off
+        or its directory cannot be used."""
+        return _native.cache_entries()
+
+    def verify(self):
+        """Checks every entry (owner, mode, format, checksum, key): a list of
+        ``(path, problem)``, problem None for a good entry."""
+        return _native.cache_verify()
+
+    def clear(self):
+        """Removes every entry (processes that loaded one keep running it); returns how
+        many were removed."""
+        return _native.cache_clear()
+
+    def __repr__(self):
+        return f"<JitCache {self.path!r}>"
+
+
+def get_distributed_jit_cache():
+    """The compiled-code cache this process uses."""
+    return JitCache()
