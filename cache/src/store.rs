@@ -9,6 +9,9 @@
 //!   objects-v1/.tmp-*       an entry being written (renamed into place when complete)
 //!   objects-v1/<key>.claim  a process is compiling this entry (created exclusively);
 //!                           others wait for the entry instead of compiling it too
+//!   specs-v1/<key>.specs    the argument signatures one function was compiled for, a
+//!                           line each (appended), so later processes compile it at
+//!                           its first call (warm start)
 //! ```
 //!
 //! Native code is only ever read from files this user owns that nobody else can write.
@@ -26,6 +29,10 @@ use crate::entry::{self, Entry, Meta};
 use crate::key::Key;
 
 const OBJECTS: &str = "objects-v1";
+const SPECS: &str = "specs-v1";
+const SPECS_SUFFIX: &str = ".specs";
+/// Signatures recorded per function (more than the JIT keeps: a record is only a hint).
+const MAX_SPEC_LINES: usize = 16;
 const ENTRY_SUFFIX: &str = ".pyobj";
 const HITS_SUFFIX: &str = ".hits";
 const CLAIM_SUFFIX: &str = ".claim";
@@ -41,8 +48,13 @@ const STALE_CLAIM: Duration = Duration::from_secs(60);
 pub struct Cache {
     dir: PathBuf,
     objects: PathBuf,
+    specs: PathBuf,
     limit: u64,
     uid: u32,
+    /// The entries' total size as of this process's last scan plus what it wrote since
+    /// (`u64::MAX`: not scanned yet). Writes scan the directory (for eviction) only when
+    /// this passes the limit, not after every entry.
+    estimate: AtomicU64,
 }
 
 /// What a lookup found.
@@ -153,7 +165,8 @@ impl Cache {
     pub fn open(dir: &Path, limit: u64) -> Result<Cache, String> {
         let uid = euid();
         let objects = dir.join(OBJECTS);
-        for path in [dir, objects.as_path()] {
+        let specs = dir.join(SPECS);
+        for path in [dir, objects.as_path(), specs.as_path()] {
             fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
@@ -171,8 +184,10 @@ impl Cache {
         Ok(Cache {
             dir: dir.to_owned(),
             objects,
+            specs,
             limit,
             uid,
+            estimate: AtomicU64::new(u64::MAX),
         })
     }
 
@@ -339,15 +354,16 @@ impl Cache {
                 self.entry_path(key).display()
             ));
         }
-        // A new entry has no hits; its hit file's time is its first use.
-        let _ = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(self.hits_path(key));
-        self.evict(self.limit);
+        // A stale hit file (of an entry replaced after it failed its checks) goes; until
+        // the first hit makes a new one, the entry's own time is its last use.
+        let _ = fs::remove_file(self.hits_path(key));
+        let written = bytes.len() as u64;
+        let estimate = self.estimate.load(Ordering::Relaxed);
+        if estimate == u64::MAX || estimate.saturating_add(written) > self.limit {
+            self.evict(self.limit);
+        } else {
+            self.estimate.fetch_add(written, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -391,6 +407,7 @@ impl Cache {
         let mut entries = self.scan();
         let mut total: u64 = entries.iter().map(|e| e.2).sum();
         if total <= limit {
+            self.estimate.store(total, Ordering::Relaxed);
             return 0;
         }
         entries.sort_by_key(|e| e.3);
@@ -406,6 +423,7 @@ impl Cache {
                 removed += 1;
             }
         }
+        self.estimate.store(total, Ordering::Relaxed);
         removed
     }
 
@@ -482,6 +500,67 @@ impl Cache {
             .collect();
         results.sort_by(|a, b| a.path.cmp(&b.path));
         results
+    }
+
+    fn specs_path(&self, function: &Key) -> PathBuf {
+        self.specs.join(format!("{}{SPECS_SUFFIX}", function.hex()))
+    }
+
+    /// The signatures recorded for the function `function` identifies, in the order
+    /// they were first recorded (empty when none; an unsafe file counts as none).
+    pub fn specs(&self, function: &Key) -> Vec<String> {
+        let Ok(Some(map)) = self.map_private(&self.specs_path(function)) else {
+            return Vec::new();
+        };
+        let mut lines: Vec<String> = Vec::new();
+        for line in String::from_utf8_lossy(&map).lines() {
+            if !line.is_empty() && !lines.iter().any(|l| l == line) {
+                lines.push(line.to_owned());
+            }
+        }
+        lines
+    }
+
+    /// Records that `function` was compiled for `signature` (one line; appends are atomic,
+    /// so concurrent writers interleave whole lines). Returns whether it was new.
+    pub fn add_spec(&self, function: &Key, signature: &str) -> Result<bool, String> {
+        let signature = signature.replace('\n', " ");
+        let known = self.specs(function);
+        if known.contains(&signature) || known.len() >= MAX_SPEC_LINES {
+            return Ok(false);
+        }
+        let path = self.specs_path(function);
+        OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+            .and_then(|mut file| file.write_all(format!("{signature}\n").as_bytes()))
+            .map(|()| true)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    /// Functions with recorded signatures, and the bytes their records take.
+    pub fn spec_usage(&self) -> (usize, u64) {
+        let Ok(dir) = fs::read_dir(&self.specs) else {
+            return (0, 0);
+        };
+        dir.flatten()
+            .filter(|item| item.file_name().to_string_lossy().ends_with(SPECS_SUFFIX))
+            .filter_map(|item| item.metadata().ok())
+            .fold((0, 0), |(n, bytes), meta| (n + 1, bytes + meta.len()))
+    }
+
+    /// Removes every signature record; returns how many functions had one.
+    pub fn clear_specs(&self) -> usize {
+        let Ok(dir) = fs::read_dir(&self.specs) else {
+            return 0;
+        };
+        dir.flatten()
+            .filter(|item| item.file_name().to_string_lossy().ends_with(SPECS_SUFFIX))
+            .filter(|item| fs::remove_file(item.path()).is_ok())
+            .count()
     }
 
     /// Seconds since the epoch, for [`Meta::created`].
@@ -671,6 +750,29 @@ mod tests {
     }
 
     #[test]
+    fn signatures_are_recorded_once_each_and_cleared() {
+        let dir = TempDir::new("specs");
+        let cache = Cache::open(&dir.0, 1 << 20).unwrap();
+        let f = key(1);
+        assert!(cache.specs(&f).is_empty());
+        assert!(cache.add_spec(&f, "(int, float)").unwrap());
+        assert!(cache.add_spec(&f, "(float, float)").unwrap());
+        assert!(!cache.add_spec(&f, "(int, float)").unwrap());
+        assert_eq!(cache.specs(&f), ["(int, float)", "(float, float)"]);
+        assert!(cache.specs(&key(2)).is_empty());
+        for n in 0..40 {
+            cache.add_spec(&key(3), &format!("(sig{n})")).unwrap();
+        }
+        assert_eq!(cache.specs(&key(3)).len(), MAX_SPEC_LINES);
+        assert_eq!(cache.spec_usage().0, 2);
+        // Others could have written it: not trusted.
+        fs::set_permissions(cache.specs_path(&f), fs::Permissions::from_mode(0o622)).unwrap();
+        assert!(cache.specs(&f).is_empty());
+        assert_eq!(cache.clear_specs(), 2);
+        assert_eq!(cache.spec_usage(), (0, 0));
+    }
+
+    #[test]
     fn a_symlinked_entry_is_not_followed() {
         let dir = TempDir::new("symlink");
         let cache = Cache::open(&dir.0, 1 << 20).unwrap();
@@ -695,12 +797,10 @@ mod tests {
         for n in 1..5 {
             let used = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 + u64::from(n));
             for path in [cache.hits_path(&key(n)), cache.entry_path(&key(n))] {
-                File::options()
-                    .write(true)
-                    .open(path)
-                    .unwrap()
-                    .set_modified(used)
-                    .unwrap();
+                // (Only entry 1 has a hit file.)
+                if let Ok(file) = File::options().write(true).open(path) {
+                    file.set_modified(used).unwrap();
+                }
             }
         }
         cache.put(&key(9), &meta("g"), &object).unwrap();

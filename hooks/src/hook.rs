@@ -228,25 +228,40 @@ unsafe fn frame_args<'f>(
     }
 }
 
-/// Counts a call of `code` (no state yet); returns the calls so far once it is hot.
-fn count_call(code: *mut ffi::PyCodeObject) -> Option<u64> {
+/// Counts a call of `code` (no state yet); returns the calls so far once it is hot. A
+/// function an earlier process compiled (`spec_cache`) is hot at its first call seen.
+///
+/// # Safety
+/// GIL held; `code` is a live code object.
+unsafe fn count_call(code: *mut ffi::PyCodeObject) -> Option<u64> {
     let threshold = crate::discovery::threshold().max(1);
     if threshold <= 1 {
         return Some(1);
     }
-    let mut counts = COUNTS.lock().unwrap_or_else(|p| p.into_inner());
-    let counts = counts.get_or_insert_with(HashMap::new);
-    if counts.len() >= MAX_COUNTED {
-        counts.clear();
+    let first = {
+        let mut counts = COUNTS.lock().unwrap_or_else(|p| p.into_inner());
+        let counts = counts.get_or_insert_with(HashMap::new);
+        if counts.len() >= MAX_COUNTED {
+            counts.clear();
+        }
+        let count = counts.entry(code as usize).or_insert(0);
+        *count += 1;
+        if *count >= threshold {
+            let calls = *count;
+            counts.remove(&(code as usize));
+            return Some(calls);
+        }
+        *count == 1
+    };
+    // SAFETY: per the contract; looked up without the lock (it reads files).
+    if first && unsafe { crate::spec_cache::recorded(code) } {
+        let mut counts = COUNTS.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(counts) = counts.as_mut() {
+            counts.remove(&(code as usize));
+        }
+        return Some(threshold);
     }
-    let count = counts.entry(code as usize).or_insert(0);
-    *count += 1;
-    if *count < threshold {
-        return None;
-    }
-    let calls = *count;
-    counts.remove(&(code as usize));
-    Some(calls)
+    None
 }
 
 /// The state of `code`, if it has one.

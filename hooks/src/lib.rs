@@ -22,6 +22,7 @@ pub mod osr;
 pub mod owned;
 pub mod random;
 pub mod snapshot;
+pub mod spec_cache;
 pub mod state;
 pub mod trampoline;
 pub mod ufunc;

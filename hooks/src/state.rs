@@ -707,9 +707,14 @@ fn record_result(
     match result {
         Ok((spec, record)) => {
             inner.log_compile(&record);
+            let signature = record.signature.clone();
             inner.compiles.push(record);
             crate::discovery::compiled();
             inner.specs.push(spec.clone());
+            drop(inner); // recording reads the code object's attributes
+            // SAFETY: GIL held; a state lives in its code object's co_extra, so the code
+            // is alive.
+            unsafe { crate::spec_cache::record(state.code as *mut ffi::PyCodeObject, &signature) };
             Some(spec)
         }
         Err(reason) => {

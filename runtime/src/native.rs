@@ -250,6 +250,50 @@ fn cache_clear() -> PyResult<usize> {
     Ok(cache_or_raise()?.clear())
 }
 
+/// The warm-start records and this process's use of them: `path`, `enabled`,
+/// `problem`, `functions` and `bytes` in the directory, and this process's `hits`
+/// (functions seen for the first time that were compiled before, so compiled at once),
+/// `misses`, `hit_rate` and `recorded` (signatures it added).
+#[pyfunction]
+fn spec_cache_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let stats = PyDict::new(py);
+    stats.set_item("path", cache_path())?;
+    stats.set_item("enabled", cache_path().is_some())?;
+    let (problem, functions, bytes) = match open_cache() {
+        Ok(cache) => {
+            let (functions, bytes) = cache.spec_usage();
+            (None, functions, bytes)
+        }
+        Err(problem) => (problem, 0, 0),
+    };
+    stats.set_item("problem", problem)?;
+    stats.set_item("functions", functions)?;
+    stats.set_item("bytes", bytes)?;
+    let counters = &pyopt_hooks::spec_cache::STATS;
+    let hits = counters.hits.load(Relaxed);
+    let misses = counters.misses.load(Relaxed);
+    stats.set_item("hits", hits)?;
+    stats.set_item("misses", misses)?;
+    let lookups = hits + misses;
+    stats.set_item(
+        "hit_rate",
+        if lookups == 0 {
+            0.0
+        } else {
+            hits as f64 / lookups as f64
+        },
+    )?;
+    stats.set_item("recorded", counters.recorded.load(Relaxed))?;
+    Ok(stats)
+}
+
+/// Removes every warm-start record; returns how many functions had one.
+#[pyfunction]
+fn spec_cache_clear() -> PyResult<usize> {
+    Ok(cache_or_raise()?.clear_specs())
+}
+
 /// Checks every entry; returns `(path, problem)` pairs, problem None for a good one.
 #[pyfunction]
 fn cache_verify() -> PyResult<Vec<(String, Option<String>)>> {
@@ -277,5 +321,7 @@ pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cache_entries, m)?)?;
     m.add_function(wrap_pyfunction!(cache_clear, m)?)?;
     m.add_function(wrap_pyfunction!(cache_verify, m)?)?;
+    m.add_function(wrap_pyfunction!(spec_cache_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(spec_cache_clear, m)?)?;
     Ok(())
 }

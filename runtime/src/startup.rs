@@ -102,7 +102,10 @@ pub(crate) fn cache_settings(
         return None;
     }
     let dir = match options.get("cache_dir") {
-        Some(Value::Path(path)) => path.clone(),
+        // Absolute, so a script changing directory keeps using the same cache.
+        Some(Value::Path(path)) => std::env::current_dir()
+            .map(|cwd| cwd.join(path))
+            .unwrap_or_else(|_| path.clone()),
         _ => default_cache_dir()?,
     };
     let mib = match options.get("cache_size") {

@@ -4,6 +4,7 @@ others run, keys that change with everything that changes the code, and the CLI.
 
 import json
 import os
+import re
 import subprocess
 import textwrap
 
@@ -270,7 +271,55 @@ def test_cache_commands_list_and_clear(tmp_path):
     info = run(PYOPT, ["-m", "python_optimizer", "cache", "info"], env=cache_env(cache))
     assert f"path:    {cache}\nentries: {len(lines)} (" in info.stdout, info.stdout
     cleared = run(PYOPT, ["-m", "python_optimizer", "cache", "clear"], env=cache_env(cache))
-    assert cleared.stdout == f"removed {len(lines)} entries from {cache}\n"
+    assert re.fullmatch(rf"removed {len(lines)} entries and \d+ warm-start records from "
+                        rf"{re.escape(str(cache))}\n", cleared.stdout), cleared.stdout
     assert entry_files(cache) == []
+    relative = run(PYOPT, ["-m", "python_optimizer", "cache", "info"],
+                   env={"PYOPT_CACHE_DIR": "cache"}, cwd=tmp_path)
+    assert relative.stdout.startswith(f"path:    {cache}\n"), relative.stdout
     off = run(PYOPT, ["-m", "python_optimizer", "cache", "list"], env={"PYOPT_CACHE": "0"})
     assert off.returncode == 1 and "off" in off.stdout
+
+
+def test_a_function_compiled_before_is_compiled_at_its_first_call_seen(tmp_path):
+    # Called every 5 ms, the function is seen at most once per discovery window (2 ms
+    # every 50 ms): far from the ~40 calls seen that make a function hot. A process that
+    # compiled it before left a record, so the next one compiles it at once (from the
+    # cache) while a process without the record does not.
+    script = write(tmp_path, "slow_calls.py", """
+        import sys, time
+        import python_optimizer
+        from python_optimizer.distributed import get_distributed_spec_cache
+
+        def step(x, n):
+            s = 0
+            for i in range(n):
+                s += (x + i) % 5
+            return s
+
+        limit = float(sys.argv[1])
+        start = time.perf_counter()
+        total = 0
+        while time.perf_counter() - start < limit:
+            total += step(3, 100)
+            if python_optimizer.jit_info(step) and python_optimizer.jit_info(step)["specializations"]:
+                break
+            time.sleep(0.005)
+        info = python_optimizer.jit_info(step)
+        print(bool(info and info["specializations"]), get_distributed_spec_cache().stats()["hits"])
+    """)
+    cache = tmp_path / "cache"
+    cold = run(PYOPT, [script, "1.0"], env=cache_env(cache))
+    assert cold.returncode == 0, cold.stderr
+    assert cold.stdout.split()[0] == "False", cold.stdout
+    # A run compiling on first call leaves the record (and the code).
+    done = run(PYOPT, [*FIRST_CALL, script, "10"], env=cache_env(cache))
+    assert done.returncode == 0 and done.stdout.startswith("True"), done.stdout + done.stderr
+    warm = run(PYOPT, [script, "1.0"], env=cache_env(cache))
+    assert warm.returncode == 0, warm.stderr
+    compiled, hits = warm.stdout.split()
+    assert compiled == "True" and int(hits) >= 1, warm.stdout
+    stats = run(PYOPT, ["-c", "from python_optimizer.distributed import "
+                              "get_distributed_spec_cache as g; print(g().stats()['functions'])"],
+                env=cache_env(cache))
+    assert int(stats.stdout) >= 1, stats.stdout + stats.stderr

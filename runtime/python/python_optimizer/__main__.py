@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+import time
 
 import python_optimizer
 
@@ -35,9 +36,11 @@ def _age(seconds):
 
 
 def _cache(action):
-    from python_optimizer.distributed import get_distributed_jit_cache
+    from python_optimizer.distributed import (get_distributed_jit_cache,
+                                              get_distributed_spec_cache)
 
     cache = get_distributed_jit_cache()
+    specs = get_distributed_spec_cache()
     stats = cache.stats()
     if not stats["enabled"]:
         print("the compiled-code cache is off (PYOPT_CACHE=0)")
@@ -49,6 +52,7 @@ def _cache(action):
         print(f"path:    {stats['path']}")
         print(f"entries: {stats['entries']} ({_size(stats['bytes'])} of "
               f"{_size(stats['limit_bytes'])})")
+        print(f"warm-start records: {specs.stats()['functions']} functions")
         return 0
     if action == "list":
         entries = cache.entries()
@@ -58,11 +62,14 @@ def _cache(action):
             if entry["problem"]:
                 print(f"{entry['key'][:16]}  unusable: {entry['problem']}")
                 continue
+            created = max(0, int(time.time()) - entry["created"])
             print(f"{entry['function']}{entry['signature']}  {_size(entry['bytes'])}, "
-                  f"used {_age(entry['idle_seconds'])} ago, {entry['hits']} hits")
+                  f"created {_age(created)} ago, used {_age(entry['idle_seconds'])} ago, "
+                  f"{entry['hits']} hits")
         return 0
     if action == "clear":
-        print(f"removed {cache.clear()} entries from {stats['path']}")
+        print(f"removed {cache.clear()} entries and {specs.clear()} warm-start records "
+              f"from {stats['path']}")
         return 0
     bad = [(path, problem) for path, problem in cache.verify() if problem]
     for path, problem in bad:
