@@ -157,41 +157,54 @@ fn cache_path() -> Option<String> {
         .map(|settings| settings.dir.to_string_lossy().into_owned())
 }
 
+/// The stats fields both caches share: `path`, `enabled`, `problem` (why the directory
+/// cannot be used, or None), what `usage` counts in the directory (under `names`), and
+/// this process's `hits`, `misses` and `hit_rate`.
+fn common_stats<'py>(
+    py: Python<'py>,
+    usage: fn(&pyopt_cache::Cache) -> (usize, u64),
+    names: [&str; 2],
+    hits: u64,
+    misses: u64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let stats = PyDict::new(py);
+    stats.set_item("path", cache_path())?;
+    stats.set_item("enabled", cache_path().is_some())?;
+    let (problem, (count, bytes)) = match open_cache() {
+        Ok(cache) => (None, usage(&cache)),
+        Err(problem) => (problem, (0, 0)),
+    };
+    stats.set_item("problem", problem)?;
+    stats.set_item(names[0], count)?;
+    stats.set_item(names[1], bytes)?;
+    stats.set_item("hits", hits)?;
+    stats.set_item("misses", misses)?;
+    let lookups = hits + misses;
+    let rate = if lookups == 0 {
+        0.0
+    } else {
+        hits as f64 / lookups as f64
+    };
+    stats.set_item("hit_rate", rate)?;
+    Ok(stats)
+}
+
 /// The cache's state and this process's use of it: `path`, `enabled`, `problem` (why
 /// it cannot be used, or None), `limit_bytes`, `entries`, `bytes`, and this process's
 /// `hits`, `misses`, `hit_rate`, `skipped`, `stored`, `load_ms` and `compile_ms`.
 #[pyfunction]
 fn cache_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     use std::sync::atomic::Ordering::Relaxed;
-    let stats = PyDict::new(py);
-    let settings = crate::startup::cache_settings(crate::options());
-    stats.set_item("path", cache_path())?;
-    stats.set_item("enabled", settings.is_some())?;
-    stats.set_item("limit_bytes", settings.as_ref().map(|s| s.limit))?;
-    let (problem, entries, bytes) = match open_cache() {
-        Ok(cache) => {
-            let (entries, bytes) = cache.usage();
-            (None, entries, bytes)
-        }
-        Err(problem) => (problem, 0, 0),
-    };
-    stats.set_item("problem", problem)?;
-    stats.set_item("entries", entries)?;
-    stats.set_item("bytes", bytes)?;
     let counters = &pyopt_hooks::code_cache::STATS;
-    let hits = counters.hits.load(Relaxed);
-    let misses = counters.misses.load(Relaxed);
-    stats.set_item("hits", hits)?;
-    stats.set_item("misses", misses)?;
-    let lookups = hits + misses;
-    stats.set_item(
-        "hit_rate",
-        if lookups == 0 {
-            0.0
-        } else {
-            hits as f64 / lookups as f64
-        },
+    let stats = common_stats(
+        py,
+        pyopt_cache::Cache::usage,
+        ["entries", "bytes"],
+        counters.hits.load(Relaxed),
+        counters.misses.load(Relaxed),
     )?;
+    let settings = crate::startup::cache_settings(crate::options());
+    stats.set_item("limit_bytes", settings.as_ref().map(|s| s.limit))?;
     stats.set_item("skipped", counters.skipped.load(Relaxed))?;
     stats.set_item("stored", counters.stored.load(Relaxed))?;
     stats.set_item("load_ms", counters.load_nanos.load(Relaxed) as f64 / 1e6)?;
@@ -257,32 +270,13 @@ fn cache_clear() -> PyResult<usize> {
 #[pyfunction]
 fn spec_cache_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     use std::sync::atomic::Ordering::Relaxed;
-    let stats = PyDict::new(py);
-    stats.set_item("path", cache_path())?;
-    stats.set_item("enabled", cache_path().is_some())?;
-    let (problem, functions, bytes) = match open_cache() {
-        Ok(cache) => {
-            let (functions, bytes) = cache.spec_usage();
-            (None, functions, bytes)
-        }
-        Err(problem) => (problem, 0, 0),
-    };
-    stats.set_item("problem", problem)?;
-    stats.set_item("functions", functions)?;
-    stats.set_item("bytes", bytes)?;
     let counters = &pyopt_hooks::spec_cache::STATS;
-    let hits = counters.hits.load(Relaxed);
-    let misses = counters.misses.load(Relaxed);
-    stats.set_item("hits", hits)?;
-    stats.set_item("misses", misses)?;
-    let lookups = hits + misses;
-    stats.set_item(
-        "hit_rate",
-        if lookups == 0 {
-            0.0
-        } else {
-            hits as f64 / lookups as f64
-        },
+    let stats = common_stats(
+        py,
+        pyopt_cache::Cache::spec_usage,
+        ["functions", "bytes"],
+        counters.hits.load(Relaxed),
+        counters.misses.load(Relaxed),
     )?;
     stats.set_item("recorded", counters.recorded.load(Relaxed))?;
     Ok(stats)
