@@ -19,6 +19,9 @@ counts do not depend on machine load, so their ratio is the steadier figure. Tho
 fix PYTHONHASHSEED=0 and OPENBLAS_NUM_THREADS=1 (numpy's BLAS threads spin), which makes
 the counts repeat to within a few hundred instructions.
 
+pyopt-python runs with its compiled-code cache off (`PYOPT_CACHE=0`): first calls and
+compile times here include compiling; `benches/cache_warm_start.py` measures the cache.
+
 Results print as a table and are written as JSON (default: target/bench/latest.json).
 """
 
@@ -40,7 +43,15 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from pyopt_testing import PYOPT, PYTHON3, clean_environment  # noqa: E402
+from pyopt_testing import PYOPT, PYTHON3  # noqa: E402
+from pyopt_testing import clean_environment as testing_environment  # noqa: E402
+
+
+def clean_environment(extra=None):
+    """The test helpers' environment with the compiled-code cache off: these benchmarks
+    measure compiling (first calls, compile times) every time, not loading what an
+    earlier repetition stored. `cache_warm_start.py` measures the cache."""
+    return testing_environment({"PYOPT_CACHE": "0", **(extra or {})})
 
 SELF_TIMED = re.compile(r"^BENCH_SECONDS=([0-9.eE+-]+)$", re.M)
 FIRST_CALL = re.compile(r"^BENCH_FIRST_CALL_SECONDS=([0-9.eE+-]+)$", re.M)
