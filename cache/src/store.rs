@@ -541,6 +541,19 @@ impl Cache {
             .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 
+    /// The functions that have recorded signatures.
+    pub fn spec_functions(&self) -> Vec<Key> {
+        let Ok(dir) = fs::read_dir(&self.specs) else {
+            return Vec::new();
+        };
+        dir.flatten()
+            .filter_map(|item| {
+                let name = item.file_name();
+                Key::from_hex(name.to_string_lossy().strip_suffix(SPECS_SUFFIX)?)
+            })
+            .collect()
+    }
+
     /// Functions with recorded signatures, and the bytes their records take.
     pub fn spec_usage(&self) -> (usize, u64) {
         let Ok(dir) = fs::read_dir(&self.specs) else {
@@ -765,6 +778,11 @@ mod tests {
         }
         assert_eq!(cache.specs(&key(3)).len(), MAX_SPEC_LINES);
         assert_eq!(cache.spec_usage().0, 2);
+        let mut functions = cache.spec_functions();
+        functions.sort_by_key(Key::hex);
+        let mut expected = vec![f, key(3)];
+        expected.sort_by_key(Key::hex);
+        assert_eq!(functions, expected);
         // Others could have written it: not trusted.
         fs::set_permissions(cache.specs_path(&f), fs::Permissions::from_mode(0o622)).unwrap();
         assert!(cache.specs(&f).is_empty());

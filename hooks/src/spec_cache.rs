@@ -3,14 +3,18 @@
 //! function as hot the first time it sees a call, instead of after the hotness
 //! threshold; its code then comes from the compiled-code cache.
 //!
-//! A record is a hint, never code: the worst a wrong one does is compile a function
-//! early. Functions are identified by file, qualified name, first line and bytecode.
+//! A record is a hint, never code (the code comes from the compiled-code cache, whose
+//! keys cover everything that determines it): the worst a stale one does is compile a
+//! function early. So functions are identified cheaply, by file, qualified name and
+//! first line, and the records are listed once per process: looking a function up is
+//! then a hash and a set lookup, with no file access.
 
+use std::collections::HashSet;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
 use pyopt_cache::{Key, KeyBuilder};
 
 /// This process's use of the records.
@@ -34,16 +38,22 @@ pub static STATS: Stats = Stats {
 fn identity(code: &Bound<'_, PyAny>) -> Option<Key> {
     let text = |name: &str| code.getattr(name).ok()?.extract::<String>().ok();
     let line: u32 = code.getattr("co_firstlineno").ok()?.extract().ok()?;
-    let bytecode = code.getattr("co_code").ok()?;
-    let bytecode = bytecode.cast::<PyBytes>().ok()?;
     Some(
         KeyBuilder::new()
             .part("file", text("co_filename")?.as_bytes())
             .part("qualname", text("co_qualname")?.as_bytes())
             .part("line", &line.to_le_bytes())
-            .part("bytecode", bytecode.as_bytes())
             .finish(),
     )
+}
+
+/// The functions earlier processes recorded, listed at the first lookup.
+fn known() -> &'static HashSet<Key> {
+    static KNOWN: OnceLock<HashSet<Key>> = OnceLock::new();
+    KNOWN.get_or_init(|| match crate::code_cache::cache() {
+        Some(cache) => cache.spec_functions().into_iter().collect(),
+        None => HashSet::new(),
+    })
 }
 
 /// Whether `code` was compiled by an earlier process (it then counts as hot now).
@@ -51,14 +61,16 @@ fn identity(code: &Bound<'_, PyAny>) -> Option<Key> {
 /// # Safety
 /// GIL held; `code` is a live code object.
 pub unsafe fn recorded(code: *mut ffi::PyCodeObject) -> bool {
-    let Some(cache) = crate::code_cache::cache() else {
+    let known_functions = known();
+    if known_functions.is_empty() {
+        STATS.misses.fetch_add(1, Ordering::Relaxed);
         return false;
-    };
+    }
     // Attached, not assumed: see `hook::select`.
     let known = Python::attach(|py| {
         // SAFETY: per the contract.
         let code = unsafe { Bound::from_borrowed_ptr(py, code.cast()) };
-        identity(&code).is_some_and(|key| !cache.specs(&key).is_empty())
+        identity(&code).is_some_and(|key| known_functions.contains(&key))
     });
     let counter = if known { &STATS.hits } else { &STATS.misses };
     counter.fetch_add(1, Ordering::Relaxed);
