@@ -1,0 +1,308 @@
+//! The recording path: each thread appends fixed-size events to its own ring.
+//!
+//! A ring is written only by its thread (no lock: a store per word and one release
+//! store publishing the count) and read by [`snapshot`], which copies the published
+//! events and then drops any the writer may have overwritten meanwhile (a ring that
+//! wraps keeps the newest events; the older ones are counted as dropped). Slots are
+//! atomics, so a read racing a write is never undefined behaviour, only discarded.
+//! Recording is off until [`set_enabled`]; off, [`record`] costs one relaxed load.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::strings::StrId;
+
+/// What an event marks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// A slice starts on the thread's track (slices nest).
+    Begin,
+    /// The innermost open slice ends.
+    End,
+    /// A point in time.
+    Instant,
+    /// A counter's new value (in the annotation).
+    Counter,
+}
+
+impl EventKind {
+    const ALL: [EventKind; 4] = [
+        EventKind::Begin,
+        EventKind::End,
+        EventKind::Instant,
+        EventKind::Counter,
+    ];
+
+    fn code(self) -> u64 {
+        self as u64 + 1
+    }
+
+    fn from_code(code: u64) -> Option<EventKind> {
+        EventKind::ALL.get((code as usize).checked_sub(1)?).copied()
+    }
+}
+
+/// An event's one annotation: a key and a value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Arg {
+    None,
+    Int(StrId, i64),
+    Float(StrId, f64),
+    Str(StrId, StrId),
+}
+
+/// One recorded event.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Event {
+    /// Nanoseconds on the monotonic clock ([`now_ns`]).
+    pub ts: u64,
+    pub kind: EventKind,
+    pub category: StrId,
+    pub name: StrId,
+    pub arg: Arg,
+}
+
+/// An event as four machine words:
+/// `ts`, `kind << 56 | arg tag << 48 | category`, `name << 32 | arg key`, `arg value`.
+type Words = [u64; 4];
+
+impl Event {
+    fn pack(&self) -> Words {
+        let (tag, key, value) = match self.arg {
+            Arg::None => (0, 0, 0),
+            Arg::Int(key, v) => (1, key, v as u64),
+            Arg::Float(key, v) => (2, key, v.to_bits()),
+            Arg::Str(key, v) => (3, key, u64::from(v)),
+        };
+        [
+            self.ts,
+            self.kind.code() << 56 | tag << 48 | u64::from(self.category),
+            u64::from(self.name) << 32 | u64::from(key),
+            value,
+        ]
+    }
+
+    fn unpack(words: Words) -> Option<Event> {
+        let key = words[2] as u32;
+        let arg = match words[1] >> 48 & 0xff {
+            0 => Arg::None,
+            1 => Arg::Int(key, words[3] as i64),
+            2 => Arg::Float(key, f64::from_bits(words[3])),
+            3 => Arg::Str(key, words[3] as u32),
+            _ => return None,
+        };
+        Some(Event {
+            ts: words[0],
+            kind: EventKind::from_code(words[1] >> 56)?,
+            category: words[1] as u32,
+            name: (words[2] >> 32) as u32,
+            arg,
+        })
+    }
+}
+
+/// One thread's ring.
+struct Ring {
+    slots: Box<[[AtomicU64; 4]]>,
+    /// Events ever written; slot `n % len` holds event `n`.
+    written: AtomicU64,
+    tid: u64,
+    name: Mutex<String>,
+}
+
+/// Events per thread ring (32 bytes each).
+static CAPACITY: AtomicUsize = AtomicUsize::new(1 << 16);
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static RINGS: Mutex<Vec<Arc<Ring>>> = Mutex::new(Vec::new());
+
+thread_local! {
+    static LOCAL: RefCell<Option<Arc<Ring>>> = const { RefCell::new(None) };
+}
+
+/// Sets the ring size of threads that have not recorded yet (at least 16 events).
+pub fn set_capacity(events: usize) {
+    CAPACITY.store(events.max(16), Ordering::Relaxed);
+}
+
+pub fn capacity() -> usize {
+    CAPACITY.load(Ordering::Relaxed)
+}
+
+/// Switches recording on or off for every thread.
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Release);
+}
+
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Nanoseconds on the monotonic clock (the timestamps of events).
+pub fn now_ns() -> u64 {
+    let mut time = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given; CLOCK_MONOTONIC always
+    // exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut time) };
+    time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64
+}
+
+fn this_thread_id() -> u64 {
+    // SAFETY: gettid has no preconditions.
+    (unsafe { libc::gettid() }) as u64
+}
+
+fn new_ring() -> Arc<Ring> {
+    let slots = (0..capacity())
+        .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
+        .collect();
+    let ring = Arc::new(Ring {
+        slots,
+        written: AtomicU64::new(0),
+        tid: this_thread_id(),
+        name: Mutex::new(std::thread::current().name().unwrap_or("").to_owned()),
+    });
+    RINGS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(ring.clone());
+    ring
+}
+
+/// Runs `f` with this thread's ring, made at its first use.
+fn with_ring<R>(f: impl FnOnce(&Ring) -> R) -> Option<R> {
+    LOCAL
+        .try_with(|local| {
+            let mut local = local.borrow_mut();
+            let ring = local.get_or_insert_with(new_ring);
+            f(ring)
+        })
+        .ok()
+}
+
+/// Records `event` on this thread's track (nothing when recording is off).
+#[inline]
+pub fn record(event: Event) {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
+    with_ring(|ring| {
+        let n = ring.written.load(Ordering::Relaxed);
+        let slot = &ring.slots[(n % ring.slots.len() as u64) as usize];
+        for (word, value) in slot.iter().zip(event.pack()) {
+            word.store(value, Ordering::Relaxed);
+        }
+        ring.written.store(n + 1, Ordering::Release);
+    });
+}
+
+/// Names this thread's track (a Python thread's name, say).
+pub fn set_thread_name(name: &str) {
+    with_ring(|ring| *ring.name.lock().unwrap_or_else(|p| p.into_inner()) = name.to_owned());
+}
+
+/// One thread's events, oldest first.
+#[derive(Debug, Clone)]
+pub struct ThreadEvents {
+    pub tid: u64,
+    pub name: String,
+    pub events: Vec<Event>,
+    /// Events the ring no longer holds (overwritten by newer ones).
+    pub dropped: u64,
+}
+
+/// Every thread's recorded events so far (threads that ended included).
+pub fn snapshot() -> Vec<ThreadEvents> {
+    let rings: Vec<Arc<Ring>> = RINGS.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    rings
+        .iter()
+        .map(|ring| {
+            let len = ring.slots.len() as u64;
+            let end = ring.written.load(Ordering::Acquire);
+            let start = end.saturating_sub(len);
+            let words: Vec<Words> = (start..end)
+                .map(|n| {
+                    let slot = &ring.slots[(n % len) as usize];
+                    std::array::from_fn(|i| slot[i].load(Ordering::Relaxed))
+                })
+                .collect();
+            // Events the writer may have overwritten while they were copied.
+            let now = ring.written.load(Ordering::Acquire);
+            let first_intact = now.saturating_sub(len).max(start);
+            let events = words
+                .into_iter()
+                .skip((first_intact - start) as usize)
+                .filter_map(Event::unpack)
+                .collect();
+            ThreadEvents {
+                tid: ring.tid,
+                name: ring.name.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+                events,
+                dropped: first_intact,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strings::intern;
+
+    // The recorder is process-wide: one test drives it through its states.
+    #[test]
+    fn threads_record_their_own_events_and_full_rings_keep_the_newest() {
+        let name = intern("span");
+        let key = intern("n");
+        let event = move |ts, kind, arg| Event {
+            ts,
+            kind,
+            category: intern("test"),
+            name,
+            arg,
+        };
+        // Off: nothing is kept.
+        record(event(1, EventKind::Instant, Arg::None));
+        set_enabled(true);
+        set_capacity(16);
+        let worker = std::thread::Builder::new()
+            .name("worker".to_owned())
+            .spawn(move || {
+                for i in 0..40 {
+                    record(event(100 + i, EventKind::Counter, Arg::Int(key, i as i64)));
+                }
+            })
+            .unwrap();
+        worker.join().unwrap();
+        record(event(5, EventKind::Begin, Arg::Str(key, name)));
+        record(event(6, EventKind::Counter, Arg::Float(key, 2.5)));
+        record(event(7, EventKind::End, Arg::None));
+        let threads = snapshot();
+        let worker = threads.iter().find(|t| t.name == "worker").unwrap();
+        assert_eq!(worker.dropped, 24);
+        assert_eq!(worker.events.len(), 16);
+        assert_eq!(worker.events[0].ts, 124);
+        assert_eq!(worker.events[15].arg, Arg::Int(key, 39));
+        let me = threads.iter().find(|t| t.tid == this_thread_id()).unwrap();
+        assert_eq!(
+            me.events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            [EventKind::Begin, EventKind::Counter, EventKind::End]
+        );
+        assert_eq!(me.events[0].arg, Arg::Str(key, name));
+        assert_eq!(me.events[1].arg, Arg::Float(key, 2.5));
+        set_thread_name("main thread");
+        assert!(snapshot().iter().any(|t| t.name == "main thread"));
+        set_enabled(false);
+    }
+
+    #[test]
+    fn clock_is_monotonic_nanoseconds() {
+        let a = now_ns();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = now_ns();
+        assert!(b - a >= 2_000_000 && b - a < 1_000_000_000, "{a} {b}");
+    }
+}
