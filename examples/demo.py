@@ -91,7 +91,8 @@ def main():
     print(f"pyopt {python_optimizer.__version__} ({build['profile']} build), "
           f"CPython {sys.version.split()[0]}, executable {sys.executable}")
     inactive = [o["key"] for o in python_optimizer.config_details() if not o["active"]]
-    print(f"pyopt options not active yet in this release: {', '.join(inactive)}")
+    if inactive:
+        print(f"pyopt options not active yet in this release: {', '.join(inactive)}")
     print()
 
     python3 = os.path.join(sysconfig.get_config_var("BINDIR"), "python3.11")

@@ -140,11 +140,22 @@ pub fn obtain(unit: &Unit, function: &str, signature: &str) -> Result<Native, St
                 Claim::Theirs => found = cache.wait_for(&key, CLAIM_WAIT),
             }
         }
+        crate::events::cache(
+            match &found {
+                Lookup::Hit(_) => "cache hit",
+                Lookup::Miss => "cache miss",
+                Lookup::Skipped(_) => "cache entry skipped",
+            },
+            &format!("{function}{signature}"),
+        );
         match found {
             Lookup::Hit(entry) => {
+                let link = crate::events::phase("link");
                 // SAFETY: the mapping is kept with the code (`Native::bytes`) until the
                 // handle is released.
-                match unsafe { backend::load(entry.object(), &prefix, entries) } {
+                let loaded = unsafe { backend::load(entry.object(), &prefix, entries) };
+                drop(link);
+                match loaded {
                     Ok(loaded) => {
                         STATS.hits.fetch_add(1, Ordering::Relaxed);
                         STATS.load_nanos.fetch_add(loaded.nanos, Ordering::Relaxed);
@@ -184,7 +195,21 @@ pub fn obtain(unit: &Unit, function: &str, signature: &str) -> Result<Native, St
             }
         }
     }
-    let compiled = backend::compile(unit, &prefix)?;
+    let compiled = {
+        let _llvm = crate::events::phase("LLVM");
+        // After the slice's begin, so the phases recorded afterwards nest inside it.
+        let llvm_started = pyopt_trace::now_ns();
+        let compiled = backend::compile(unit, &prefix)?;
+        crate::events::phases_since(
+            llvm_started,
+            &[
+                ("IR", compiled.nanos[0]),
+                ("optimize", compiled.nanos[1]),
+                ("codegen", compiled.nanos[2]),
+            ],
+        );
+        compiled
+    };
     STATS
         .compile_nanos
         .fetch_add(compiled.nanos.iter().sum(), Ordering::Relaxed);
@@ -206,9 +231,11 @@ pub fn obtain(unit: &Unit, function: &str, signature: &str) -> Result<Native, St
         }
     }
     drop(claim);
+    let link = crate::events::phase("link");
     // SAFETY: the object's heap buffer moves into `Native::bytes` with it (moving a Vec
     // does not move its contents) and lives until the handle is released.
     let loaded = unsafe { backend::load(&compiled.object, &prefix, entries) }?;
+    drop(link);
     STATS.load_nanos.fetch_add(loaded.nanos, Ordering::Relaxed);
     Ok(Native {
         handle: loaded.handle,

@@ -317,6 +317,19 @@ unsafe fn deoptimize(
     if !routine {
         unit.deopts.fetch_add(1, Ordering::Relaxed);
     }
+    if crate::events::enabled() && !matches!(record.kind, DeoptKind::Entry) && !routine {
+        crate::events::deopt(
+            &unit.names[plan.function as usize],
+            &format!(
+                "{}:{}: {}",
+                unit.files[plan.function as usize],
+                record
+                    .line
+                    .map_or_else(|| "?".to_owned(), |l| l.to_string()),
+                record.reason
+            ),
+        );
+    }
     if settings().log && !matches!(record.kind, DeoptKind::Entry) && !routine {
         eprintln!(
             "pyopt: deoptimized {} ({}:{}): {}",

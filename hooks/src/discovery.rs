@@ -191,7 +191,7 @@ fn ask(generation: u64, callback: extern "C" fn(*mut c_void) -> c_int) -> bool {
             return false;
         }
         // A full queue (-1) only skips this window.
-        if pyo3::ffi::Py_AddPendingCall(Some(callback), std::ptr::null_mut()) == 0 {
+        if crate::ffi::pyopt_shim_add_pending_call_main(callback) == 0 {
             crate::ffi::pyopt_shim_wake_main_interpreter();
         }
     }
@@ -242,17 +242,23 @@ pub fn compiled_in_background(state: std::sync::Arc<crate::state::CodeState>) {
         .push(state);
     // SAFETY: as in `ask` (no GIL needed; not after finalization started).
     unsafe {
-        if _Py_IsFinalizing() == 0
-            && pyo3::ffi::Py_AddPendingCall(Some(load_ready), std::ptr::null_mut()) == 0
+        if _Py_IsFinalizing() == 0 && crate::ffi::pyopt_shim_add_pending_call_main(load_ready) == 0
         {
             crate::ffi::pyopt_shim_wake_main_interpreter();
         }
     }
 }
 
+/// Whether a pending call may do its work: not during finalization (Py_FinalizeEx runs
+/// the pending calls left over), and only in the main interpreter (they are queued
+/// there; this is a second line).
+fn may_run() -> bool {
+    // SAFETY: pending calls run with the GIL held; these have no other preconditions.
+    unsafe { _Py_IsFinalizing() == 0 && crate::ffi::pyopt_shim_in_main_interpreter() != 0 }
+}
+
 extern "C" fn load_ready(_: *mut c_void) -> c_int {
-    // SAFETY: no preconditions.
-    if unsafe { _Py_IsFinalizing() } != 0 {
+    if !may_run() {
         return 0;
     }
     // try_lock: in a child forked while a pool thread held the lock it stays held
@@ -262,22 +268,22 @@ extern "C" fn load_ready(_: *mut c_void) -> c_int {
         Ok(mut ready) => std::mem::take(&mut *ready),
         Err(_) => return 0,
     };
-    // Pending calls run with the GIL held, in the main thread.
-    Python::attach(|py| {
-        for state in &ready {
-            crate::state::finish_pending(state);
-            crate::trampoline::install_for(py, state);
-            crate::osr::loaded(state);
-        }
-    });
+    // SAFETY: pending calls run with the GIL held, in the main thread.
+    unsafe {
+        crate::ffi::with_gil_held(|py| {
+            for state in &ready {
+                crate::state::finish_pending(state);
+                crate::trampoline::install_for(py, state);
+                crate::osr::loaded(state);
+            }
+        })
+    };
     drop(ready);
     0
 }
 
 extern "C" fn open_window(_: *mut c_void) -> c_int {
-    // Py_FinalizeEx runs the pending calls left over: no window during finalization.
-    // SAFETY: no preconditions.
-    if unsafe { _Py_IsFinalizing() } != 0 {
+    if !may_run() {
         return 0;
     }
     WINDOW_OPEN.store(true, Ordering::Relaxed);
@@ -287,8 +293,7 @@ extern "C" fn open_window(_: *mut c_void) -> c_int {
 }
 
 extern "C" fn sample(_: *mut c_void) -> c_int {
-    // SAFETY: no preconditions.
-    if unsafe { _Py_IsFinalizing() } != 0 {
+    if !may_run() {
         return 0;
     }
     crate::hook::compile_long_calls();

@@ -46,6 +46,13 @@ unsafe extern "C-unwind" {
     pub fn pyopt_shim_breaker_reasons(tstate: *mut PyThreadState) -> c_int;
     /// Sets the main interpreter's eval breaker (any thread, no GIL needed).
     pub fn pyopt_shim_wake_main_interpreter();
+    /// Queues a pending call for the main interpreter (any thread, no GIL needed);
+    /// 0 when queued.
+    pub fn pyopt_shim_add_pending_call_main(func: extern "C" fn(*mut c_void) -> c_int) -> c_int;
+    /// Whether the running interpreter is the main one (GIL held).
+    pub fn pyopt_shim_in_main_interpreter() -> c_int;
+    /// Whether this thread's thread state is PyGILState's for it (GIL held).
+    pub fn pyopt_shim_gilstate_consistent() -> c_int;
     /// Up to `max` innermost started function and module-body frames of this thread
     /// (innermost first).
     /// Whether the frame runs a module body (its variables are its globals, a dict).
@@ -154,4 +161,22 @@ unsafe extern "C-unwind" {
         stack: *mut *mut PyObject,
         nstack: c_int,
     );
+}
+
+/// Runs `f` with a Python token, attached through pyo3 (so objects dropped in `f` are
+/// released at once) where that is safe. pyo3 attaches with `PyGILState_Ensure`, which
+/// deadlocks a thread that holds the GIL under a thread state PyGILState does not know
+/// for it (a subinterpreter's, or one made without PyGILState); there the token is
+/// assumed instead.
+///
+/// # Safety
+/// This thread holds the GIL.
+pub unsafe fn with_gil_held<R>(f: impl for<'py> FnOnce(pyo3::Python<'py>) -> R) -> R {
+    // SAFETY: GIL held per the contract.
+    if unsafe { pyopt_shim_gilstate_consistent() } != 0 {
+        pyo3::Python::attach(f)
+    } else {
+        // SAFETY: GIL held per the contract.
+        f(unsafe { pyo3::Python::assume_attached() })
+    }
 }

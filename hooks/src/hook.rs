@@ -190,7 +190,7 @@ unsafe fn compile_long_call(tstate: *mut ffi::PyThreadState, frame: *mut Frame) 
             return;
         }
         // Attached, not assumed: see `select`.
-        Python::attach(|py| {
+        crate::ffi::with_gil_held(|py| {
             let function = Bound::from_borrowed_ptr(py, pyopt_shim_frame_function(frame));
             let args: Vec<Bound<'_, PyAny>> = args
                 .iter()
@@ -418,10 +418,8 @@ pub(crate) unsafe fn select(
     // at once rather than queued until pyo3 next attaches (an exception swallowed here
     // is chained to the one the caller is handling, and would keep it, its frames and
     // their locals alive).
-    Python::attach(|py| {
-        // SAFETY: per the contract.
-        unsafe { choose(py, tstate, state, function, args) }
-    })
+    // SAFETY: GIL held per the contract; `choose` has `select`'s contract.
+    unsafe { crate::ffi::with_gil_held(|py| choose(py, tstate, state, function, args)) }
 }
 
 /// [`select`] once `function` is hot: a specialization taking `args`, compiled now if

@@ -15,6 +15,7 @@ pub mod backend;
 pub mod code_cache;
 pub mod deopt;
 pub mod discovery;
+pub mod events;
 pub mod ffi;
 pub mod helpers;
 pub mod hook;

@@ -109,7 +109,7 @@ pub(crate) unsafe fn arm_for(tstate: *mut ffi::PyThreadState, frame: *mut Frame)
         };
         let state = &*state;
         // Attached, not assumed: see `hook::select`.
-        let headers = Python::attach(|py| loop_headers(py, code, state));
+        let headers = crate::ffi::with_gil_held(|py| loop_headers(py, code, state));
         {
             let inner = state.lock();
             if inner.osr_misses >= MAX_MISSES
@@ -271,10 +271,10 @@ unsafe fn at_loop_header(
     offset: u32,
 ) -> c_int {
     // Attached, not assumed: see `hook::select`.
-    Python::attach(|py| {
-        // SAFETY: per the contract.
-        unsafe { enter_or_compile(py, tstate, frame, code, state, offset) }
-    })
+    // SAFETY: GIL held per the contract; `enter_or_compile` has this function's.
+    unsafe {
+        crate::ffi::with_gil_held(|py| enter_or_compile(py, tstate, frame, code, state, offset))
+    }
 }
 
 /// [`at_loop_header`]: enters a compiled loop taking the frame's values, or compiles one.

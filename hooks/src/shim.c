@@ -6,6 +6,7 @@
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include <stddef.h>
+#include "internal/pycore_ceval.h"
 #include "internal/pycore_frame.h"
 #include "internal/pycore_interp.h"
 #include "internal/pycore_pystate.h"
@@ -18,9 +19,29 @@ typedef struct {
     void *ce_extras[1];
 } pyopt_code_extra;
 
+/* The hook is the main interpreter's only, whichever interpreter is running: pyopt
+ * never runs in subinterpreters. */
 void pyopt_shim_set_eval_frame(pyopt_eval_fn hook) {
-    _PyInterpreterState_SetEvalFrameFunc(PyInterpreterState_Get(),
+    _PyInterpreterState_SetEvalFrameFunc(PyInterpreterState_Main(),
                                          hook ? hook : _PyEval_EvalFrameDefault);
+}
+
+/* Queues `func` for the main interpreter. Py_AddPendingCall would queue it for the
+ * interpreter running at that moment, a subinterpreter perhaps (3.11 picks the thread
+ * state holding the GIL), where pyopt's callbacks must not run. */
+int pyopt_shim_add_pending_call_main(int (*func)(void *)) {
+    return _PyEval_AddPendingCall(PyInterpreterState_Main(), func, NULL);
+}
+
+int pyopt_shim_in_main_interpreter(void) {
+    return PyInterpreterState_Get() == PyInterpreterState_Main();
+}
+
+/* Whether this thread's current thread state is the one PyGILState knows for it (false
+ * in a subinterpreter, or for a thread state made without PyGILState): only then may
+ * code holding the GIL call PyGILState_Ensure (pyo3's attach) without deadlocking. */
+int pyopt_shim_gilstate_consistent(void) {
+    return PyGILState_GetThisThreadState() == _PyThreadState_GET();
 }
 
 PyObject *pyopt_shim_eval_default(PyThreadState *tstate, _PyInterpreterFrame *frame,

@@ -66,12 +66,13 @@ pub unsafe fn recorded(code: *mut ffi::PyCodeObject) -> bool {
         STATS.misses.fetch_add(1, Ordering::Relaxed);
         return false;
     }
-    // Attached, not assumed: see `hook::select`.
-    let known = Python::attach(|py| {
-        // SAFETY: per the contract.
-        let code = unsafe { Bound::from_borrowed_ptr(py, code.cast()) };
-        identity(&code).is_some_and(|key| known_functions.contains(&key))
-    });
+    // SAFETY: GIL held and `code` live, per the contract.
+    let known = unsafe {
+        crate::ffi::with_gil_held(|py| {
+            let code = Bound::from_borrowed_ptr(py, code.cast());
+            identity(&code).is_some_and(|key| known_functions.contains(&key))
+        })
+    };
     let counter = if known { &STATS.hits } else { &STATS.misses };
     counter.fetch_add(1, Ordering::Relaxed);
     known
@@ -85,13 +86,15 @@ pub unsafe fn record(code: *mut ffi::PyCodeObject, signature: &str) {
     let Some(cache) = crate::code_cache::cache() else {
         return;
     };
-    Python::attach(|py| {
-        // SAFETY: per the contract.
-        let code = unsafe { Bound::from_borrowed_ptr(py, code.cast()) };
-        if let Some(key) = identity(&code)
-            && cache.add_spec(&key, signature) == Ok(true)
-        {
-            STATS.recorded.fetch_add(1, Ordering::Relaxed);
-        }
-    });
+    // SAFETY: GIL held and `code` live, per the contract.
+    unsafe {
+        crate::ffi::with_gil_held(|py| {
+            let code = Bound::from_borrowed_ptr(py, code.cast());
+            if let Some(key) = identity(&code)
+                && cache.add_spec(&key, signature) == Ok(true)
+            {
+                STATS.recorded.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
 }

@@ -316,6 +316,7 @@ impl CodeInner {
 
     /// Records why the function is not compiled for `signature` (e.g. "(int, str)").
     pub fn refuse(&mut self, signature: String, reason: String, disable: bool) {
+        crate::events::refusal(&format!("{}{signature}", self.name), &reason);
         if settings().log {
             eprintln!(
                 "pyopt: not compiling {} ({}:{}) for {signature}: {reason}",
@@ -711,6 +712,7 @@ fn record_result(
             inner.compiles.push(record);
             crate::discovery::compiled();
             inner.specs.push(spec.clone());
+            crate::events::compiled();
             drop(inner); // recording reads the code object's attributes
             // SAFETY: GIL held; a state lives in its code object's co_extra, so the code
             // is alive.
@@ -754,6 +756,12 @@ fn take_snapshot(
 /// The last element is the front end's time in nanoseconds.
 fn build(request: &pyopt_jit::snapshot::CompileRequest) -> Built {
     let started = Instant::now();
+    let signature = match &request.osr {
+        Some(osr) => format!("loop at byte {}", osr.offset),
+        None => types::signature(&request.arg_types),
+    };
+    let _compile = crate::events::compile(&request.functions[0].qualname, &signature);
+    let front_end = crate::events::phase("front end");
     let unit = pyopt_jit::plan_unit(request).map_err(|refusal| {
         let root = &request.functions[0];
         let place = match refusal.line {
@@ -774,11 +782,8 @@ fn build(request: &pyopt_jit::snapshot::CompileRequest) -> Built {
     })?;
     let mut unit = unit;
     unit.dump = settings().dump.clone();
+    drop(front_end);
     let front_end = started.elapsed().as_nanos() as u64;
-    let signature = match &request.osr {
-        Some(osr) => format!("loop at byte {}", osr.offset),
-        None => types::signature(&request.arg_types),
-    };
     let native = crate::code_cache::obtain(&unit, &request.functions[0].qualname, &signature)?;
     Ok((unit, native, front_end))
 }

@@ -111,8 +111,9 @@ pub static OPTIONS: &[OptionSpec] = &[
         key: "trace",
         kind: Kind::Path,
         default: "",
-        help: "write a Perfetto trace of the whole run to this file",
-        active: false,
+        help: "write a Perfetto trace of the whole run to this file (processes it starts \
+               write FILE-stem.<pid>.ext beside it)",
+        active: true,
     },
 ];
 

@@ -11,6 +11,7 @@ pub mod embedded;
 pub mod importer;
 pub mod native;
 pub mod startup;
+pub mod trace_output;
 
 use std::sync::OnceLock;
 

@@ -53,12 +53,30 @@ pub unsafe fn run(argc: c_int, argv: *mut *mut c_char) -> c_int {
         }
         install_jit(py);
     });
+    if matches!(TRACE_PATH.get(), Some(Some(_))) {
+        // At the end of finalization, however the run ends: `sys.exit()` leaves
+        // through `Py_Exit`, which never returns here. Forked children run it too.
+        // SAFETY: the interpreter is initialised; the callback needs no Python.
+        if unsafe { ffi::Py_AtExit(Some(write_trace)) } != 0 {
+            eprintln!("pyopt-python: warning: PYOPT_TRACE: too many exit functions; no trace");
+        }
+    }
     // SAFETY: the interpreter is initialised and this thread holds the GIL, as
     // Py_RunMain requires; it runs __main__, finalises and returns the exit status.
     let status = unsafe { ffi::Py_RunMain() };
     // No compile may still be running when the process's destructors run.
     pyopt_hooks::shutdown();
     status
+}
+
+/// Where this process writes its `PYOPT_TRACE` trace (set once options are resolved).
+static TRACE_PATH: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+
+/// `Py_AtExit` callback: writes this process's trace.
+extern "C" fn write_trace() {
+    if let Some(Some(path)) = TRACE_PATH.get() {
+        crate::trace_output::finish(path);
+    }
 }
 
 /// Installs the JIT's frame hook unless `PYOPT_JIT=0`.
@@ -180,6 +198,7 @@ unsafe fn initialize(argc: c_int, argv: *mut *mut c_char) -> Result<(), Stop> {
                 // environment while it changes. CPython copies it into os.environ later.
                 unsafe { std::env::set_var(name, value) };
             }
+            let _ = TRACE_PATH.set(crate::trace_output::start(&options));
             crate::set_options(options);
         }
         Ok(Request::ShowHelp) => {

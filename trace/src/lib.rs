@@ -9,11 +9,12 @@
 //! The exporters (Perfetto protobuf, Chrome JSON, flamegraph, timeline) read snapshots;
 //! they live elsewhere, so recording stays dependency-free.
 
+pub mod perfetto;
 pub mod recorder;
 pub mod strings;
 
 pub use recorder::{
-    Arg, Event, EventKind, ThreadEvents, capacity, enabled, now_ns, record, set_capacity,
-    set_enabled, set_thread_name, snapshot,
+    Arg, Event, EventKind, ThreadEvents, capacity, enabled, forget_after_fork, now_ns, record,
+    set_capacity, set_enabled, set_thread_name, snapshot,
 };
 pub use strings::{StrId, intern, resolve};

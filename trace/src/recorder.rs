@@ -204,6 +204,17 @@ pub fn set_thread_name(name: &str) {
     with_ring(|ring| *ring.name.lock().unwrap_or_else(|p| p.into_inner()) = name.to_owned());
 }
 
+/// In a forked child: forgets the parent's threads and events (the child records its
+/// own from here, on a new ring for the thread that forked). Safe as a `pthread_atfork`
+/// child handler: it never waits for a lock another thread of the parent held when it
+/// forked (the parent's events then stay in the child's trace).
+pub fn forget_after_fork() {
+    if let Ok(mut rings) = RINGS.try_lock() {
+        rings.clear();
+        let _ = LOCAL.try_with(|local| *local.borrow_mut() = None);
+    }
+}
+
 /// One thread's events, oldest first.
 #[derive(Debug, Clone)]
 pub struct ThreadEvents {
@@ -295,6 +306,12 @@ mod tests {
         assert_eq!(me.events[1].arg, Arg::Float(key, 2.5));
         set_thread_name("main thread");
         assert!(snapshot().iter().any(|t| t.name == "main thread"));
+        forget_after_fork();
+        assert!(snapshot().is_empty());
+        record(event(8, EventKind::Instant, Arg::None));
+        let threads = snapshot();
+        assert_eq!(threads.len(), 1);
+        assert_eq!(threads[0].events.len(), 1);
         set_enabled(false);
     }
 

@@ -1,0 +1,138 @@
+//! What the JIT and the cache record in the trace (`pyopt-trace`): compile slices with
+//! their phases, cache hits and misses, deoptimizations and refusals, and the compiled
+//! functions counter. Every helper returns at once when tracing is off.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pyopt_trace::{Arg, Event, EventKind, intern, now_ns, record};
+
+pub use pyopt_trace::enabled;
+
+const JIT: &str = "jit";
+const CACHE: &str = "cache";
+
+fn emit(ts: u64, kind: EventKind, category: &str, name: &str, arg: Option<(&str, &str)>) {
+    let arg = match arg {
+        Some((key, value)) => Arg::Str(intern(key), intern(value)),
+        None => Arg::None,
+    };
+    record(Event {
+        ts,
+        kind,
+        category: intern(category),
+        name: intern(name),
+        arg,
+    });
+}
+
+/// A slice on this thread's track from now until the value is dropped.
+pub struct Span {
+    category: &'static str,
+    name: String,
+    on: bool,
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        if self.on {
+            emit(now_ns(), EventKind::End, self.category, &self.name, None);
+        }
+    }
+}
+
+fn span(category: &'static str, name: String, arg: Option<(&str, &str)>) -> Span {
+    let on = enabled();
+    if on {
+        emit(now_ns(), EventKind::Begin, category, &name, arg);
+    }
+    Span { category, name, on }
+}
+
+/// The whole compile of `function` for `signature`.
+pub fn compile(function: &str, signature: &str) -> Span {
+    if !enabled() {
+        return Span {
+            category: JIT,
+            name: String::new(),
+            on: false,
+        };
+    }
+    span(
+        JIT,
+        format!("compile {function}"),
+        Some(("signature", signature)),
+    )
+}
+
+/// One phase of a compile (front end, link), as it runs.
+pub fn phase(name: &'static str) -> Span {
+    span(JIT, name.to_owned(), None)
+}
+
+/// Phases that ran back to back from `start` (ns, [`now_ns`]), as (name, duration)
+/// pairs: recorded after the fact, nested in the current slice.
+pub fn phases_since(start: u64, phases: &[(&str, u64)]) {
+    if !enabled() {
+        return;
+    }
+    let mut at = start;
+    for (name, nanos) in phases {
+        emit(at, EventKind::Begin, JIT, name, None);
+        at += nanos;
+        emit(at, EventKind::End, JIT, name, None);
+    }
+}
+
+/// A cache lookup's outcome: "cache hit", "cache miss", "cache entry skipped".
+pub fn cache(outcome: &str, detail: &str) {
+    if enabled() {
+        emit(
+            now_ns(),
+            EventKind::Instant,
+            CACHE,
+            outcome,
+            Some(("unit", detail)),
+        );
+    }
+}
+
+/// Compiled code handed over to the interpreter.
+pub fn deopt(function: &str, where_and_why: &str) {
+    if enabled() {
+        emit(
+            now_ns(),
+            EventKind::Instant,
+            JIT,
+            &format!("deopt {function}"),
+            Some(("reason", where_and_why)),
+        );
+    }
+}
+
+/// A function (or signature) the JIT does not compile.
+pub fn refusal(function: &str, reason: &str) {
+    if enabled() {
+        emit(
+            now_ns(),
+            EventKind::Instant,
+            JIT,
+            &format!("not compiled {function}"),
+            Some(("reason", reason)),
+        );
+    }
+}
+
+/// Counts a new specialization on the "compiled functions" counter track.
+pub fn compiled() {
+    static COMPILED: AtomicU64 = AtomicU64::new(0);
+    let count = COMPILED.fetch_add(1, Ordering::Relaxed) + 1;
+    if enabled() {
+        record(Event {
+            ts: now_ns(),
+            kind: EventKind::Counter,
+            category: intern(JIT),
+            name: intern("compiled functions"),
+            arg: Arg::Int(intern("count"), count as i64),
+        });
+    }
+}

@@ -1,0 +1,175 @@
+"""PYOPT_TRACE: traces of real runs decode against Perfetto's official schema (the
+`perfetto` PyPI package's perfetto_trace_pb2) with no unknown fields, and pass a
+structural check: tracks declared before use, interned ids defined, slices balanced per
+track, timestamps rising per sequence; the JIT's compiles, cache lookups and
+deoptimizations are there; child processes write their own files."""
+
+import os
+import pathlib
+
+from google.protobuf.unknown_fields import UnknownFieldSet
+from perfetto.protos.perfetto.trace import perfetto_trace_pb2 as perfetto
+
+from pyopt_testing import PYOPT, run
+from pyopt_testing import write_script as write
+
+FIRST_CALL = ["-X", "pyopt.jit_threshold=0"]
+BEGIN, END, INSTANT, COUNTER = 1, 2, 3, 4
+
+
+def no_unknown_fields(message, path="Trace"):
+    assert not UnknownFieldSet(message), f"unknown fields in {path}"
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        values = value if field.is_repeated else [value]
+        for item in values:
+            no_unknown_fields(item, f"{path}.{field.name}")
+
+
+def load(path):
+    """Decodes and checks a trace; returns its slices, instants and counters."""
+    trace = perfetto.Trace()
+    trace.ParseFromString(pathlib.Path(path).read_bytes())
+    no_unknown_fields(trace)
+    tracks, interned, open_slices, last_ts = {}, {}, {}, {}
+    events = []
+    for packet in trace.packet:
+        sequence = packet.trusted_packet_sequence_id
+        assert sequence, "every packet names its sequence"
+        if packet.HasField("interned_data"):
+            assert packet.sequence_flags & 1, "interned data comes with a cleared state"
+            names = interned.setdefault(sequence, {})
+            for kind in ("event_names", "event_categories", "debug_annotation_names"):
+                for entry in getattr(packet.interned_data, kind):
+                    names[(kind, entry.iid)] = entry.name
+        if packet.HasField("track_descriptor"):
+            descriptor = packet.track_descriptor
+            assert descriptor.uuid not in tracks, "a track is declared once"
+            if descriptor.HasField("parent_uuid"):
+                assert descriptor.parent_uuid in tracks, "parents are declared first"
+            tracks[descriptor.uuid] = descriptor
+        if not packet.HasField("track_event"):
+            continue
+        event = packet.track_event
+        assert event.track_uuid in tracks, "events use declared tracks"
+        assert packet.timestamp >= last_ts.get(sequence, 0), "timestamps rise"
+        last_ts[sequence] = packet.timestamp
+        names = interned[sequence]
+        for iid in event.category_iids:
+            assert ("event_categories", iid) in names
+        name = names[("event_names", event.name_iid)] if event.name_iid else None
+        args = {}
+        for annotation in event.debug_annotations:
+            key = names[("debug_annotation_names", annotation.name_iid)]
+            args[key] = annotation.string_value or annotation.int_value
+        stack = open_slices.setdefault(event.track_uuid, [])
+        if event.type == BEGIN:
+            stack.append(name)
+        elif event.type == END:
+            assert stack, "an end closes an open slice"
+            name = stack.pop()
+        events.append((event.type, name, len(stack), args, event.track_uuid))
+    assert all(not stack for stack in open_slices.values()), "every slice ends"
+    return tracks, events
+
+
+SCRIPT = """
+    import math, subprocess, sys
+
+    def kernel(x, n):
+        s = 0.0
+        for i in range(n):
+            s += math.sqrt(x * i)
+        return s
+
+    def first(values):
+        return values[-1] * 2
+
+    print(kernel(2.0, 1000))
+    print(first([1.5, 2.5]), first([1.5, "x"]))  # the second hands over
+    if len(sys.argv) > 1:
+        subprocess.run([sys.executable, "-c", "print('child')"], check=True)
+"""
+
+
+def test_a_jit_run_traces_compiles_cache_lookups_and_deopts(tmp_path):
+    script = write(tmp_path, "jit.py", SCRIPT)
+    env = {"PYOPT_TRACE": "out.pftrace", "PYOPT_CACHE_DIR": str(tmp_path / "cache")}
+    done = run(PYOPT, [*FIRST_CALL, script, "child"], env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    tracks, events = load(tmp_path / "out.pftrace")
+    processes = [t for t in tracks.values() if t.HasField("process")]
+    assert len(processes) == 1 and processes[0].process.pid > 0
+    threads = [t for t in tracks.values() if t.HasField("thread")]
+    assert any(t.thread.thread_name == "main" for t in threads)
+    compiles = [e for e in events if e[0] == BEGIN and e[1] == "compile kernel"]
+    assert [e[3]["signature"] for e in compiles] == ["(float, int)"]
+    # Its phases nest inside it, LLVM's own inside "LLVM".
+    depth = {e[1]: e[2] for e in events if e[0] == BEGIN}
+    assert depth["compile kernel"] == 1
+    assert [depth[p] for p in ("front end", "LLVM", "link")] == [2, 2, 2], depth
+    assert [depth[p] for p in ("IR", "optimize", "codegen")] == [3, 3, 3], depth
+    lookups = [(e[1], e[3].get("unit")) for e in events if e[0] == INSTANT]
+    assert ("cache miss", "kernel(float, int)") in lookups
+    deopts = [e for e in events if e[0] == INSTANT and e[1] == "deopt first"]
+    assert deopts and "jit.py:" in deopts[0][3]["reason"], events
+    assert any(e[0] == COUNTER for e in events)
+    # The child wrote its own file, its own process.
+    children = [p for p in tmp_path.glob("out.*.pftrace")]
+    assert len(children) == 1, list(tmp_path.iterdir())
+    child_tracks, _ = load(children[0])
+    child_pid = [t.process.pid for t in child_tracks.values() if t.HasField("process")]
+    assert child_pid and child_pid[0] != processes[0].process.pid
+    assert children[0].name == f"out.{child_pid[0]}.pftrace"
+
+    # A second run loads the code from the cache, and the trace says so.
+    done = run(PYOPT, [*FIRST_CALL, script], env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    _, events = load(tmp_path / "out.pftrace")
+    lookups = [(e[1], e[3].get("unit")) for e in events if e[0] == INSTANT]
+    assert ("cache hit", "kernel(float, int)") in lookups
+
+
+def test_a_forked_child_writes_its_own_trace_not_over_its_parents(tmp_path):
+    script = write(tmp_path, "fork.py", """
+        import os, sys
+        def work(x, n):
+            s = 0
+            for i in range(n):
+                s += x * i
+            return s
+        work(2, 100)
+        pid = os.fork()
+        if pid == 0:
+            work(3.5, 100)  # a new specialization, compiled in the child
+            sys.exit(0)
+        os.waitpid(pid, 0)
+        print("child", pid, flush=True)
+    """)
+    done = run(PYOPT, [*FIRST_CALL, script], env={"PYOPT_TRACE": "out.pftrace"},
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    child = done.stdout.split()[1]
+    _, parent_events = load(tmp_path / "out.pftrace")
+    _, child_events = load(tmp_path / f"out.{child}.pftrace")
+    signatures = lambda events: [e[3]["signature"] for e in events
+                                 if e[0] == BEGIN and e[1] == "compile work"]
+    assert signatures(parent_events) == ["(int, int)"]
+    assert signatures(child_events) == ["(float, int)"]
+
+
+def test_no_trace_is_written_unless_asked(tmp_path):
+    script = write(tmp_path, "jit.py", SCRIPT)
+    done = run(PYOPT, [*FIRST_CALL, script], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not list(tmp_path.glob("*.pftrace"))
+
+
+def test_an_unwritable_trace_path_is_a_warning_naming_it(tmp_path):
+    script = write(tmp_path, "jit.py", SCRIPT)
+    target = tmp_path / "missing-dir" / "out.pftrace"
+    done = run(PYOPT, [*FIRST_CALL, script], env={"PYOPT_TRACE": str(target)})
+    assert done.returncode == 0
+    assert f"could not write the trace to {target} (PYOPT_TRACE)" in done.stderr
+    assert os.path.exists(script)
