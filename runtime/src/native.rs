@@ -298,6 +298,126 @@ fn cache_verify() -> PyResult<Vec<(String, Option<String>)>> {
         .collect())
 }
 
+/// Switches trace recording on (the profiler API records even without `PYOPT_TRACE`).
+#[pyfunction]
+fn trace_start() {
+    pyopt_trace::set_enabled(true);
+}
+
+fn trace_arg(key: &str, value: Option<&str>) -> pyopt_trace::Arg {
+    match value {
+        Some(value) => pyopt_trace::Arg::Str(pyopt_trace::intern(key), pyopt_trace::intern(value)),
+        None => pyopt_trace::Arg::None,
+    }
+}
+
+fn trace_record(kind: pyopt_trace::EventKind, name: &str, category: &str, arg: pyopt_trace::Arg) {
+    pyopt_trace::record(pyopt_trace::Event {
+        ts: pyopt_trace::now_ns(),
+        kind,
+        category: pyopt_trace::intern(category),
+        name: pyopt_trace::intern(name),
+        arg,
+    });
+}
+
+/// Begins a slice on this thread's track; `args` (JSON text) is its annotation.
+#[pyfunction]
+#[pyo3(signature = (name, category, args=None))]
+fn trace_begin(name: &str, category: &str, args: Option<&str>) {
+    trace_record(
+        pyopt_trace::EventKind::Begin,
+        name,
+        category,
+        trace_arg("args", args),
+    );
+}
+
+/// Ends this thread's innermost slice.
+#[pyfunction]
+fn trace_end() {
+    trace_record(pyopt_trace::EventKind::End, "", "", pyopt_trace::Arg::None);
+}
+
+/// A point in time on this thread's track.
+#[pyfunction]
+#[pyo3(signature = (name, category, args=None))]
+fn trace_instant(name: &str, category: &str, args: Option<&str>) {
+    trace_record(
+        pyopt_trace::EventKind::Instant,
+        name,
+        category,
+        trace_arg("args", args),
+    );
+}
+
+/// A counter's new value (its own track).
+#[pyfunction]
+fn trace_counter(name: &str, value: f64) {
+    let arg = pyopt_trace::Arg::Float(pyopt_trace::intern("value"), value);
+    trace_record(pyopt_trace::EventKind::Counter, name, "counter", arg);
+}
+
+/// Names this thread's track.
+#[pyfunction]
+fn trace_set_thread_name(name: &str) {
+    pyopt_trace::set_thread_name(name);
+}
+
+/// Every thread's events so far: dicts with `tid`, `name`, `dropped` and `events`, a
+/// list of `(ns, kind, category, name, annotation)` with kind "B", "E", "i" or "C" and
+/// the annotation a str, an int, a float or None.
+#[pyfunction]
+fn trace_events(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    use pyopt_trace::{Arg, EventKind, resolve};
+    let threads = PyList::empty(py);
+    for thread in pyopt_trace::snapshot() {
+        let events = PyList::empty(py);
+        for event in &thread.events {
+            let kind = match event.kind {
+                EventKind::Begin => "B",
+                EventKind::End => "E",
+                EventKind::Instant => "i",
+                EventKind::Counter => "C",
+            };
+            let value = match event.arg {
+                Arg::None => py.None(),
+                Arg::Int(_, v) => v.into_pyobject(py)?.into_any().unbind(),
+                Arg::Float(_, v) => v.into_pyobject(py)?.into_any().unbind(),
+                Arg::Str(_, v) => resolve(v).into_pyobject(py)?.into_any().unbind(),
+            };
+            events.append((
+                event.ts,
+                kind,
+                resolve(event.category),
+                resolve(event.name),
+                value,
+            ))?;
+        }
+        let entry = PyDict::new(py);
+        entry.set_item("tid", thread.tid)?;
+        entry.set_item("name", thread.name)?;
+        entry.set_item("dropped", thread.dropped)?;
+        entry.set_item("events", events)?;
+        threads.append(entry)?;
+    }
+    Ok(threads)
+}
+
+/// Writes everything recorded so far as a Perfetto trace to `path`.
+#[pyfunction]
+fn trace_write_perfetto(path: std::path::PathBuf) -> PyResult<()> {
+    let process = pyopt_trace::perfetto::Process {
+        pid: std::process::id() as i32,
+        name: "pyopt-python".to_owned(),
+        cmdline: std::env::args().collect(),
+    };
+    let bytes = pyopt_trace::perfetto::encode(&process, &pyopt_trace::snapshot());
+    std::fs::write(&path, bytes).map_err(|e| {
+        pyo3::exceptions::PyOSError::new_err(format!("cannot write {}: {e}", path.display()))
+    })
+}
+
 #[pymodule]
 #[pyo3(name = "_native")]
 pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -317,5 +437,13 @@ pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cache_verify, m)?)?;
     m.add_function(wrap_pyfunction!(spec_cache_stats, m)?)?;
     m.add_function(wrap_pyfunction!(spec_cache_clear, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_start, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_begin, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_end, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_instant, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_counter, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_set_thread_name, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_events, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_write_perfetto, m)?)?;
     Ok(())
 }
