@@ -194,6 +194,8 @@ pub struct CompileRecord {
     /// Front end, IR, optimization, code generation, linking (nanoseconds).
     pub nanos: [u64; 5],
     pub object_bytes: usize,
+    /// The code was loaded from the compiled-code cache rather than compiled.
+    pub from_cache: bool,
 }
 
 #[derive(Default)]
@@ -806,6 +808,7 @@ fn finish(
             compiled.nanos[3],
         ],
         object_bytes: compiled.object_len,
+        from_cache: compiled.from_cache,
     };
     let entry_address = compiled.entries[0];
     let unit = load(snapshot, versions, unit, compiled);

@@ -67,6 +67,7 @@ fn stats_dict<'py>(
         }
         compile.set_item("phases_ms", phases)?;
         compile.set_item("object_bytes", record.object_bytes)?;
+        compile.set_item("from_cache", record.from_cache)?;
         compiles.append(compile)?;
     }
     entry.set_item("compiles", compiles)?;
@@ -404,6 +405,19 @@ fn trace_events(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     Ok(threads)
 }
 
+/// A flame graph (SVG text) of folded stacks (`a;b;c <count>` lines), drawn by inferno.
+#[pyfunction]
+fn flamegraph_svg(folded: &str, title: &str) -> PyResult<String> {
+    let mut options = inferno::flamegraph::Options::default();
+    options.title = title.to_owned();
+    options.count_name = "µs".to_owned();
+    let mut svg = Vec::new();
+    inferno::flamegraph::from_lines(&mut options, folded.lines(), &mut svg)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("flame graph: {e}")))?;
+    String::from_utf8(svg)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("flame graph: {e}")))
+}
+
 /// Writes everything recorded so far as a Perfetto trace to `path`.
 #[pyfunction]
 fn trace_write_perfetto(path: std::path::PathBuf) -> PyResult<()> {
@@ -445,5 +459,6 @@ pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(trace_set_thread_name, m)?)?;
     m.add_function(wrap_pyfunction!(trace_events, m)?)?;
     m.add_function(wrap_pyfunction!(trace_write_perfetto, m)?)?;
+    m.add_function(wrap_pyfunction!(flamegraph_svg, m)?)?;
     Ok(())
 }

@@ -84,6 +84,13 @@ def test_a_second_process_loads_what_the_first_compiled(tmp_path):
     assert output == expected
     assert second == {"hits": 3, "misses": 0, "stored": 0, "skipped": 0}
     assert stderr == ""
+    # jit_info says where each specialization's code came from.
+    info = run(PYOPT, [*FIRST_CALL, "-c", textwrap.dedent("""
+        import runpy, python_optimizer
+        names = runpy.run_path(%r)
+        print([c["from_cache"] for c in python_optimizer.jit_info(names["poly"])["compiles"]])
+    """ % script)], env=cache_env(cache))
+    assert info.stdout.splitlines()[-1] == "[True, True]", info.stdout + info.stderr
     assert oct(os.stat(cache).st_mode & 0o777) == "0o700"
 
 

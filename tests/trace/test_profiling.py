@@ -38,6 +38,7 @@ SCRIPT = """
     profiler.export_perfetto_trace(out + "/trace.pftrace")
     profiler.export_chrome_trace(out + "/trace.json")
     profiler.export_flamegraph_data(out + "/stacks.folded")
+    profiler.export_flamegraph_svg(out + "/flame.svg", title="spans test")
     profiler.export_timeline_data(out + "/timeline.json")
     profiler.print_summary()
 """
@@ -79,6 +80,12 @@ def test_spans_nest_per_thread_in_every_export(tmp_path):
     assert int(folded["main;outer;inner"]) >= 2 * 2000 * 0.9
     # outer's self time leaves out its two children.
     assert 2000 * 0.9 <= int(folded["main;outer"]) < int(folded["main;outer;inner"])
+
+    # The flame graph: an SVG with a frame per span name.
+    svg = (tmp_path / "flame.svg").read_text()
+    assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
+    for name in ("spans test", "outer", "inner", "in thread", "worker-1"):
+        assert name in svg, name
 
     # Timeline and summary.
     timeline = json.loads((tmp_path / "timeline.json").read_text())["threads"]

@@ -53,8 +53,9 @@ def jit_stats():
 
     Keys: ``function`` (qualified name), ``file``, ``line``, ``calls`` (calls seen),
     ``specializations`` (signatures with compiled code, e.g. ``"(int, float)"``),
-    ``compiles`` (each with ``signature``, ``milliseconds``, ``phases_ms`` and
-    ``object_bytes``), ``deopts`` (hand-overs to the interpreter), ``refusals`` (each
+    ``compiles`` (each with ``signature``, ``milliseconds``, ``phases_ms``,
+    ``object_bytes`` and ``from_cache``: loaded from the compiled-code cache, its IR,
+    optimize and codegen phases then 0), ``deopts`` (hand-overs to the interpreter), ``refusals`` (each
     with ``signature`` and ``reason``), ``not_compiled`` (why, when nothing compiled),
     ``disabled`` (the JIT gave up on the function), ``loops`` (source lines of loops
     compiled for a call already running, entered at their header: on-stack

@@ -168,6 +168,15 @@ class AdvancedProfiler:
     def export_flamegraph_data(self, path):
         """Folded stacks, one line per distinct stack: ``thread;outer;inner <µs>`` with
         each frame's self time (what flamegraph.pl and inferno read)."""
+        with open(path, "w") as out:
+            out.write(self._folded())
+
+    def export_flamegraph_svg(self, path, title="pyopt spans"):
+        """The folded stacks drawn as a flame graph (SVG, by inferno)."""
+        with open(path, "w") as out:
+            out.write(_native.flamegraph_svg(self._folded(), title))
+
+    def _folded(self):
         totals = {}
         for thread in _threads():
             slices = thread["slices"]
@@ -178,9 +187,7 @@ class AdvancedProfiler:
                 stack.append(name)
                 key = ";".join([thread["name"], *stack])
                 totals[key] = totals.get(key, 0) + self_ns[index]
-        with open(path, "w") as out:
-            for key, ns in sorted(totals.items()):
-                out.write(f"{key} {round(ns / 1e3)}\n")
+        return "".join(f"{key} {round(ns / 1e3)}\n" for key, ns in sorted(totals.items()))
 
     def export_timeline_data(self, path):
         """JSON: per thread, its slices (name, category, start and duration in µs from
