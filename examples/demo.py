@@ -6,8 +6,8 @@ directly: `pyopt-python examples/demo.py`.
 What it shows today: pyopt-python is a drop-in python3 (the same script, the same output
 byte for byte), and its JIT compiles the hot numeric functions: the same results, much
 faster, and `python_optimizer.jit_stats()` says what was compiled and what was not, and
-why; and the compiled-code cache: a second process loads what the first compiled
-instead of compiling it again. Tracing is added to this demo when it lands.
+why; the compiled-code cache: a second process loads what the first compiled instead
+of compiling it again; and a Perfetto trace of a run, to open at ui.perfetto.dev.
 """
 
 import os
@@ -119,6 +119,14 @@ def main():
             same = same and output == reference_output
             print(f"  {label}  {seconds * 1e3:8.1f} ms  compiled {stored} functions "
                   f"({compile_ms:.0f} ms), loaded {hits} from the cache, linked in {load_ms:.1f} ms")
+
+    print()
+    trace = os.path.join(tempfile.gettempdir(), "pyopt-demo.pftrace")
+    run(sys.executable, "-X", "pyopt.jit_threshold=0",
+        env={**os.environ, "PYOPT_TRACE": trace, "PYOPT_CACHE": "0"})
+    print("A trace of one more run (compiles with their phases, deoptimizations, one track")
+    print(f"per thread): {trace} ({os.path.getsize(trace)} bytes); open it at "
+          "https://ui.perfetto.dev")
 
     print()
     print("Child processes run pyopt-python too (multiprocessing, subprocess):")
