@@ -53,6 +53,8 @@ pub unsafe fn run(argc: c_int, argv: *mut *mut c_char) -> c_int {
         }
         install_jit(py);
     });
+    // Before the script can change the working directory.
+    let _ = cache_settings(crate::options());
     if matches!(TRACE_PATH.get(), Some(Some(_))) {
         // At the end of finalization, however the run ends: `sys.exit()` leaves
         // through `Py_Exit`, which never returns here. Forked children run it too.
@@ -113,7 +115,19 @@ fn install_jit(py: Python<'_>) {
 
 /// The compiled-code cache's directory and size limit, or `None` when `PYOPT_CACHE=0`
 /// (or no directory can be named: no `PYOPT_CACHE_DIR`, `XDG_CACHE_HOME` or `HOME`).
+/// Resolved once, at start-up (`run` asks first): a relative directory is the start-up
+/// directory's, whatever the script's working directory later.
 pub(crate) fn cache_settings(
+    options: &crate::config::Options,
+) -> Option<pyopt_hooks::code_cache::CacheSettings> {
+    static RESOLVED: std::sync::OnceLock<Option<pyopt_hooks::code_cache::CacheSettings>> =
+        std::sync::OnceLock::new();
+    RESOLVED
+        .get_or_init(|| resolve_cache_settings(options))
+        .clone()
+}
+
+fn resolve_cache_settings(
     options: &crate::config::Options,
 ) -> Option<pyopt_hooks::code_cache::CacheSettings> {
     if options.get("cache") == Some(&Value::Bool(false)) {

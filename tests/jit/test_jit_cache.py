@@ -284,6 +284,10 @@ def test_cache_commands_list_and_clear(tmp_path):
     relative = run(PYOPT, ["-m", "python_optimizer", "cache", "info"],
                    env={"PYOPT_CACHE_DIR": "cache"}, cwd=tmp_path)
     assert relative.stdout.startswith(f"path:    {cache}\n"), relative.stdout
+    moved = run(PYOPT, ["-c", "import os; os.chdir('/'); from python_optimizer.distributed "
+                              "import get_distributed_jit_cache as g; print(g().path)"],
+                env={"PYOPT_CACHE_DIR": "cache"}, cwd=tmp_path)
+    assert moved.stdout == f"{cache}\n", moved.stdout + moved.stderr
     off = run(PYOPT, ["-m", "python_optimizer", "cache", "list"], env={"PYOPT_CACHE": "0"})
     assert off.returncode == 1 and "off" in off.stdout
 
