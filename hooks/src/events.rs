@@ -83,42 +83,35 @@ pub fn phases_since(start: u64, phases: &[(&str, u64)]) {
     }
 }
 
-/// A cache lookup's outcome: "cache hit", "cache miss", "cache entry skipped".
-pub fn cache(outcome: &str, detail: &str) {
+/// An instant on this thread's track with one text annotation.
+fn instant(category: &str, name: &str, key: &str, value: &str) {
     if enabled() {
         emit(
             now_ns(),
             EventKind::Instant,
-            CACHE,
-            outcome,
-            Some(("unit", detail)),
+            category,
+            name,
+            Some((key, value)),
         );
     }
+}
+
+/// A cache lookup's outcome: "cache hit", "cache miss", "cache entry skipped".
+pub fn cache(outcome: &str, detail: &str) {
+    instant(CACHE, outcome, "unit", detail);
 }
 
 /// Compiled code handed over to the interpreter.
 pub fn deopt(function: &str, where_and_why: &str) {
     if enabled() {
-        emit(
-            now_ns(),
-            EventKind::Instant,
-            JIT,
-            &format!("deopt {function}"),
-            Some(("reason", where_and_why)),
-        );
+        instant(JIT, &format!("deopt {function}"), "reason", where_and_why);
     }
 }
 
 /// A function (or signature) the JIT does not compile.
 pub fn refusal(function: &str, reason: &str) {
     if enabled() {
-        emit(
-            now_ns(),
-            EventKind::Instant,
-            JIT,
-            &format!("not compiled {function}"),
-            Some(("reason", reason)),
-        );
+        instant(JIT, &format!("not compiled {function}"), "reason", reason);
     }
 }
 

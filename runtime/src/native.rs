@@ -147,15 +147,14 @@ fn jit_target() -> PyResult<String> {
 /// or why there is none: `Err(None)` when switched off, `Err(Some(reason))` when the
 /// directory cannot be used.
 fn open_cache() -> Result<pyopt_cache::Cache, Option<String>> {
-    let settings = crate::startup::cache_settings(crate::options()).ok_or(None)?;
+    let settings = crate::startup::cache_settings().ok_or(None)?;
     pyopt_cache::Cache::open(&settings.dir, settings.limit).map_err(Some)
 }
 
 /// The cache directory pyopt uses (None: `PYOPT_CACHE=0`, or no directory to name).
 #[pyfunction]
 fn cache_path() -> Option<String> {
-    crate::startup::cache_settings(crate::options())
-        .map(|settings| settings.dir.to_string_lossy().into_owned())
+    crate::startup::cache_settings().map(|settings| settings.dir.to_string_lossy().into_owned())
 }
 
 /// The stats fields both caches share: `path`, `enabled`, `problem` (why the directory
@@ -204,7 +203,7 @@ fn cache_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         counters.hits.load(Relaxed),
         counters.misses.load(Relaxed),
     )?;
-    let settings = crate::startup::cache_settings(crate::options());
+    let settings = crate::startup::cache_settings();
     stats.set_item("limit_bytes", settings.as_ref().map(|s| s.limit))?;
     stats.set_item("skipped", counters.skipped.load(Relaxed))?;
     stats.set_item("stored", counters.stored.load(Relaxed))?;
@@ -421,13 +420,7 @@ fn flamegraph_svg(folded: &str, title: &str) -> PyResult<String> {
 /// Writes everything recorded so far as a Perfetto trace to `path`.
 #[pyfunction]
 fn trace_write_perfetto(path: std::path::PathBuf) -> PyResult<()> {
-    let process = pyopt_trace::perfetto::Process {
-        pid: std::process::id() as i32,
-        name: "pyopt-python".to_owned(),
-        cmdline: std::env::args().collect(),
-    };
-    let bytes = pyopt_trace::perfetto::encode(&process, &pyopt_trace::snapshot());
-    std::fs::write(&path, bytes).map_err(|e| {
+    std::fs::write(&path, pyopt_trace::perfetto::encode_this_process()).map_err(|e| {
         pyo3::exceptions::PyOSError::new_err(format!("cannot write {}: {e}", path.display()))
     })
 }

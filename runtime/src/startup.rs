@@ -54,7 +54,7 @@ pub unsafe fn run(argc: c_int, argv: *mut *mut c_char) -> c_int {
         install_jit(py);
     });
     // Before the script can change the working directory.
-    let _ = cache_settings(crate::options());
+    let _ = cache_settings();
     if matches!(TRACE_PATH.get(), Some(Some(_))) {
         // At the end of finalization, however the run ends: `sys.exit()` leaves
         // through `Py_Exit`, which never returns here. Forked children run it too.
@@ -104,7 +104,7 @@ fn install_jit(py: Python<'_>) {
         fastmath,
         background,
         dump,
-        cache: cache_settings(options),
+        cache: cache_settings(),
     };
     if let Err(message) = pyopt_hooks::install(settings) {
         // The program runs as in python3, without compiling.
@@ -117,13 +117,11 @@ fn install_jit(py: Python<'_>) {
 /// (or no directory can be named: no `PYOPT_CACHE_DIR`, `XDG_CACHE_HOME` or `HOME`).
 /// Resolved once, at start-up (`run` asks first): a relative directory is the start-up
 /// directory's, whatever the script's working directory later.
-pub(crate) fn cache_settings(
-    options: &crate::config::Options,
-) -> Option<pyopt_hooks::code_cache::CacheSettings> {
+pub(crate) fn cache_settings() -> Option<pyopt_hooks::code_cache::CacheSettings> {
     static RESOLVED: std::sync::OnceLock<Option<pyopt_hooks::code_cache::CacheSettings>> =
         std::sync::OnceLock::new();
     RESOLVED
-        .get_or_init(|| resolve_cache_settings(options))
+        .get_or_init(|| resolve_cache_settings(crate::options()))
         .clone()
 }
 

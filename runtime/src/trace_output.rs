@@ -73,13 +73,7 @@ pub fn finish(path: &Path) {
     } else {
         path
     };
-    let cmdline: Vec<String> = std::env::args().collect();
-    let process = pyopt_trace::perfetto::Process {
-        pid: std::process::id() as i32,
-        name: "pyopt-python".to_owned(),
-        cmdline,
-    };
-    let bytes = pyopt_trace::perfetto::encode(&process, &pyopt_trace::snapshot());
+    let bytes = pyopt_trace::perfetto::encode_this_process();
     let temp = path.with_file_name(format!(
         ".{}.tmp-{}",
         path.file_name()

@@ -105,6 +105,16 @@ fn packet(sequence: u32) -> proto::TracePacket {
     }
 }
 
+/// This process's trace so far: everything recorded, encoded.
+pub fn encode_this_process() -> Vec<u8> {
+    let process = Process {
+        pid: std::process::id() as i32,
+        name: "pyopt-python".to_owned(),
+        cmdline: std::env::args().collect(),
+    };
+    encode(&process, &crate::snapshot())
+}
+
 /// Encodes `threads` (from [`crate::snapshot`]) of `process` as a Perfetto trace.
 pub fn encode(process: &Process, threads: &[ThreadEvents]) -> Vec<u8> {
     let dropped_name = intern("pyopt: events lost (trace buffer full)");
@@ -125,28 +135,21 @@ pub fn encode(process: &Process, threads: &[ThreadEvents]) -> Vec<u8> {
         }
     }
     let texts: BTreeMap<StrId, String> = strings.iter().map(|&id| (id, resolve(id))).collect();
+    // Every string under each of the three interned kinds (a name, a category or an
+    // annotation key may be any of them).
+    fn list<T>(
+        texts: &BTreeMap<StrId, String>,
+        make: fn(Option<u64>, Option<String>) -> T,
+    ) -> Vec<T> {
+        texts
+            .iter()
+            .map(|(&id, name)| make(Some(iid(id)), Some(name.clone())))
+            .collect()
+    }
     let interned = || proto::InternedData {
-        event_categories: texts
-            .iter()
-            .map(|(&id, name)| proto::EventCategory {
-                iid: Some(iid(id)),
-                name: Some(name.clone()),
-            })
-            .collect(),
-        event_names: texts
-            .iter()
-            .map(|(&id, name)| proto::EventName {
-                iid: Some(iid(id)),
-                name: Some(name.clone()),
-            })
-            .collect(),
-        debug_annotation_names: texts
-            .iter()
-            .map(|(&id, name)| proto::DebugAnnotationName {
-                iid: Some(iid(id)),
-                name: Some(name.clone()),
-            })
-            .collect(),
+        event_categories: list(&texts, |iid, name| proto::EventCategory { iid, name }),
+        event_names: list(&texts, |iid, name| proto::EventName { iid, name }),
+        debug_annotation_names: list(&texts, |iid, name| proto::DebugAnnotationName { iid, name }),
     };
 
     let mut trace = proto::Trace::default();
