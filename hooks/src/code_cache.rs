@@ -198,7 +198,7 @@ pub fn obtain(unit: &Unit, function: &str, signature: &str) -> Result<Native, St
     let compiled = {
         let _llvm = crate::events::phase("LLVM");
         // After the slice's begin, so the phases recorded afterwards nest inside it.
-        let llvm_started = pyopt_trace::now_ns();
+        let llvm_started = pyopt_trace::now();
         let compiled = backend::compile(unit, &prefix)?;
         crate::events::phases_since(
             llvm_started,

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use pyopt_trace::{Arg, Event, EventKind, intern, now_ns, record};
+use pyopt_trace::{Arg, Event, EventKind, intern, now, record};
 
 pub use pyopt_trace::enabled;
 
@@ -35,7 +35,7 @@ pub struct Span {
 impl Drop for Span {
     fn drop(&mut self) {
         if self.on {
-            emit(now_ns(), EventKind::End, self.category, &self.name, None);
+            emit(now(), EventKind::End, self.category, &self.name, None);
         }
     }
 }
@@ -43,7 +43,7 @@ impl Drop for Span {
 fn span(category: &'static str, name: String, arg: Option<(&str, &str)>) -> Span {
     let on = enabled();
     if on {
-        emit(now_ns(), EventKind::Begin, category, &name, arg);
+        emit(now(), EventKind::Begin, category, &name, arg);
     }
     Span { category, name, on }
 }
@@ -69,16 +69,17 @@ pub fn phase(name: &'static str) -> Span {
     span(JIT, name.to_owned(), None)
 }
 
-/// Phases that ran back to back from `start` (ns, [`now_ns`]), as (name, duration)
-/// pairs: recorded after the fact, nested in the current slice.
+/// Phases that ran back to back from `start` (a timestamp, [`now`]), as (name,
+/// nanoseconds) pairs: recorded after the fact, nested in the current slice.
 pub fn phases_since(start: u64, phases: &[(&str, u64)]) {
     if !enabled() {
         return;
     }
+    let clock = pyopt_trace::clock::Calibration::now();
     let mut at = start;
     for (name, nanos) in phases {
         emit(at, EventKind::Begin, JIT, name, None);
-        at += nanos;
+        at += clock.ticks_for(*nanos);
         emit(at, EventKind::End, JIT, name, None);
     }
 }
@@ -87,7 +88,7 @@ pub fn phases_since(start: u64, phases: &[(&str, u64)]) {
 fn instant(category: &str, name: &str, key: &str, value: &str) {
     if enabled() {
         emit(
-            now_ns(),
+            now(),
             EventKind::Instant,
             category,
             name,
@@ -121,7 +122,7 @@ pub fn compiled() {
     let count = COMPILED.fetch_add(1, Ordering::Relaxed) + 1;
     if enabled() {
         record(Event {
-            ts: now_ns(),
+            ts: now(),
             kind: EventKind::Counter,
             category: intern(JIT),
             name: intern("compiled functions"),

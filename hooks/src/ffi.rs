@@ -36,6 +36,10 @@ unsafe extern "C-unwind" {
     pub fn pyopt_shim_code_flags(code: *mut PyCodeObject) -> c_int;
     pub fn pyopt_shim_code_argcount(code: *mut PyCodeObject) -> c_int;
     pub fn pyopt_shim_code_nlocalsplus(code: *mut PyCodeObject) -> c_int;
+    /// Borrowed references (a code object's names live as long as it does).
+    pub fn pyopt_shim_code_qualname(code: *mut PyCodeObject) -> *mut PyObject;
+    pub fn pyopt_shim_code_filename(code: *mut PyCodeObject) -> *mut PyObject;
+    pub fn pyopt_shim_code_firstlineno(code: *mut PyCodeObject) -> c_int;
     pub fn pyopt_shim_code_extra(code: *mut PyCodeObject, index: isize) -> *mut c_void;
     pub fn pyopt_shim_use_tracing(tstate: *mut PyThreadState) -> c_int;
     pub fn pyopt_shim_recursion_remaining(tstate: *mut PyThreadState) -> *mut c_int;

@@ -6,7 +6,7 @@
 //! and every frame while a trace or profile function is set (debuggers, coverage and
 //! profilers see exactly what python3 shows them).
 
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::collections::HashMap;
 use std::ffi::{c_int, c_void};
 use std::sync::Arc;
@@ -97,8 +97,20 @@ pub fn install() -> Result<(), String> {
 /// Installs the hook (`true`) or restores CPython's own evaluator (GIL held; only
 /// `discovery` decides which).
 pub(crate) fn set_installed(installed: bool) {
+    JIT_HOOK_WANTED.store(installed, std::sync::atomic::Ordering::Relaxed);
+    if crate::call_trace::on() {
+        // The recording hook stays installed and runs this one when it is wanted.
+        return;
+    }
     // SAFETY: GIL held by the caller.
     unsafe { pyopt_shim_set_eval_frame(installed.then_some(eval_frame as EvalFrame)) }
+}
+
+/// Whether discovery wants the hook installed now (see [`set_installed`]).
+static JIT_HOOK_WANTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub(crate) fn jit_hook_wanted() -> bool {
+    JIT_HOOK_WANTED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Calls of code objects that are not hot yet, by address. Kept here rather than in
@@ -197,6 +209,7 @@ unsafe fn compile_long_call(tstate: *mut ffi::PyThreadState, frame: *mut Frame) 
                 .map(|a| Bound::from_borrowed_ptr(py, *a))
                 .collect();
             // In the background (the trampoline comes when it is loaded), or now.
+            let _compiling = Compiling::start();
             if maybe_compile(py, state, &function, &args).is_some() {
                 crate::trampoline::install(function.as_ptr(), code, state);
             }
@@ -311,7 +324,7 @@ pub(crate) unsafe fn create_state(
 }
 
 /// "C-unwind": see `ffi::EvalFrame`.
-unsafe extern "C-unwind" fn eval_frame(
+pub(crate) unsafe extern "C-unwind" fn eval_frame(
     tstate: *mut ffi::PyThreadState,
     frame: *mut Frame,
     throwflag: c_int,
@@ -393,6 +406,12 @@ pub(crate) unsafe fn select(
     function: *mut ffi::PyObject,
     args: &[*mut ffi::PyObject],
 ) -> Option<(Arc<Spec>, Vec<u64>)> {
+    // Python code the compiler runs on this thread (an import while it snapshots a
+    // function) is left to the interpreter: compiling it too could wait for the very
+    // lock this thread's compile holds.
+    if COMPILING.try_with(Cell::get).unwrap_or(true) {
+        return None;
+    }
     // The common case, a function that is not hot yet: count the call and go.
     {
         let mut inner = state.lock();
@@ -479,7 +498,10 @@ unsafe fn choose(
     if unsafe { *pyopt_shim_recursion_remaining(tstate) } < MIN_HEADROOM {
         return None;
     }
-    let spec = maybe_compile(py, state, &function, &args)?;
+    let spec = {
+        let _compiling = Compiling::start();
+        maybe_compile(py, state, &function, &args)?
+    };
     if spec.unit.globals != globals || spec.unit.builtins != builtins {
         return None;
     }
@@ -488,6 +510,30 @@ unsafe fn choose(
         .zip(&spec.params)
         .all(|(arg, ty)| guard_and_flatten(arg, ty, &mut slots))
         .then_some((spec, slots))
+}
+
+thread_local! {
+    /// This thread is compiling (see [`select`]).
+    static COMPILING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks this thread as compiling until dropped.
+struct Compiling {
+    was: bool,
+}
+
+impl Compiling {
+    fn start() -> Compiling {
+        Compiling {
+            was: COMPILING.try_with(|c| c.replace(true)).unwrap_or(true),
+        }
+    }
+}
+
+impl Drop for Compiling {
+    fn drop(&mut self) {
+        let _ = COMPILING.try_with(|c| c.set(self.was));
+    }
 }
 
 /// Calls a specialization's native code and boxes its result.

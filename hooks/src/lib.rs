@@ -9,9 +9,11 @@
 //! - [`deopt`]: handing a compiled call over to the interpreter;
 //! - [`helpers`], [`random`], [`values`]: the runtime functions compiled code calls;
 //! - [`ufunc`]: numpy ufuncs' C struct, checked at snapshot time, and their loops;
+//! - [`call_trace`]: `PYOPT_TRACE_CALLS`, every call as a slice, through a hook of its own;
 //! - [`ffi`] + `shim.c`: the only code that sees CPython's internal structures.
 
 pub mod backend;
+pub mod call_trace;
 pub mod code_cache;
 pub mod deopt;
 pub mod discovery;

@@ -68,6 +68,9 @@ int pyopt_shim_frame_is_fresh(_PyInterpreterFrame *frame) {
 int pyopt_shim_code_flags(PyCodeObject *code) { return code->co_flags; }
 int pyopt_shim_code_argcount(PyCodeObject *code) { return code->co_argcount; }
 int pyopt_shim_code_nlocalsplus(PyCodeObject *code) { return code->co_nlocalsplus; }
+PyObject *pyopt_shim_code_qualname(PyCodeObject *code) { return code->co_qualname; }
+PyObject *pyopt_shim_code_filename(PyCodeObject *code) { return code->co_filename; }
+int pyopt_shim_code_firstlineno(PyCodeObject *code) { return code->co_firstlineno; }
 
 /* co_extra[index] without the function call _PyCode_GetExtra makes. */
 void *pyopt_shim_code_extra(PyCodeObject *code, Py_ssize_t index) {

@@ -487,7 +487,16 @@ impl ModuleType {
 /// Looked up without raising: a KeyError made while the running Python code handles an
 /// exception would chain that exception (and its frames) to itself.
 pub(crate) fn imported<'py>(py: Python<'py>, name: &str) -> Option<Bound<'py, PyAny>> {
-    let modules = py.import("sys").ok()?.getattr("modules").ok()?;
+    // Not through `import sys`: the import machinery can run Python code (importlib's
+    // module locks), and this runs inside the eval-frame hook.
+    // SAFETY: GIL held (a `Python` token); a borrowed reference to sys.modules, which
+    // lives as long as the interpreter.
+    let modules = unsafe { pyo3::ffi::PySys_GetObject(c"modules".as_ptr()) };
+    if modules.is_null() {
+        return None;
+    }
+    // SAFETY: as above; the borrowed reference is made an owned one at once.
+    let modules = unsafe { Bound::from_borrowed_ptr(py, modules) };
     modules.cast::<PyDict>().ok()?.get_item(name).ok().flatten()
 }
 

@@ -115,6 +115,22 @@ pub static OPTIONS: &[OptionSpec] = &[
                write FILE-stem.<pid>.ext beside it)",
         active: true,
     },
+    OptionSpec {
+        key: "trace_calls",
+        kind: Kind::Bool,
+        default: "0",
+        help: "with trace: record every Python call and return as a slice (a call that \
+               runs compiled code is one slice, whatever it calls natively)",
+        active: true,
+    },
+    OptionSpec {
+        key: "trace_buffer",
+        kind: Kind::Count { max: 1 << 28 },
+        default: "0",
+        help: "with trace: events kept per thread, 32 bytes each, the newest when more \
+               happen (0: 65536, or 1048576 with trace_calls)",
+        active: true,
+    },
 ];
 
 /// The command-line flag that prints the option table and exits.

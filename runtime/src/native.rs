@@ -313,7 +313,7 @@ fn trace_arg(key: &str, value: Option<&str>) -> pyopt_trace::Arg {
 
 fn trace_record(kind: pyopt_trace::EventKind, name: &str, category: &str, arg: pyopt_trace::Arg) {
     pyopt_trace::record(pyopt_trace::Event {
-        ts: pyopt_trace::now_ns(),
+        ts: pyopt_trace::now(),
         kind,
         category: pyopt_trace::intern(category),
         name: pyopt_trace::intern(name),

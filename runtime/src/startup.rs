@@ -51,6 +51,10 @@ pub unsafe fn run(argc: c_int, argv: *mut *mut c_char) -> c_int {
             );
             err.print(py);
         }
+        if trace_calls() {
+            // Before the JIT, whose hook then runs inside the recording one.
+            pyopt_hooks::call_trace::install();
+        }
         install_jit(py);
     });
     // Before the script can change the working directory.
@@ -79,6 +83,12 @@ extern "C" fn write_trace() {
     if let Some(Some(path)) = TRACE_PATH.get() {
         crate::trace_output::finish(path);
     }
+}
+
+/// Whether every call is traced: `PYOPT_TRACE_CALLS=1` while `PYOPT_TRACE` records.
+fn trace_calls() -> bool {
+    matches!(TRACE_PATH.get(), Some(Some(_)))
+        && crate::options().get("trace_calls") == Some(&Value::Bool(true))
 }
 
 /// Installs the JIT's frame hook unless `PYOPT_JIT=0`.

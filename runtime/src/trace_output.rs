@@ -33,6 +33,12 @@ pub fn start(options: &crate::config::Options) -> Option<PathBuf> {
             path
         }
     };
+    let events = match options.get("trace_buffer") {
+        Some(Value::Count(n)) if *n > 0 => *n as usize,
+        _ if options.get("trace_calls") == Some(&Value::Bool(true)) => 1 << 20,
+        _ => 1 << 16,
+    };
+    pyopt_trace::set_capacity(events);
     STARTED_BY.store(pid, std::sync::atomic::Ordering::Relaxed);
     // SAFETY: registers a child handler that only touches the recorder (no lock waits).
     unsafe { libc::pthread_atfork(None, None, Some(forget_parent_events)) };

@@ -84,6 +84,25 @@ def test_other_threads_run_while_a_compiled_loop_runs(tmp_path):
     assert done.stdout == "1013904242 0 True\n" or done.stdout.endswith(" 0 True\n"), done.stdout
 
 
+def test_a_thread_compiling_at_its_first_call_does_not_deadlock(tmp_path):
+    # A new thread's first frames made the compiler import through importlib, whose
+    # functions the hook then compiled too, waiting on the lock the outer compile held.
+    script = write(tmp_path, "first.py", """
+        import threading
+
+        def f(x):
+            return x + 1
+
+        results = []
+        t = threading.Thread(target=lambda: results.append(f(41)))
+        t.start()
+        t.join()
+        print(results)
+    """)
+    done = run(PYOPT, [*FIRST_CALL, script], timeout=60)
+    assert (done.returncode, done.stdout) == (0, "[42]\n"), done.stderr
+
+
 def test_an_array_changed_in_place_by_another_thread_is_seen(tmp_path):
     # While a compiled loop lets another thread run, that thread sets an array's dtype
     # or shape in place; the loop then reads the array as the interpreter would.

@@ -173,3 +173,74 @@ def test_an_unwritable_trace_path_is_a_warning_naming_it(tmp_path):
     assert done.returncode == 0
     assert f"could not write the trace to {target} (PYOPT_TRACE)" in done.stderr
     assert os.path.exists(script)
+
+
+CALLS = """
+    import sys, threading
+
+    def fib(n):
+        return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+    def fails():
+        raise ValueError("traced")
+
+    def in_thread():
+        print("thread", fib(4))
+
+    try:
+        fails()
+    except ValueError as e:
+        print("caught", e)
+    t = threading.Thread(target=in_thread, name="worker")
+    t.start(); t.join()
+    print(fib(int(sys.argv[1])))
+"""
+
+
+def call_slices(events, name):
+    return [e for e in events if e[0] == BEGIN and e[1] == name]
+
+
+def test_trace_calls_records_every_call_as_a_nested_slice(tmp_path):
+    script = write(tmp_path, "calls.py", CALLS)
+    expected = run("python3", [script, "6"])
+    env = {"PYOPT_TRACE": "out.pftrace", "PYOPT_TRACE_CALLS": "1", "PYOPT_JIT": "0"}
+    done = run(PYOPT, [script, "6"], env=env, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, expected.stdout), done.stderr
+    tracks, events = load(tmp_path / "out.pftrace")
+    names = {u: t.thread.thread_name for u, t in tracks.items() if t.HasField("thread")}
+    fibs = call_slices(events, "fib")
+    # fib(6) makes 25 calls on the main thread, fib(4) 9 on the worker's.
+    by_thread = {}
+    for e in fibs:
+        by_thread[names[e[4]]] = by_thread.get(names[e[4]], 0) + 1
+    assert by_thread == {"main": 25, "worker": 9}, by_thread
+    main_fibs = [e for e in fibs if names[e[4]] == "main"]
+    # The module body is the outermost slice; fib(6) recurses six deep below it.
+    assert min(e[2] for e in main_fibs) == 2 and max(e[2] for e in main_fibs) == 7
+    assert call_slices(events, "<module>")[0][2] == 1
+    assert main_fibs[0][3]["source"].endswith("calls.py:3")
+    # A call that raised is a closed slice like any other.
+    assert len(call_slices(events, "fails")) == 1
+
+
+def test_trace_calls_with_the_jit_gives_python3s_results(tmp_path):
+    script = write(tmp_path, "calls.py", CALLS)
+    expected = run("python3", [script, "20"])
+    env = {"PYOPT_TRACE": "out.pftrace", "PYOPT_TRACE_CALLS": "1"}
+    done = run(PYOPT, [*FIRST_CALL, script, "20"], env=env, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, expected.stdout), done.stderr
+    _, events = load(tmp_path / "out.pftrace")
+    # fib is compiled at its first call; a call running compiled code is one slice,
+    # its recursion native.
+    assert any(e[0] == BEGIN and e[1] == "compile fib" for e in events)
+    assert 1 <= len(call_slices(events, "fib")) < 100
+
+
+def test_without_trace_calls_no_call_is_recorded(tmp_path):
+    script = write(tmp_path, "calls.py", CALLS)
+    done = run(PYOPT, [script, "6"], env={"PYOPT_TRACE": "out.pftrace", "PYOPT_JIT": "0"},
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    _, events = load(tmp_path / "out.pftrace")
+    assert not call_slices(events, "fib")

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use pyopt_trace::{Arg, Event, EventKind, intern, now_ns, record, set_capacity, set_enabled};
+use pyopt_trace::{Arg, Event, EventKind, intern, now, record, set_capacity, set_enabled};
 
 const EVENTS: u64 = 2_000_000;
 const REPETITIONS: usize = 7;
@@ -13,14 +13,14 @@ const REPETITIONS: usize = 7;
 fn record_pairs(name: u32, category: u32, key: u32) {
     for i in 0..EVENTS / 2 {
         record(Event {
-            ts: now_ns(),
+            ts: now(),
             kind: EventKind::Begin,
             category,
             name,
             arg: Arg::Int(key, i as i64),
         });
         record(Event {
-            ts: now_ns(),
+            ts: now(),
             kind: EventKind::End,
             category,
             name,

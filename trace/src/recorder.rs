@@ -7,7 +7,7 @@
 //! atomics, so a read racing a write is never undefined behaviour, only discarded.
 //! Recording is off until [`set_enabled`]; off, [`record`] costs one relaxed load.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -55,7 +55,8 @@ pub enum Arg {
 /// One recorded event.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Event {
-    /// Nanoseconds on the monotonic clock ([`now_ns`]).
+    /// When: ticks of [`crate::clock::now`] while recorded, monotonic nanoseconds in a
+    /// [`snapshot`].
     pub ts: u64,
     pub kind: EventKind,
     pub category: StrId,
@@ -102,8 +103,10 @@ impl Event {
     }
 }
 
-/// One thread's ring.
+/// One thread's ring. Rings are never freed (a thread that ended keeps its events for
+/// the trace), so a thread can hold a plain pointer to its own.
 struct Ring {
+    /// A power of two of slots.
     slots: Box<[[AtomicU64; 4]]>,
     /// Events ever written; slot `n % len` holds event `n`.
     written: AtomicU64,
@@ -117,12 +120,18 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 static RINGS: Mutex<Vec<Arc<Ring>>> = Mutex::new(Vec::new());
 
 thread_local! {
-    static LOCAL: RefCell<Option<Arc<Ring>>> = const { RefCell::new(None) };
+    /// This thread's ring (null until it first records): a constant-initialized cell,
+    /// so reaching it is one thread-local load.
+    static LOCAL: Cell<*const Ring> = const { Cell::new(std::ptr::null()) };
 }
 
-/// Sets the ring size of threads that have not recorded yet (at least 16 events).
+/// Sets the ring size of threads that have not recorded yet: at least 16 events,
+/// rounded up to a power of two.
 pub fn set_capacity(events: usize) {
-    CAPACITY.store(events.max(16), Ordering::Relaxed);
+    CAPACITY.store(
+        events.clamp(16, 1 << 40).next_power_of_two(),
+        Ordering::Relaxed,
+    );
 }
 
 pub fn capacity() -> usize {
@@ -131,23 +140,12 @@ pub fn capacity() -> usize {
 
 /// Switches recording on or off for every thread.
 pub fn set_enabled(on: bool) {
+    crate::clock::start();
     ENABLED.store(on, Ordering::Release);
 }
 
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
-}
-
-/// Nanoseconds on the monotonic clock (the timestamps of events).
-pub fn now_ns() -> u64 {
-    let mut time = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec it is given; CLOCK_MONOTONIC always
-    // exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut time) };
-    time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64
 }
 
 fn this_thread_id() -> u64 {
@@ -156,9 +154,13 @@ fn this_thread_id() -> u64 {
 }
 
 fn new_ring() -> Arc<Ring> {
-    let slots = (0..capacity())
-        .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
-        .collect();
+    // A power of two, so the slot of event `n` is `n & (len - 1)`.
+    // Zeroed by the allocator (fresh pages from the OS for a large ring), so a ring
+    // costs memory only as far as it is written.
+    let slots = Box::<[[AtomicU64; 4]]>::new_zeroed_slice(capacity());
+    // SAFETY: an all-zero AtomicU64 is a valid atomic holding 0.
+    let slots = unsafe { slots.assume_init() };
+    advise_huge_pages(&slots);
     let ring = Arc::new(Ring {
         slots,
         written: AtomicU64::new(0),
@@ -172,15 +174,39 @@ fn new_ring() -> Arc<Ring> {
     ring
 }
 
-/// Runs `f` with this thread's ring, made at its first use.
-fn with_ring<R>(f: impl FnOnce(&Ring) -> R) -> Option<R> {
-    LOCAL
-        .try_with(|local| {
-            let mut local = local.borrow_mut();
-            let ring = local.get_or_insert_with(new_ring);
-            f(ring)
-        })
-        .ok()
+/// Asks for transparent huge pages under a large ring: a call trace writes tens of
+/// megabytes, and faulting them in 4 KiB at a time cost more than recording did.
+fn advise_huge_pages(slots: &[[AtomicU64; 4]]) {
+    const HUGE: usize = 2 << 20;
+    let start = slots.as_ptr() as usize;
+    let end = start + std::mem::size_of_val(slots);
+    let (first, last) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+    if first < last {
+        // SAFETY: advice only, on whole pages inside this allocation, which stays
+        // mapped for the life of the process (rings are never freed).
+        unsafe {
+            libc::madvise(
+                first as *mut libc::c_void,
+                last - first,
+                libc::MADV_HUGEPAGE,
+            )
+        };
+    }
+}
+
+/// This thread's ring, made at its first use (`None` while the thread is exiting).
+#[inline]
+fn my_ring() -> Option<&'static Ring> {
+    let ring = LOCAL.try_with(Cell::get).ok()?;
+    if !ring.is_null() {
+        // SAFETY: rings are never freed (RINGS holds them; `forget_after_fork` leaks
+        // the ones it forgets), and only this thread's ring is stored in its cell.
+        return Some(unsafe { &*ring });
+    }
+    let ring = Arc::into_raw(new_ring()); // RINGS keeps another reference
+    LOCAL.try_with(|local| local.set(ring)).ok()?;
+    // SAFETY: as above.
+    Some(unsafe { &*ring })
 }
 
 /// Records `event` on this thread's track (nothing when recording is off).
@@ -189,19 +215,20 @@ pub fn record(event: Event) {
     if !ENABLED.load(Ordering::Relaxed) {
         return;
     }
-    with_ring(|ring| {
-        let n = ring.written.load(Ordering::Relaxed);
-        let slot = &ring.slots[(n % ring.slots.len() as u64) as usize];
-        for (word, value) in slot.iter().zip(event.pack()) {
-            word.store(value, Ordering::Relaxed);
-        }
-        ring.written.store(n + 1, Ordering::Release);
-    });
+    let Some(ring) = my_ring() else { return };
+    let n = ring.written.load(Ordering::Relaxed);
+    let slot = &ring.slots[n as usize & (ring.slots.len() - 1)];
+    for (word, value) in slot.iter().zip(event.pack()) {
+        word.store(value, Ordering::Relaxed);
+    }
+    ring.written.store(n + 1, Ordering::Release);
 }
 
 /// Names this thread's track (a Python thread's name, say).
 pub fn set_thread_name(name: &str) {
-    with_ring(|ring| *ring.name.lock().unwrap_or_else(|p| p.into_inner()) = name.to_owned());
+    if let Some(ring) = my_ring() {
+        *ring.name.lock().unwrap_or_else(|p| p.into_inner()) = name.to_owned();
+    }
 }
 
 /// In a forked child: forgets the parent's threads and events (the child records its
@@ -210,8 +237,9 @@ pub fn set_thread_name(name: &str) {
 /// forked (the parent's events then stay in the child's trace).
 pub fn forget_after_fork() {
     if let Ok(mut rings) = RINGS.try_lock() {
-        rings.clear();
-        let _ = LOCAL.try_with(|local| *local.borrow_mut() = None);
+        let _ = LOCAL.try_with(|local| local.set(std::ptr::null()));
+        // Leaked, not freed: a pointer to one may remain (see `my_ring`).
+        std::mem::forget(std::mem::take(&mut *rings));
     }
 }
 
@@ -225,8 +253,10 @@ pub struct ThreadEvents {
     pub dropped: u64,
 }
 
-/// Every thread's recorded events so far (threads that ended included).
+/// Every thread's recorded events so far (threads that ended included), with
+/// timestamps in monotonic nanoseconds.
 pub fn snapshot() -> Vec<ThreadEvents> {
+    let clock = crate::clock::Calibration::now();
     let rings: Vec<Arc<Ring>> = RINGS.lock().unwrap_or_else(|p| p.into_inner()).clone();
     rings
         .iter()
@@ -236,7 +266,7 @@ pub fn snapshot() -> Vec<ThreadEvents> {
             let start = end.saturating_sub(len);
             let words: Vec<Words> = (start..end)
                 .map(|n| {
-                    let slot = &ring.slots[(n % len) as usize];
+                    let slot = &ring.slots[(n & (len - 1)) as usize];
                     std::array::from_fn(|i| slot[i].load(Ordering::Relaxed))
                 })
                 .collect();
@@ -247,6 +277,10 @@ pub fn snapshot() -> Vec<ThreadEvents> {
                 .into_iter()
                 .skip((first_intact - start) as usize)
                 .filter_map(Event::unpack)
+                .map(|event| Event {
+                    ts: clock.to_ns(event.ts),
+                    ..event
+                })
                 .collect();
             ThreadEvents {
                 tid: ring.tid,
@@ -295,7 +329,7 @@ mod tests {
         let worker = threads.iter().find(|t| t.name == "worker").unwrap();
         assert_eq!(worker.dropped, 24);
         assert_eq!(worker.events.len(), 16);
-        assert_eq!(worker.events[0].ts, 124);
+        assert_eq!(worker.events[0].arg, Arg::Int(key, 24));
         assert_eq!(worker.events[15].arg, Arg::Int(key, 39));
         let me = threads.iter().find(|t| t.tid == this_thread_id()).unwrap();
         assert_eq!(
@@ -313,13 +347,5 @@ mod tests {
         assert_eq!(threads.len(), 1);
         assert_eq!(threads[0].events.len(), 1);
         set_enabled(false);
-    }
-
-    #[test]
-    fn clock_is_monotonic_nanoseconds() {
-        let a = now_ns();
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let b = now_ns();
-        assert!(b - a >= 2_000_000 && b - a < 1_000_000_000, "{a} {b}");
     }
 }
