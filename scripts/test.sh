@@ -13,6 +13,8 @@ for arg in "$@"; do
 done
 
 setup
+# protoc checks pyopt's traces against Perfetto's schema (tests/trace).
+ensure_apt_packages protobuf-compiler
 build_and_install
 cd "$ROOT"
 log "cargo fmt --check"

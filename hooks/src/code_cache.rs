@@ -68,6 +68,19 @@ pub static STATS: Stats = Stats {
     compile_nanos: AtomicU64::new(0),
 };
 
+/// Counts a lookup's outcome (`STATS.hits`, `misses` or `skipped`) and puts the hit
+/// rate so far on the trace's counter track.
+fn count_lookup(outcome: &AtomicU64) {
+    outcome.fetch_add(1, Ordering::Relaxed);
+    let hits = STATS.hits.load(Ordering::Relaxed);
+    let lookups =
+        hits + STATS.misses.load(Ordering::Relaxed) + STATS.skipped.load(Ordering::Relaxed);
+    crate::events::counter(
+        "cache hit rate (%)",
+        100.0 * hits as f64 / lookups.max(1) as f64,
+    );
+}
+
 static CACHE: OnceLock<Option<Cache>> = OnceLock::new();
 
 /// One line on stderr for the first cache problem of each kind; the rest are counted.
@@ -157,7 +170,7 @@ pub fn obtain(unit: &Unit, function: &str, signature: &str) -> Result<Native, St
                 drop(link);
                 match loaded {
                     Ok(loaded) => {
-                        STATS.hits.fetch_add(1, Ordering::Relaxed);
+                        count_lookup(&STATS.hits);
                         STATS.load_nanos.fetch_add(loaded.nanos, Ordering::Relaxed);
                         return Ok(Native {
                             handle: loaded.handle,
@@ -169,7 +182,7 @@ pub fn obtain(unit: &Unit, function: &str, signature: &str) -> Result<Native, St
                         });
                     }
                     Err(reason) => {
-                        STATS.skipped.fetch_add(1, Ordering::Relaxed);
+                        count_lookup(&STATS.skipped);
                         warn_once(
                             &WARNED_ENTRY,
                             &format!(
@@ -181,10 +194,10 @@ pub fn obtain(unit: &Unit, function: &str, signature: &str) -> Result<Native, St
                 }
             }
             Lookup::Miss => {
-                STATS.misses.fetch_add(1, Ordering::Relaxed);
+                count_lookup(&STATS.misses);
             }
             Lookup::Skipped(reason) => {
-                STATS.skipped.fetch_add(1, Ordering::Relaxed);
+                count_lookup(&STATS.skipped);
                 warn_once(
                     &WARNED_ENTRY,
                     &format!(

@@ -116,6 +116,19 @@ pub fn refusal(function: &str, reason: &str) {
     }
 }
 
+/// A new value on the counter track `name`.
+pub fn counter(name: &str, value: f64) {
+    if enabled() {
+        record(Event {
+            ts: now(),
+            kind: EventKind::Counter,
+            category: intern(JIT),
+            name: intern(name),
+            arg: Arg::Float(intern("value"), value),
+        });
+    }
+}
+
 /// Counts a new specialization on the "compiled functions" counter track.
 pub fn compiled() {
     static COMPILED: AtomicU64 = AtomicU64::new(0);

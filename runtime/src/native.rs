@@ -358,6 +358,54 @@ fn trace_counter(name: &str, value: f64) {
     trace_record(pyopt_trace::EventKind::Counter, name, "counter", arg);
 }
 
+/// Starts (`end` false) or ends a flow, an arrow between this event and another,
+/// possibly in another process, with the same `flow_id`.
+#[pyfunction]
+fn trace_flow(name: &str, category: &str, flow_id: u64, end: bool) {
+    let kind = if end {
+        pyopt_trace::EventKind::FlowEnd
+    } else {
+        pyopt_trace::EventKind::FlowStart
+    };
+    let arg = pyopt_trace::Arg::Int(pyopt_trace::intern("flow"), flow_id as i64);
+    trace_record(kind, name, category, arg);
+}
+
+/// Names this process's track.
+#[pyfunction]
+fn trace_set_process_name(name: &str) {
+    pyopt_trace::perfetto::set_process_name(name);
+}
+
+/// Writes this process's `PYOPT_TRACE` file now (nothing without `PYOPT_TRACE`).
+#[pyfunction]
+fn trace_write_now() {
+    crate::trace_output::finish();
+}
+
+/// Starts this process's memory sampler if it has none (a forked child).
+#[pyfunction]
+fn trace_start_sampler() {
+    crate::trace_output::start_sampler();
+}
+
+/// Joins the Perfetto traces at `inputs` (pyopt's, one per process) into one at
+/// `output`.
+#[pyfunction]
+fn trace_merge(inputs: Vec<std::path::PathBuf>, output: std::path::PathBuf) -> PyResult<usize> {
+    let error = |message: String| pyo3::exceptions::PyValueError::new_err(message);
+    let mut traces = Vec::with_capacity(inputs.len());
+    for path in &inputs {
+        let bytes = std::fs::read(path)
+            .map_err(|e| error(format!("cannot read {}: {e}", path.display())))?;
+        traces.push((path.display().to_string(), bytes));
+    }
+    let merged = pyopt_trace::perfetto::merge(&traces).map_err(error)?;
+    std::fs::write(&output, merged)
+        .map_err(|e| error(format!("cannot write {}: {e}", output.display())))?;
+    Ok(traces.len())
+}
+
 /// Names this thread's track.
 #[pyfunction]
 fn trace_set_thread_name(name: &str) {
@@ -365,8 +413,9 @@ fn trace_set_thread_name(name: &str) {
 }
 
 /// Every thread's events so far: dicts with `tid`, `name`, `dropped` and `events`, a
-/// list of `(ns, kind, category, name, annotation)` with kind "B", "E", "i" or "C" and
-/// the annotation a str, an int, a float or None.
+/// list of `(ns, kind, category, name, annotation)` with kind "B", "E", "i", "C", or
+/// "s" and "f" (a flow's start and end, the annotation its id), and the annotation a
+/// str, an int, a float or None.
 #[pyfunction]
 fn trace_events(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     use pyopt_trace::{Arg, EventKind, resolve};
@@ -379,6 +428,8 @@ fn trace_events(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
                 EventKind::End => "E",
                 EventKind::Instant => "i",
                 EventKind::Counter => "C",
+                EventKind::FlowStart => "s",
+                EventKind::FlowEnd => "f",
             };
             let value = match event.arg {
                 Arg::None => py.None(),
@@ -450,6 +501,11 @@ pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(trace_instant, m)?)?;
     m.add_function(wrap_pyfunction!(trace_counter, m)?)?;
     m.add_function(wrap_pyfunction!(trace_set_thread_name, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_flow, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_set_process_name, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_write_now, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_start_sampler, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_merge, m)?)?;
     m.add_function(wrap_pyfunction!(trace_events, m)?)?;
     m.add_function(wrap_pyfunction!(trace_write_perfetto, m)?)?;
     m.add_function(wrap_pyfunction!(flamegraph_svg, m)?)?;

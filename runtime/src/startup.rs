@@ -56,10 +56,13 @@ pub unsafe fn run(argc: c_int, argv: *mut *mut c_char) -> c_int {
             pyopt_hooks::call_trace::install();
         }
         install_jit(py);
+        if crate::trace_output::tracing() {
+            crate::trace_output::started(py);
+        }
     });
     // Before the script can change the working directory.
     let _ = cache_settings();
-    if matches!(TRACE_PATH.get(), Some(Some(_))) {
+    if crate::trace_output::tracing() {
         // At the end of finalization, however the run ends: `sys.exit()` leaves
         // through `Py_Exit`, which never returns here. Forked children run it too.
         // SAFETY: the interpreter is initialised; the callback needs no Python.
@@ -75,19 +78,14 @@ pub unsafe fn run(argc: c_int, argv: *mut *mut c_char) -> c_int {
     status
 }
 
-/// Where this process writes its `PYOPT_TRACE` trace (set once options are resolved).
-static TRACE_PATH: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
-
 /// `Py_AtExit` callback: writes this process's trace.
 extern "C" fn write_trace() {
-    if let Some(Some(path)) = TRACE_PATH.get() {
-        crate::trace_output::finish(path);
-    }
+    crate::trace_output::finish();
 }
 
 /// Whether every call is traced: `PYOPT_TRACE_CALLS=1` while `PYOPT_TRACE` records.
 fn trace_calls() -> bool {
-    matches!(TRACE_PATH.get(), Some(Some(_)))
+    crate::trace_output::tracing()
         && crate::options().get("trace_calls") == Some(&Value::Bool(true))
 }
 
@@ -220,7 +218,7 @@ unsafe fn initialize(argc: c_int, argv: *mut *mut c_char) -> Result<(), Stop> {
                 // environment while it changes. CPython copies it into os.environ later.
                 unsafe { std::env::set_var(name, value) };
             }
-            let _ = TRACE_PATH.set(crate::trace_output::start(&options));
+            crate::trace_output::start(&options);
             crate::set_options(options);
         }
         Ok(Request::ShowHelp) => {

@@ -2,22 +2,52 @@
 //!
 //! The process that was given the option writes `out.pftrace`; processes it starts that
 //! inherit the option (multiprocessing workers, subprocesses of pyopt-python) write
-//! `out.<pid>.pftrace` beside it, each its own process track, so opening the files
-//! together in ui.perfetto.dev shows them all. The first process names itself in
-//! `_PYOPT_TRACE_OWNER` (an environment variable its children inherit) to tell them
-//! apart. A forked child writes `out.<pid>.pftrace` too, with its own events, when it
-//! ends normally; one that ends with `os._exit` (as multiprocessing's fork workers do)
-//! writes nothing.
+//! `out.<pid>.pftrace` beside it, each its own process track;
+//! `pyopt-python -m python_optimizer trace merge` joins them into one trace. The first
+//! process names itself in `_PYOPT_TRACE_OWNER` (an environment variable its children
+//! inherit) to tell them apart. A forked child writes `out.<pid>.pftrace` too, with its
+//! own events, when it ends normally, and a multiprocessing worker when its
+//! `Process` ends (it then leaves through `os._exit`, which skips exit handlers:
+//! `python_optimizer._tracing` hooks multiprocessing's own exit for it).
+//!
+//! While tracing, a sampler thread puts the process's resident memory on a counter
+//! track every 10 ms.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use pyo3::prelude::*;
 
 use crate::config::Value;
 
 const OWNER: &str = "_PYOPT_TRACE_OWNER";
 
-/// Where this process writes its trace, if tracing was asked for. Called at start-up,
-/// before any other thread exists and before CPython copies the environment.
-pub fn start(options: &crate::config::Options) -> Option<PathBuf> {
+/// Where this process writes its trace (set once options are resolved).
+static PATH: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// The process that chose the trace's path (a forked child has another id).
+static STARTED_BY: AtomicU32 = AtomicU32::new(0);
+
+/// How often the sampler reads the resident memory.
+const SAMPLE_PERIOD: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The process whose sampler thread runs (a forked child starts its own).
+static SAMPLER_OF: AtomicU32 = AtomicU32::new(0);
+
+/// Whether this run records a trace (`PYOPT_TRACE`).
+pub fn tracing() -> bool {
+    matches!(PATH.get(), Some(Some(_)))
+}
+
+/// Resolves where this process writes its trace, if tracing was asked for, and starts
+/// recording. Called at start-up, before any other thread exists and before CPython
+/// copies the environment.
+pub fn start(options: &crate::config::Options) {
+    let _ = PATH.set(resolve(options));
+}
+
+fn resolve(options: &crate::config::Options) -> Option<PathBuf> {
     let Some(Value::Path(path)) = options.get("trace") else {
         return None;
     };
@@ -39,12 +69,73 @@ pub fn start(options: &crate::config::Options) -> Option<PathBuf> {
         _ => 1 << 16,
     };
     pyopt_trace::set_capacity(events);
-    STARTED_BY.store(pid, std::sync::atomic::Ordering::Relaxed);
+    STARTED_BY.store(pid, Ordering::Relaxed);
     // SAFETY: registers a child handler that only touches the recorder (no lock waits).
     unsafe { libc::pthread_atfork(None, None, Some(forget_parent_events)) };
     pyopt_trace::set_enabled(true);
     pyopt_trace::set_thread_name("main");
     Some(mine)
+}
+
+/// Once the interpreter runs (GIL held): starts the sampler and hooks forks, so forked
+/// children and multiprocessing workers write their traces too.
+pub fn started(py: Python<'_>) {
+    start_sampler();
+    let hooked = py
+        .import("python_optimizer._tracing")
+        .and_then(|module| module.call_method0("install"));
+    if let Err(err) = hooked {
+        eprintln!(
+            "pyopt-python: warning: PYOPT_TRACE: forked processes will not write traces: {err}"
+        );
+    }
+}
+
+/// Starts this process's sampler thread unless it has one (a forked child has none).
+pub fn start_sampler() {
+    let pid = std::process::id();
+    if !tracing() || SAMPLER_OF.swap(pid, Ordering::Relaxed) == pid {
+        return;
+    }
+    let spawned = pyopt_hooks::discovery::with_signals_blocked(|| {
+        std::thread::Builder::new()
+            .name("pyopt sampler".to_owned())
+            .spawn(move || sample_memory(pid))
+    });
+    if let Err(e) = spawned {
+        eprintln!("pyopt-python: warning: PYOPT_TRACE: no memory counter: {e}");
+    }
+}
+
+/// The resident memory in MiB, from `/proc/self/statm`.
+fn resident_mib() -> Option<f64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as f64;
+    Some(pages * page / (1024.0 * 1024.0))
+}
+
+fn sample_memory(pid: u32) {
+    pyopt_trace::set_thread_name("pyopt sampler");
+    let (name, category, key) = (
+        pyopt_trace::intern("RSS (MiB)"),
+        pyopt_trace::intern("process"),
+        pyopt_trace::intern("value"),
+    );
+    // A forked child's copy of this thread does not exist; a new one replaces it.
+    while SAMPLER_OF.load(Ordering::Relaxed) == pid {
+        if let Some(mib) = resident_mib() {
+            pyopt_trace::record(pyopt_trace::Event {
+                ts: pyopt_trace::now(),
+                kind: pyopt_trace::EventKind::Counter,
+                category,
+                name,
+                arg: pyopt_trace::Arg::Float(key, mib),
+            });
+        }
+        std::thread::sleep(SAMPLE_PERIOD);
+    }
 }
 
 /// In a forked child: its trace holds its own events, not a copy of its parent's.
@@ -64,27 +155,27 @@ fn per_process(path: &Path, pid: u32) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// The process that chose the trace's path (a forked child has another id).
-static STARTED_BY: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-
-/// Writes the recorded trace to `path` (`<stem>.<pid>.<ext>` in a forked child; a temp
-/// file renamed into place); a failure is a warning naming the file.
-pub fn finish(path: &Path) {
+/// Writes the recorded trace to this process's file (`<stem>.<pid>.<ext>` in a forked
+/// child; a temp file renamed into place); a failure is a warning naming the file.
+/// Nothing without `PYOPT_TRACE`. Called at exit, and by a multiprocessing worker as
+/// its `Process` ends; a later call writes a newer trace over an earlier one.
+pub fn finish() {
+    let Some(Some(path)) = PATH.get() else {
+        return;
+    };
     let pid = std::process::id();
-    let forked = STARTED_BY.load(std::sync::atomic::Ordering::Relaxed) != pid;
     let owned;
-    let path = if forked {
+    let path = if STARTED_BY.load(Ordering::Relaxed) != pid {
         owned = per_process(path, pid);
         owned.as_path()
     } else {
-        path
+        path.as_path()
     };
     let bytes = pyopt_trace::perfetto::encode_this_process();
     let temp = path.with_file_name(format!(
-        ".{}.tmp-{}",
+        ".{}.tmp-{pid}",
         path.file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-        std::process::id()
     ));
     let written = std::fs::write(&temp, &bytes).and_then(|()| std::fs::rename(&temp, path));
     if let Err(e) = written {
@@ -110,5 +201,11 @@ mod tests {
             per_process(Path::new("/t/trace"), 7),
             Path::new("/t/trace.7")
         );
+    }
+
+    #[test]
+    fn resident_memory_is_read() {
+        let mib = resident_mib().unwrap();
+        assert!(mib > 0.5 && mib < 1e6, "{mib}");
     }
 }

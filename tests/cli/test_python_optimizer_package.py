@@ -100,6 +100,8 @@ def test_defaults():
         "jit_log": False,
         "jit_threshold": 1000,
         "trace": None,
+        "trace_buffer": 0,
+        "trace_calls": False,
     }
 
 

@@ -6,7 +6,11 @@ deoptimizations are there; child processes write their own files."""
 
 import os
 import pathlib
+import re
+import shutil
+import subprocess
 
+from google.protobuf import descriptor_pb2
 from google.protobuf.unknown_fields import UnknownFieldSet
 from perfetto.protos.perfetto.trace import perfetto_trace_pb2 as perfetto
 
@@ -25,6 +29,36 @@ def no_unknown_fields(message, path="Trace"):
         values = value if field.is_repeated else [value]
         for item in values:
             no_unknown_fields(item, f"{path}.{field.name}")
+
+
+def protoc_decode(path):
+    """Decodes a trace with `protoc --decode` against a descriptor set exported from the
+    perfetto package's schema; fails on a decode error or any field the schema does not
+    know (protoc prints those by number)."""
+    protoc = shutil.which("protoc")
+    assert protoc, "protoc is missing: scripts/test.sh installs Debian's protobuf-compiler"
+    files, seen = descriptor_pb2.FileDescriptorSet(), set()
+
+    def add(file):  # dependencies first, as protoc wants them
+        if file.name in seen:
+            return
+        seen.add(file.name)
+        for dependency in file.dependencies:
+            add(dependency)
+        file.CopyToProto(files.file.add())
+
+    add(perfetto.DESCRIPTOR)
+    descriptors = pathlib.Path(path).with_suffix(".descriptors")
+    descriptors.write_bytes(files.SerializeToString())
+    with open(path, "rb") as trace:
+        done = subprocess.run([protoc, "--decode=perfetto.protos.Trace",
+                               f"--descriptor_set_in={descriptors}"],
+                              stdin=trace, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    unknown = [line for line in done.stdout.splitlines() if re.match(r"\s*\d+[:\s{]", line)]
+    assert not unknown, f"fields unknown to Perfetto's schema: {unknown[:5]}"
+    assert "track_event {" in done.stdout
+    return done.stdout
 
 
 def load(path):
@@ -99,6 +133,7 @@ def test_a_jit_run_traces_compiles_cache_lookups_and_deopts(tmp_path):
     done = run(PYOPT, [*FIRST_CALL, script, "child"], env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     tracks, events = load(tmp_path / "out.pftrace")
+    protoc_decode(tmp_path / "out.pftrace")
     processes = [t for t in tracks.values() if t.HasField("process")]
     assert len(processes) == 1 and processes[0].process.pid > 0
     threads = [t for t in tracks.values() if t.HasField("thread")]
@@ -115,6 +150,8 @@ def test_a_jit_run_traces_compiles_cache_lookups_and_deopts(tmp_path):
     deopts = [e for e in events if e[0] == INSTANT and e[1] == "deopt first"]
     assert deopts and "jit.py:" in deopts[0][3]["reason"], events
     assert any(e[0] == COUNTER for e in events)
+    counters = {t.name for t in tracks.values() if t.HasField("counter")}
+    assert {"compiled functions", "cache hit rate (%)", "RSS (MiB)"} <= counters, counters
     # The child wrote its own file, its own process.
     children = [p for p in tmp_path.glob("out.*.pftrace")]
     assert len(children) == 1, list(tmp_path.iterdir())
@@ -208,6 +245,7 @@ def test_trace_calls_records_every_call_as_a_nested_slice(tmp_path):
     done = run(PYOPT, [script, "6"], env=env, cwd=tmp_path)
     assert (done.returncode, done.stdout) == (0, expected.stdout), done.stderr
     tracks, events = load(tmp_path / "out.pftrace")
+    protoc_decode(tmp_path / "out.pftrace")
     names = {u: t.thread.thread_name for u, t in tracks.items() if t.HasField("thread")}
     fibs = call_slices(events, "fib")
     # fib(6) makes 25 calls on the main thread, fib(4) 9 on the worker's.
@@ -218,7 +256,9 @@ def test_trace_calls_records_every_call_as_a_nested_slice(tmp_path):
     main_fibs = [e for e in fibs if names[e[4]] == "main"]
     # The module body is the outermost slice; fib(6) recurses six deep below it.
     assert min(e[2] for e in main_fibs) == 2 and max(e[2] for e in main_fibs) == 7
-    assert call_slices(events, "<module>")[0][2] == 1
+    script_body = [e for e in call_slices(events, "<module>")
+                   if e[3]["source"].endswith("calls.py:1")]
+    assert [e[2] for e in script_body] == [1]
     assert main_fibs[0][3]["source"].endswith("calls.py:3")
     # A call that raised is a closed slice like any other.
     assert len(call_slices(events, "fails")) == 1
@@ -244,3 +284,65 @@ def test_without_trace_calls_no_call_is_recorded(tmp_path):
     assert done.returncode == 0, done.stderr
     _, events = load(tmp_path / "out.pftrace")
     assert not call_slices(events, "fib")
+
+
+POOL = """
+    import multiprocessing as mp
+
+    def work(x):
+        s = 0
+        for i in range(20000):
+            s += i * x
+        return s
+
+    if __name__ == "__main__":
+        with mp.get_context("fork").Pool(2) as pool:
+            print(sum(pool.map(work, range(40), chunksize=1)))
+"""
+
+
+def test_a_terminated_worker_writes_its_trace_and_dies_of_sigterm(tmp_path):
+    script = write(tmp_path, "term.py", """
+        import multiprocessing as mp, time
+        def sleep():
+            time.sleep(60)
+        if __name__ == "__main__":
+            p = mp.get_context("fork").Process(target=sleep)
+            p.start(); time.sleep(0.5); p.terminate(); p.join()
+            print(p.exitcode, p.pid)
+    """)
+    done = run(PYOPT, [script], env={"PYOPT_TRACE": "out.pftrace"}, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    code, pid = done.stdout.split()
+    assert code == "-15"  # as under python3
+    load(tmp_path / f"out.{pid}.pftrace")
+
+
+def test_fork_pool_workers_write_traces_that_merge_into_one(tmp_path):
+    script = write(tmp_path, "pool.py", POOL)
+    expected = run("python3", [script])
+    done = run(PYOPT, [script], env={"PYOPT_TRACE": "out.pftrace"}, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, expected.stdout), done.stderr
+    files = sorted(tmp_path.glob("out*.pftrace"))
+    # The parent's and one per worker (they leave through os._exit).
+    assert len(files) == 3, files
+    for path in files:
+        tracks, _ = load(path)
+        # Every process puts its resident memory on a counter track.
+        assert any(t.name == "RSS (MiB)" for t in tracks.values()), path
+    merged = tmp_path / "merged.pftrace"
+    done = run(PYOPT, ["-m", "python_optimizer", "trace", "merge", *map(str, files),
+                       "-o", str(merged)])
+    assert (done.returncode, done.stdout) == (0, f"merged 3 traces into {merged}\n"), \
+        done.stderr
+    tracks, _ = load(merged)
+    assert protoc_decode(merged).count("process {") == 3
+    pids = {t.process.pid for t in tracks.values() if t.HasField("process")}
+    assert len(pids) == 3
+    # A process twice, or the output among the inputs, is refused.
+    done = run(PYOPT, ["-m", "python_optimizer", "trace", "merge", str(files[0]),
+                       str(files[0]), "-o", str(tmp_path / "twice.pftrace")])
+    assert done.returncode == 1 and "same process" in done.stderr, done.stderr
+    done = run(PYOPT, ["-m", "python_optimizer", "trace", "merge", str(files[0]),
+                       "-o", str(files[0])])
+    assert done.returncode == 2 and "is one of the inputs" in done.stderr

@@ -98,3 +98,96 @@ def test_spans_nest_per_thread_in_every_export(tmp_path):
     assert spans == 4  # outer, its two inners, and the worker's inner
     # Nested spans of one category count once in its total; self time adds up to it.
     assert abs(total - self_ms) < 0.5 and total >= 4 * 2 * 0.9
+
+
+def test_the_older_performance_profiler_counts_calls_and_times(tmp_path):
+    script = write(tmp_path, "older.py", """
+        import sys, time
+        from python_optimizer.profiling import (PerformanceProfiler, ProfilerConfig,
+                                                clear_performance_stats,
+                                                get_performance_stats, get_profiler)
+
+        profiler = PerformanceProfiler()
+        profiler.profile_function("solve", 0.5)
+        profiler.profile_function("solve", 1.5)
+
+        @PerformanceProfiler(ProfilerConfig(detailed=True)).profile
+        def step(n):
+            time.sleep(0.001)
+            return n * 2
+
+        print([step(i) for i in range(3)])
+        stats = get_performance_stats()
+        solve = stats["solve"]
+        print(solve["call_count"], solve["total_time"], solve["avg_time"],
+              solve["min_time"], solve["max_time"])
+        print(stats["step"]["call_count"], stats["step"]["min_time"] >= 0.001)
+        PerformanceProfiler(ProfilerConfig(enabled=False)).profile_function("off", 1.0)
+        print("off" in get_performance_stats())
+        print(PerformanceProfiler(ProfilerConfig(output_format="csv")).format_stats()
+              .splitlines()[1].split(",")[:2])
+        print(PerformanceProfiler(ProfilerConfig(output_format="text")).format_stats()
+              .splitlines()[1].split()[:2])
+        for bad in (lambda: PerformanceProfiler(ProfilerConfig(output_format="xml")),
+                    lambda: profiler.profile_function("solve", -1)):
+            try:
+                bad()
+            except ValueError as e:
+                print("ValueError", e)
+        get_profiler().export_perfetto_trace(sys.argv[1])
+        clear_performance_stats()
+        print(get_performance_stats())
+    """)
+    out = tmp_path / "older.pftrace"
+    done = run(PYOPT, [script, str(out)])
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "[0, 2, 4]"
+    assert lines[1] == "2 2.0 1.0 0.5 1.5"
+    assert lines[2] == "3 True"
+    assert lines[3] == "False"
+    assert lines[4] == repr(['"solve"', "2"])
+    assert lines[5] == repr(["solve", "2"])
+    assert lines[6].startswith("ValueError ProfilerConfig.output_format must be")
+    assert lines[7] == "ValueError execution_time must be a duration in seconds, not -1.0"
+    assert lines[8] == "{}"
+    # Decorated calls are spans on the trace, and `detailed` adds a counter track.
+    tracks, events = load(out)
+    assert sum(1 for e in events if e[0] == BEGIN and e[1] == "step") == 3
+    assert any(t.name == "step (ms)" for t in tracks.values())
+
+
+def test_flows_link_events_and_processes_are_named(tmp_path):
+    script = write(tmp_path, "flows.py", """
+        import json, sys, threading
+        from python_optimizer.profiling import get_profiler
+
+        profiler = get_profiler()
+        profiler.set_process_name("rank 0")
+        flow = profiler.flow_start("send task")
+        def receive():
+            with profiler.start_span("task"):
+                profiler.flow_end("receive task", flow)
+        t = threading.Thread(target=receive)
+        t.start(); t.join()
+        other = profiler.new_flow_id()
+        print(flow != other, flow >> 32 == other >> 32)
+        profiler.export_perfetto_trace(sys.argv[1] + "/flows.pftrace")
+        profiler.export_chrome_trace(sys.argv[1] + "/flows.json")
+    """)
+    done = run(PYOPT, [script, str(tmp_path)])
+    assert (done.returncode, done.stdout) == (0, "True True\n"), done.stderr
+    tracks, _ = load(tmp_path / "flows.pftrace")
+    assert [t.process.process_name for t in tracks.values() if t.HasField("process")] == \
+        ["rank 0"]
+    from perfetto.protos.perfetto.trace import perfetto_trace_pb2 as perfetto
+    trace = perfetto.Trace()
+    trace.ParseFromString((tmp_path / "flows.pftrace").read_bytes())
+    starts = [p.track_event for p in trace.packet if p.track_event.flow_ids]
+    ends = [p.track_event for p in trace.packet if p.track_event.terminating_flow_ids]
+    assert len(starts) == len(ends) == 1
+    assert starts[0].flow_ids == ends[0].terminating_flow_ids
+    assert starts[0].track_uuid != ends[0].track_uuid  # from one thread to another
+    chrome = json.loads((tmp_path / "flows.json").read_text())["traceEvents"]
+    flows = sorted((e["ph"], e["id"]) for e in chrome if e["ph"] in "sf")
+    assert [ph for ph, _ in flows] == ["f", "s"] and flows[0][1] == flows[1][1]

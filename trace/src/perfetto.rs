@@ -105,11 +105,23 @@ fn packet(sequence: u32) -> proto::TracePacket {
     }
 }
 
+/// The name of this process's track (a rank's, say), "pyopt-python" until set.
+static PROCESS_NAME: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Names this process's track (the distribution work names each rank's and worker's).
+pub fn set_process_name(name: &str) {
+    *PROCESS_NAME.lock().unwrap_or_else(|p| p.into_inner()) = Some(name.to_owned());
+}
+
 /// This process's trace so far: everything recorded, encoded.
 pub fn encode_this_process() -> Vec<u8> {
+    let name = PROCESS_NAME
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     let process = Process {
         pid: std::process::id() as i32,
-        name: "pyopt-python".to_owned(),
+        name: name.unwrap_or_else(|| "pyopt-python".to_owned()),
         cmdline: std::env::args().collect(),
     };
     encode(&process, &crate::snapshot())
@@ -229,6 +241,17 @@ pub fn encode(process: &Process, threads: &[ThreadEvents]) -> Vec<u8> {
                     track_event.set_type(Type::Instant);
                     track_event.name_iid = Some(iid(event.name));
                 }
+                // A flow's ends are instants carrying its id; Perfetto draws the arrow.
+                EventKind::FlowStart | EventKind::FlowEnd => {
+                    let Arg::Int(_, id) = event.arg else { continue };
+                    track_event.set_type(Type::Instant);
+                    track_event.name_iid = Some(iid(event.name));
+                    if event.kind == EventKind::FlowStart {
+                        track_event.flow_ids.push(id as u64);
+                    } else {
+                        track_event.terminating_flow_ids.push(id as u64);
+                    }
+                }
                 EventKind::Counter => {
                     track_event.set_type(Type::Counter);
                     track_event.track_uuid = Some(counter_uuid(process.pid, event.name));
@@ -253,6 +276,51 @@ pub fn encode(process: &Process, threads: &[ThreadEvents]) -> Vec<u8> {
     trace.encode_to_vec()
 }
 
+/// Joins traces of several processes (each `(name, bytes)`, as pyopt writes them) into
+/// one: packets kept in order, each input's packet sequences renumbered so no two
+/// inputs share one. Refuses a file that is not such a trace (it does not decode, or
+/// holds fields this schema does not know, which would be lost) and two files of one
+/// process (their tracks would clash).
+pub fn merge(traces: &[(String, Vec<u8>)]) -> Result<Vec<u8>, String> {
+    let mut merged = proto::Trace::default();
+    let mut next_sequence = 1u32;
+    let mut processes = BTreeMap::new();
+    for (name, bytes) in traces {
+        let trace = proto::Trace::decode(&bytes[..])
+            .map_err(|e| format!("{name}: not a Perfetto trace ({e})"))?;
+        if trace.encoded_len() != bytes.len() {
+            return Err(format!(
+                "{name}: not a trace pyopt wrote (it has fields pyopt's schema does not know)"
+            ));
+        }
+        for packet in &trace.packet {
+            if let Some(pid) = packet
+                .track_descriptor
+                .as_ref()
+                .and_then(|t| t.process.as_ref())
+                .and_then(|p| p.pid)
+                && let Some(other) = processes.insert(pid, name.clone())
+            {
+                return Err(format!(
+                    "{other} and {name} are traces of the same process ({pid})"
+                ));
+            }
+        }
+        let mut renumbered = BTreeMap::new();
+        for mut packet in trace.packet {
+            if let Some(sequence) = packet.trusted_packet_sequence_id {
+                let new = *renumbered.entry(sequence).or_insert_with(|| {
+                    next_sequence += 1;
+                    next_sequence - 1
+                });
+                packet.trusted_packet_sequence_id = Some(new);
+            }
+            merged.packet.push(packet);
+        }
+    }
+    Ok(merged.encode_to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +333,61 @@ mod tests {
             name: intern(name),
             arg,
         }
+    }
+
+    #[test]
+    fn merged_traces_keep_every_process_on_sequences_of_its_own() {
+        let thread = |tid| ThreadEvents {
+            tid,
+            name: "main".to_owned(),
+            events: vec![
+                event(1, EventKind::Begin, "work", Arg::None),
+                event(2, EventKind::FlowStart, "send", Arg::Int(intern("flow"), 9)),
+                event(3, EventKind::End, "work", Arg::None),
+            ],
+            dropped: 0,
+        };
+        let process = |pid| Process {
+            pid,
+            name: format!("rank {pid}"),
+            cmdline: vec![],
+        };
+        let a = encode(&process(1), &[thread(11)]);
+        let b = encode(&process(2), &[thread(21)]);
+        let merged = merge(&[("a".to_owned(), a.clone()), ("b".to_owned(), b)]).unwrap();
+        let trace = proto::Trace::decode(&merged[..]).unwrap();
+        let sequences: BTreeSet<u32> = trace
+            .packet
+            .iter()
+            .filter_map(|p| p.trusted_packet_sequence_id)
+            .collect();
+        assert_eq!(sequences.len(), 4, "two per process, none shared");
+        let flows: Vec<_> = trace
+            .packet
+            .iter()
+            .filter_map(|p| p.track_event.as_ref())
+            .filter(|e| !e.flow_ids.is_empty())
+            .collect();
+        assert_eq!(flows.len(), 2);
+        assert_eq!(flows[0].flow_ids, [9]);
+        let names: Vec<_> = trace
+            .packet
+            .iter()
+            .filter_map(|p| {
+                p.track_descriptor
+                    .as_ref()?
+                    .process
+                    .as_ref()?
+                    .process_name
+                    .clone()
+            })
+            .collect();
+        assert_eq!(names, ["rank 1", "rank 2"]);
+        // The same process twice, and a file that is no trace, are refused.
+        let twice = merge(&[("a".to_owned(), a.clone()), ("c".to_owned(), a)]).unwrap_err();
+        assert!(twice.contains("same process"), "{twice}");
+        let junk = merge(&[("j".to_owned(), vec![0xff, 0xff, 0xff])]).unwrap_err();
+        assert!(junk.starts_with("j: "), "{junk}");
     }
 
     #[test]

@@ -24,14 +24,21 @@ pub enum EventKind {
     Instant,
     /// A counter's new value (in the annotation).
     Counter,
+    /// A flow (an arrow to a later event, in this process or another) starts here; its
+    /// id is the annotation's integer.
+    FlowStart,
+    /// The flow with the annotation's id ends here.
+    FlowEnd,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 4] = [
+    const ALL: [EventKind; 6] = [
         EventKind::Begin,
         EventKind::End,
         EventKind::Instant,
         EventKind::Counter,
+        EventKind::FlowStart,
+        EventKind::FlowEnd,
     ];
 
     fn code(self) -> u64 {

@@ -1,10 +1,13 @@
-"""``pyopt-python -m python_optimizer``: information about this pyopt installation."""
+"""``pyopt-python -m python_optimizer``: information about this pyopt installation, its
+compiled-code cache, and merging PYOPT_TRACE files."""
 
 import argparse
+import os
 import sys
 import time
 
 import python_optimizer
+from python_optimizer import _native
 
 
 def _info():
@@ -78,6 +81,19 @@ def _cache(action):
     return 1 if bad else 0
 
 
+def _merge(inputs, output):
+    if os.path.abspath(output) in map(os.path.abspath, inputs):
+        print(f"error: the output {output} is one of the inputs", file=sys.stderr)
+        return 2
+    try:
+        count = _native.trace_merge(inputs, output)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"merged {count} traces into {output}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="pyopt-python -m python_optimizer",
@@ -91,11 +107,21 @@ def main(argv=None):
         help="info: where and how big; list: each entry's function, signature, size, last "
              "use and hits; clear: remove every entry; verify: check every entry "
              "(exit status 1 if any is unusable)")
+    trace = commands.add_parser("trace", help="PYOPT_TRACE files")
+    actions = trace.add_subparsers(dest="action", metavar="ACTION", required=True)
+    merge = actions.add_parser(
+        "merge", help="join the traces of several processes (out.pftrace and the "
+                      "out.<pid>.pftrace files of the processes it started) into one "
+                      "file, each process its own track, for ui.perfetto.dev")
+    merge.add_argument("inputs", nargs="+", metavar="TRACE")
+    merge.add_argument("-o", "--output", required=True, metavar="MERGED")
     args = parser.parse_args(argv)
     if args.command in (None, "info"):
         return _info()
     if args.command == "cache":
         return _cache(args.action)
+    if args.command == "trace":
+        return _merge(args.inputs, args.output)
     parser.error(f"unknown command {args.command!r}")  # unreachable: argparse checks choices
     return 2
 

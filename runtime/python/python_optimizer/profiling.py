@@ -21,13 +21,16 @@ profiler is made (or at start-up with ``PYOPT_TRACE``) and keeps the newest even
 thread's ring is full (``dropped`` in the exports).
 """
 
+import dataclasses
 import functools
 import json
 import threading
+import time
 
 from python_optimizer import _native
 
-__all__ = ["AdvancedProfiler", "get_profiler"]
+__all__ = ["AdvancedProfiler", "PerformanceProfiler", "ProfilerConfig", "clear_performance_stats",
+           "get_performance_stats", "get_profiler"]
 
 _names = threading.local()
 
@@ -75,7 +78,7 @@ def _threads():
     """Each thread's completed slices, instants and counters, from the recorder."""
     threads = []
     for thread in _native.trace_events():
-        slices, instants, counters, open_slices = [], [], [], []
+        slices, instants, counters, flows, open_slices = [], [], [], [], []
         events = thread["events"]
         last = events[-1][0] if events else 0
         for ns, kind, category, name, value in events:
@@ -87,6 +90,8 @@ def _threads():
                     slices.append((start, ns, category, name, value, depth))
             elif kind == "i":
                 instants.append((ns, category, name, value))
+            elif kind in ("s", "f"):  # a flow's start or end; the value is its id
+                flows.append((ns, kind, category, name, value))
             else:
                 counters.append((ns, name, value))
         while open_slices:  # still open: closed at the thread's last event
@@ -95,7 +100,7 @@ def _threads():
         slices.sort()
         threads.append({"tid": thread["tid"], "name": thread["name"] or f"thread {thread['tid']}",
                         "dropped": thread["dropped"], "slices": slices,
-                        "instants": instants, "counters": counters})
+                        "instants": instants, "counters": counters, "flows": flows})
     return threads
 
 
@@ -133,6 +138,32 @@ class AdvancedProfiler:
         """A counter's new value, on its own track."""
         _native.trace_counter(str(name), float(value))
 
+    def new_flow_id(self):
+        """An id for a flow no other process of this machine uses (this process's id
+        in the high bits): send it along with a message or a task, so the receiver can
+        end the flow that the sender started."""
+        global _flows
+        with _lock:
+            _flows += 1
+            return (_pid() << 32) | _flows
+
+    def flow_start(self, name, flow_id=None, category="flow"):
+        """Starts a flow (an arrow in ui.perfetto.dev from here to where
+        ``flow_end(flow_id)`` is called, in this process or another); returns its id."""
+        flow_id = self.new_flow_id() if flow_id is None else int(flow_id)
+        _name_thread()
+        _native.trace_flow(str(name), str(category), flow_id, False)
+        return flow_id
+
+    def flow_end(self, name, flow_id, category="flow"):
+        """Ends the flow ``flow_id`` here."""
+        _name_thread()
+        _native.trace_flow(str(name), str(category), int(flow_id), True)
+
+    def set_process_name(self, name):
+        """Names this process's track (a rank's or a worker's, say)."""
+        _native.trace_set_process_name(str(name))
+
     def export_perfetto_trace(self, path):
         """Everything recorded so far (the JIT's and cache's events too) as a Perfetto
         protobuf trace, for ui.perfetto.dev."""
@@ -162,6 +193,12 @@ class AdvancedProfiler:
             for ns, name, value in thread["counters"]:
                 events.append({"ph": "C", "name": name, "pid": pid, "tid": tid,
                                "ts": ns / 1e3, "args": {name: value}})
+            for ns, kind, category, name, flow_id in thread["flows"]:
+                event = {"ph": kind, "id": flow_id, "name": name, "cat": category,
+                         "pid": pid, "tid": tid, "ts": ns / 1e3}
+                if kind == "f":
+                    event["bp"] = "e"  # binds to the enclosing slice
+                events.append(event)
         with open(path, "w") as out:
             json.dump({"traceEvents": events, "displayTimeUnit": "ms"}, out)
 
@@ -205,6 +242,8 @@ class AdvancedProfiler:
                          for s, c, n, v in t["instants"]],
             "counters": [{"name": n, "at_us": (s - origin) / 1e3, "value": v}
                          for s, n, v in t["counters"]],
+            "flows": [{"name": n, "category": c, "at_us": (s - origin) / 1e3, "id": v,
+                       "end": k == "f"} for s, k, c, n, v in t["flows"]],
         } for t in threads]
         with open(path, "w") as out:
             json.dump({"threads": timeline}, out, indent=1)
@@ -218,7 +257,8 @@ class AdvancedProfiler:
         for thread in threads:
             slices = thread["slices"]
             self_ns = _self_times(slices)
-            events += len(slices) + len(thread["instants"]) + len(thread["counters"])
+            events += (len(slices) + len(thread["instants"]) + len(thread["counters"])
+                       + len(thread["flows"]))
             enclosing = []  # categories of the slices around the current one
             for index, (start, end, category, _name, _value, depth) in enumerate(slices):
                 del enclosing[depth:]
@@ -233,7 +273,8 @@ class AdvancedProfiler:
                 first = start if first is None else min(first, start)
                 last = end if last is None else max(last, end)
         return {"events": events, "threads": sum(1 for t in threads if t["slices"]
-                                                 or t["instants"] or t["counters"]),
+                                                 or t["instants"] or t["counters"]
+                                                 or t["flows"]),
                 "duration_ms": 0.0 if first is None else (last - first) / 1e6,
                 "categories": categories}
 
@@ -256,6 +297,7 @@ def _pid():
 
 
 _profiler = None
+_flows = 0
 _lock = threading.Lock()
 
 
@@ -266,3 +308,113 @@ def get_profiler():
         if _profiler is None:
             _profiler = AdvancedProfiler()
         return _profiler
+
+
+# The older python-optimizer's counter API: per-function call counts and times.
+
+@dataclasses.dataclass
+class ProfilerConfig:
+    """``enabled``: record at all; ``detailed``: also put each recorded call on the
+    trace as a counter of its time in ms; ``output_format``: what ``format_stats``
+    writes ("json", "text" or "csv")."""
+
+    enabled: bool = True
+    detailed: bool = False
+    output_format: str = "json"
+
+
+def _new_stats():
+    return {"call_count": 0, "total_time": 0.0, "avg_time": 0.0, "min_time": float("inf"),
+            "max_time": 0.0}
+
+
+_stats = {}
+_stats_lock = threading.Lock()
+
+
+class PerformanceProfiler:
+    """Call counts and times per function name, process-wide (shared by every
+    PerformanceProfiler), as the older python-optimizer kept them::
+
+        profiler = PerformanceProfiler()
+        profiler.profile_function("solve", seconds)   # record a measured call
+
+        @profiler.profile                              # or measure each call
+        def solve(): ...
+
+        get_performance_stats()["solve"]["avg_time"]
+    """
+
+    def __init__(self, config=None):
+        self.config = config or ProfilerConfig()
+        if self.config.output_format not in ("json", "text", "csv"):
+            raise ValueError(f"ProfilerConfig.output_format must be 'json', 'text' or "
+                             f"'csv', not {self.config.output_format!r}")
+
+    def profile_function(self, func_name, execution_time):
+        """Records one call of ``func_name`` that took ``execution_time`` seconds."""
+        if not self.config.enabled:
+            return
+        seconds = float(execution_time)
+        if seconds < 0 or seconds != seconds:
+            raise ValueError(f"execution_time must be a duration in seconds, not {seconds}")
+        name = str(func_name)
+        with _stats_lock:
+            entry = _stats.setdefault(name, _new_stats())
+            entry["call_count"] += 1
+            entry["total_time"] += seconds
+            entry["avg_time"] = entry["total_time"] / entry["call_count"]
+            entry["min_time"] = min(entry["min_time"], seconds)
+            entry["max_time"] = max(entry["max_time"], seconds)
+        if self.config.detailed:
+            get_profiler().counter(f"{name} (ms)", seconds * 1e3)
+
+    def profile(self, function):
+        """A decorator: each call is timed and recorded under the function's qualified
+        name (and is a span on the trace)."""
+        name = getattr(function, "__qualname__", repr(function))
+        span = get_profiler().start_span(name, category="profiled")
+
+        @functools.wraps(function)
+        def profiled(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                with span:
+                    return function(*args, **kwargs)
+            finally:
+                self.profile_function(name, time.perf_counter() - started)
+
+        return profiled
+
+    def get_stats(self):
+        return get_performance_stats()
+
+    def format_stats(self):
+        """The statistics as text in ``config.output_format``."""
+        stats = get_performance_stats()
+        if self.config.output_format == "json":
+            return json.dumps(stats, indent=1, sort_keys=True)
+        fields = ["call_count", "total_time", "avg_time", "min_time", "max_time"]
+        if self.config.output_format == "csv":
+            lines = [",".join(["function", *fields])]
+            lines += [",".join([json.dumps(name), *(repr(entry[f]) for f in fields)])
+                      for name, entry in sorted(stats.items())]
+        else:
+            lines = [f"{'function':<32} {'calls':>8} {'total s':>12} {'avg s':>12} "
+                     f"{'min s':>12} {'max s':>12}"]
+            lines += [f"{name:<32} {entry['call_count']:>8} {entry['total_time']:>12.6f} "
+                      f"{entry['avg_time']:>12.6f} {entry['min_time']:>12.6f} "
+                      f"{entry['max_time']:>12.6f}" for name, entry in sorted(stats.items())]
+        return "\n".join(lines) + "\n"
+
+
+def get_performance_stats():
+    """{function name: {call_count, total_time, avg_time, min_time, max_time}} (seconds),
+    a copy."""
+    with _stats_lock:
+        return {name: dict(entry) for name, entry in _stats.items()}
+
+
+def clear_performance_stats():
+    with _stats_lock:
+        _stats.clear()
