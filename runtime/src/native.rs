@@ -377,18 +377,6 @@ fn trace_set_process_name(name: &str) {
     pyopt_trace::perfetto::set_process_name(name);
 }
 
-/// Writes this process's `PYOPT_TRACE` file now (nothing without `PYOPT_TRACE`).
-#[pyfunction]
-fn trace_write_now() {
-    crate::trace_output::finish();
-}
-
-/// Starts this process's memory sampler if it has none (a forked child).
-#[pyfunction]
-fn trace_start_sampler() {
-    crate::trace_output::start_sampler();
-}
-
 /// Joins the Perfetto traces at `inputs` (pyopt's, one per process) into one at
 /// `output`.
 #[pyfunction]
@@ -503,8 +491,6 @@ pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(trace_set_thread_name, m)?)?;
     m.add_function(wrap_pyfunction!(trace_flow, m)?)?;
     m.add_function(wrap_pyfunction!(trace_set_process_name, m)?)?;
-    m.add_function(wrap_pyfunction!(trace_write_now, m)?)?;
-    m.add_function(wrap_pyfunction!(trace_start_sampler, m)?)?;
     m.add_function(wrap_pyfunction!(trace_merge, m)?)?;
     m.add_function(wrap_pyfunction!(trace_events, m)?)?;
     m.add_function(wrap_pyfunction!(trace_write_perfetto, m)?)?;

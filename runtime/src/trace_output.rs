@@ -7,8 +7,11 @@
 //! process names itself in `_PYOPT_TRACE_OWNER` (an environment variable its children
 //! inherit) to tell them apart. A forked child writes `out.<pid>.pftrace` too, with its
 //! own events, when it ends normally, and a multiprocessing worker when its
-//! `Process` ends (it then leaves through `os._exit`, which skips exit handlers:
-//! `python_optimizer._tracing` hooks multiprocessing's own exit for it).
+//! `Process` ends: such a worker leaves through `os._exit`, which skips exit handlers,
+//! but first runs multiprocessing's finalizers, and one of them writes the trace
+//! (registered in the child once multiprocessing has cleared the parent's). A worker
+//! that `Pool.terminate()` ends with SIGTERM writes its trace first and then dies of
+//! the signal, as under python3.
 //!
 //! While tracing, a sampler thread puts the process's resident memory on a counter
 //! track every 10 ms.
@@ -18,6 +21,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::config::Value;
 
@@ -81,18 +85,92 @@ fn resolve(options: &crate::config::Options) -> Option<PathBuf> {
 /// children and multiprocessing workers write their traces too.
 pub fn started(py: Python<'_>) {
     start_sampler();
-    let hooked = py
-        .import("python_optimizer._tracing")
-        .and_then(|module| module.call_method0("install"));
-    if let Err(err) = hooked {
+    if let Err(err) = hook_forks(py) {
         eprintln!(
             "pyopt-python: warning: PYOPT_TRACE: forked processes will not write traces: {err}"
         );
     }
 }
 
+/// What multiprocessing's after-fork registry keys [`write_at_worker_exit`] on (the
+/// registry holds weak references; [`TOKEN`] keeps it alive).
+#[pyclass(frozen, weakref, module = "python_optimizer._native")]
+struct ForkToken;
+
+static TOKEN: OnceLock<Py<ForkToken>> = OnceLock::new();
+
+fn hook_forks(py: Python<'_>) -> PyResult<()> {
+    let _ = TOKEN.set(Py::new(py, ForkToken)?);
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("after_in_child", wrap_pyfunction!(after_fork_in_child, py)?)?;
+    py.import("os")?
+        .getattr("register_at_fork")?
+        .call((), Some(&kwargs))?;
+    Ok(())
+}
+
+/// In a forked child: a sampler of its own, and in a multiprocessing worker a trace
+/// written when its `Process` ends (registered for after multiprocessing clears the
+/// parent's finalizers in `Process._bootstrap`).
+#[pyfunction]
+fn after_fork_in_child(py: Python<'_>) -> PyResult<()> {
+    start_sampler();
+    let modules = py.import("sys")?.getattr("modules")?;
+    if let Some(util) = modules.cast::<PyDict>()?.get_item("multiprocessing.util")?
+        && let Some(token) = TOKEN.get()
+    {
+        util.call_method1(
+            "register_after_fork",
+            (
+                token.clone_ref(py),
+                wrap_pyfunction!(write_at_worker_exit, py)?,
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+#[pyfunction]
+fn write_at_worker_exit(py: Python<'_>, _token: &Bound<'_, PyAny>) -> PyResult<()> {
+    let util = py.import("multiprocessing.util")?;
+    // The lowest priority runs last, after the worker's own finalizers.
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("exitpriority", i32::MIN)?;
+    util.getattr("Finalize")?
+        .call((py.None(), wrap_pyfunction!(write_now, py)?), Some(&kwargs))?;
+    let (signal, threading) = (py.import("signal")?, py.import("threading")?);
+    let sigterm = signal.getattr("SIGTERM")?;
+    let main_thread = threading
+        .call_method0("current_thread")?
+        .is(&threading.call_method0("main_thread")?);
+    if main_thread
+        && signal
+            .call_method1("getsignal", (&sigterm,))?
+            .eq(signal.getattr("SIG_DFL")?)?
+    {
+        signal.call_method1("signal", (sigterm, wrap_pyfunction!(write_then_die, py)?))?;
+    }
+    Ok(())
+}
+
+#[pyfunction]
+fn write_now() {
+    finish();
+}
+
+/// A worker's SIGTERM handler: writes the trace, then dies of the signal.
+#[pyfunction]
+fn write_then_die(py: Python<'_>, signum: i32, _frame: &Bound<'_, PyAny>) -> PyResult<()> {
+    finish();
+    let signal = py.import("signal")?;
+    signal.call_method1("signal", (signum, signal.getattr("SIG_DFL")?))?;
+    let os = py.import("os")?;
+    os.call_method1("kill", (os.call_method0("getpid")?, signum))?;
+    Ok(())
+}
+
 /// Starts this process's sampler thread unless it has one (a forked child has none).
-pub fn start_sampler() {
+fn start_sampler() {
     let pid = std::process::id();
     if !tracing() || SAMPLER_OF.swap(pid, Ordering::Relaxed) == pid {
         return;

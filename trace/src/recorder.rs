@@ -185,6 +185,9 @@ fn new_ring() -> Arc<Ring> {
 /// megabytes, and faulting them in 4 KiB at a time cost more than recording did.
 fn advise_huge_pages(slots: &[[AtomicU64; 4]]) {
     const HUGE: usize = 2 << 20;
+    if std::mem::size_of_val(slots) < 8 * HUGE {
+        return; // a small ring's whole huge page would cost more than it saves
+    }
     let start = slots.as_ptr() as usize;
     let end = start + std::mem::size_of_val(slots);
     let (first, last) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
