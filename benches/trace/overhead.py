@@ -2,7 +2,7 @@
 at most 1%): `python3 benches/trace/overhead.py [pyopt-python]`.
 
 Each JIT kernel of benches/kernels runs under pyopt-python compiling on first call, with
-and without `PYOPT_TRACE`, alternately, 7 times each; the figures are the best wall time
+and without `PYOPT_TRACE`, alternately, 11 times each; the figures are the best wall time
 of the whole process (start-up, compiles, the kernel, writing the trace at exit) and
 the best in-process time of the timed call. The cache is off, so every run compiles
 (and records) everything."""
@@ -20,7 +20,7 @@ ROOT = HERE.parent.parent
 PYOPT = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "target" / "release" / "pyopt-python")
 KERNELS = ["fib", "mathloop", "intkernel", "sumsq_list", "nbody_lists", "numpy_stencil",
            "numpy_montecarlo"]
-REPEAT = 7
+REPEAT = 11
 
 
 def run(script, extra):

@@ -9,7 +9,7 @@
 //! its own slice, as CPython evaluates it.
 //!
 //! A traced call costs about 40 ns more than an untraced one here (fib(25): 2.1x, where
-//! VizTracer takes 6.4x; `benches/trace/calls.sh`): the call CPython no longer inlines,
+//! VizTracer takes 6.4x; `benches/trace/calls.py`): the call CPython no longer inlines,
 //! a lookup of the code object's interned names in a small per-thread table, and two
 //! events.
 

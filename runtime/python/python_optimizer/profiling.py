@@ -18,7 +18,9 @@ Events go to the same per-thread recorder as ``PYOPT_TRACE`` (native rings, no l
 the recording path); spans nest per thread and each thread has its own track. A span's
 keyword arguments are kept as its annotation (JSON). The recorder starts when the first
 profiler is made (or at start-up with ``PYOPT_TRACE``) and keeps the newest events when a
-thread's ring is full (``dropped`` in the exports).
+thread's ring is full (``dropped`` in the exports). Flows (``flow_start``/``flow_end``)
+link events across threads and processes. ``PerformanceProfiler`` keeps the older
+python-optimizer's per-function call counts and times.
 """
 
 import dataclasses
