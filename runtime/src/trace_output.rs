@@ -18,7 +18,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -138,17 +138,13 @@ fn write_at_worker_exit(py: Python<'_>, _token: &Bound<'_, PyAny>) -> PyResult<(
     kwargs.set_item("exitpriority", i32::MIN)?;
     util.getattr("Finalize")?
         .call((py.None(), wrap_pyfunction!(write_now, py)?), Some(&kwargs))?;
-    let (signal, threading) = (py.import("signal")?, py.import("threading")?);
+    let signal = py.import("signal")?;
     let sigterm = signal.getattr("SIGTERM")?;
-    let main_thread = threading
-        .call_method0("current_thread")?
-        .is(&threading.call_method0("main_thread")?);
-    if main_thread
-        && signal
-            .call_method1("getsignal", (&sigterm,))?
-            .eq(signal.getattr("SIG_DFL")?)?
+    if signal
+        .call_method1("getsignal", (&sigterm,))?
+        .eq(signal.getattr("SIG_DFL")?)?
     {
-        signal.call_method1("signal", (sigterm, wrap_pyfunction!(write_then_die, py)?))?;
+        write_on_sigterm();
     }
     Ok(())
 }
@@ -158,15 +154,46 @@ fn write_now() {
     finish();
 }
 
-/// A worker's SIGTERM handler: writes the trace, then dies of the signal.
-#[pyfunction]
-fn write_then_die(py: Python<'_>, signum: i32, _frame: &Bound<'_, PyAny>) -> PyResult<()> {
+/// SIGTERM arrived (see [`write_on_sigterm`]).
+static TERMINATING: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn note_sigterm(_: libc::c_int) {
+    TERMINATING.store(true, Ordering::Relaxed);
+}
+
+/// Makes SIGTERM write the trace before it ends the process, in a process whose
+/// SIGTERM does the default (`Pool.terminate()` kills workers with it). The handler
+/// only sets a flag: the sampler thread writes the trace and then raises SIGTERM again
+/// with its default action, so the process dies of it as under python3. (A Python-level
+/// handler could be lost: a signal arriving just before a blocking wait, like
+/// multiprocessing's semaphore waits, is only looked at after the wait.)
+fn write_on_sigterm() {
+    if SAMPLER_OF.load(Ordering::Relaxed) != std::process::id() {
+        return;
+    }
+    // SAFETY: a zeroed sigaction is a valid value to fill; the handler only stores to
+    // an atomic, which is async-signal-safe.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = note_sigterm as extern "C" fn(libc::c_int) as usize;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGTERM, &action, std::ptr::null_mut());
+    }
+}
+
+/// On the sampler thread once SIGTERM arrived: writes the trace and dies of SIGTERM.
+fn finish_and_die() -> ! {
     finish();
-    let signal = py.import("signal")?;
-    signal.call_method1("signal", (signum, signal.getattr("SIG_DFL")?))?;
-    let os = py.import("os")?;
-    os.call_method1("kill", (os.call_method0("getpid")?, signum))?;
-    Ok(())
+    // SAFETY: restores the default action and sends the signal to the process; this
+    // thread blocks it, so another thread takes it and the process ends.
+    unsafe {
+        libc::signal(libc::SIGTERM, libc::SIG_DFL);
+        libc::kill(libc::getpid(), libc::SIGTERM);
+    }
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
 }
 
 /// Starts this process's sampler thread unless it has one (a forked child has none).
@@ -203,6 +230,9 @@ fn sample_memory(pid: u32) {
     );
     // A forked child's copy of this thread does not exist; a new one replaces it.
     while SAMPLER_OF.load(Ordering::Relaxed) == pid {
+        if TERMINATING.load(Ordering::Relaxed) {
+            finish_and_die();
+        }
         if let Some(mib) = resident_mib() {
             pyopt_trace::record(pyopt_trace::Event {
                 ts: pyopt_trace::now(),

@@ -1,7 +1,7 @@
 """PYOPT_TRACE: traces of real runs decode against Perfetto's official schema (the
 `perfetto` PyPI package's perfetto_trace_pb2) with no unknown fields, and pass a
 structural check: tracks declared before use, interned ids defined, slices balanced per
-track, timestamps rising per sequence; the JIT's compiles, cache lookups and
+track, flows closed, timestamps rising per sequence; the JIT's compiles, cache lookups and
 deoptimizations are there; child processes write their own files."""
 
 import os
@@ -67,7 +67,7 @@ def load(path):
     trace.ParseFromString(pathlib.Path(path).read_bytes())
     no_unknown_fields(trace)
     tracks, interned, open_slices, last_ts = {}, {}, {}, {}
-    events = []
+    events, flows_started, flows_ended = [], [], []
     for packet in trace.packet:
         sequence = packet.trusted_packet_sequence_id
         assert sequence, "every packet names its sequence"
@@ -97,6 +97,8 @@ def load(path):
         for annotation in event.debug_annotations:
             key = names[("debug_annotation_names", annotation.name_iid)]
             args[key] = annotation.string_value or annotation.int_value
+        flows_started.extend(event.flow_ids)
+        flows_ended.extend(event.terminating_flow_ids)
         stack = open_slices.setdefault(event.track_uuid, [])
         if event.type == BEGIN:
             stack.append(name)
@@ -105,6 +107,7 @@ def load(path):
             name = stack.pop()
         events.append((event.type, name, len(stack), args, event.track_uuid))
     assert all(not stack for stack in open_slices.values()), "every slice ends"
+    assert sorted(flows_started) == sorted(flows_ended), "every flow ends once"
     return tracks, events
 
 
