@@ -3,9 +3,10 @@
 ``import python_optimizer`` works under ``pyopt-python`` with no files on disk. This
 release provides the version, pyopt's resolved options and build facts, the JIT's
 decorator (``optimize``) and statistics (``jit_stats``, ``jit_info``), and
-``distributed.get_distributed_jit_cache()`` (the compiled-code cache) and
-``profiling.get_profiler()`` (spans, instants, counters and trace exports); the rest of
-``distributed`` and ``genetic`` are added as they land.
+``distributed`` (the compiled-code cache; ``DistributedCoordinator`` on worker
+processes, with MPI, Ray and Dask to come), ``genetic`` (a seeded genetic optimizer,
+``distributed.DistributedGeneticOptimizer`` spreading its evaluations) and
+``profiling`` (spans, instants, counters, flows and trace exports).
 """
 
 from python_optimizer import _native

@@ -1,8 +1,19 @@
-"""Sharing work between processes. This release provides the compiled-code cache that
-every process (and MPI rank) pointing at one directory shares; process pools, MPI, Ray
-and Dask arrive with issue 8.
+"""Sharing work between processes, and the compiled code they run.
 
-    from python_optimizer.distributed import get_distributed_jit_cache
+Work: ``DistributedCoordinator().map(f, items)`` runs ``f`` on every item in worker
+processes and returns ``list(map(f, items))``, in order::
+
+    from python_optimizer.distributed import DistributedCoordinator
+    with DistributedCoordinator(num_workers=4) as coordinator:
+        squares = coordinator.map(square, range(1000))
+
+Backends (``BackendType``): worker processes (``MULTIPROCESSING``, the default) are
+here; MPI ranks, Ray and Dask arrive with the rest of issue 8
+(``check_backend_availability()`` says which can be used).
+
+Compiled code: ``get_distributed_jit_cache()`` is the compiled-code cache that every
+process (and MPI rank) pointing at one directory shares::
+
     cache = get_distributed_jit_cache()
     cache.path, cache.stats(), cache.entries(), cache.verify(), cache.clear()
 
@@ -11,10 +22,19 @@ argument signatures each function was compiled for, so a later process compiles 
 from the cache) a function the first time it sees it called.
 """
 
+import concurrent.futures
+import enum
+import math
+import os
+import threading
+import time
+
 from python_optimizer import _native
 
-__all__ = ["JitCache", "SpecCache", "get_distributed_jit_cache",
-           "get_distributed_spec_cache"]
+__all__ = ["BackendType", "DistributedCoordinator", "DistributedGeneticOptimizer",
+           "JitCache", "SpecCache",
+           "WorkerDiedError", "check_backend_availability", "get_backend",
+           "get_distributed_jit_cache", "get_distributed_spec_cache", "set_backend"]
 
 
 class JitCache:
@@ -93,3 +113,284 @@ class SpecCache:
 def get_distributed_spec_cache():
     """The warm-start records this process uses."""
     return SpecCache()
+
+
+# Work distribution (issue 8).
+
+from python_optimizer._workers import WorkerDiedError  # noqa: E402
+
+
+class BackendType(enum.Enum):
+    """Where ``DistributedCoordinator`` runs tasks."""
+
+    MULTIPROCESSING = "multiprocessing"
+    MPI = "mpi"
+    RAY = "ray"
+    DASK = "dask"
+
+
+_NOT_YET = "not in this pyopt build yet (issue 8: worker processes come first)"
+
+
+def _unavailable_reason(backend):
+    """Why ``backend`` cannot be used here, or None."""
+    if backend is BackendType.MULTIPROCESSING:
+        return None
+    return f"the {backend.value} backend is {_NOT_YET}"
+
+
+def check_backend_availability():
+    """``{BackendType: bool}``: which backends this process can use."""
+    return {backend: _unavailable_reason(backend) is None for backend in BackendType}
+
+
+def _as_backend(backend):
+    if isinstance(backend, BackendType):
+        return backend
+    try:
+        return BackendType(str(backend).lower())
+    except ValueError:
+        names = ", ".join(b.value for b in BackendType)
+        raise ValueError(f"unknown backend {backend!r}; known: {names}") from None
+
+
+_backend = BackendType.MULTIPROCESSING
+_backend_lock = threading.Lock()
+
+
+def set_backend(backend):
+    """Chooses the backend new coordinators use (a ``BackendType`` or its name);
+    RuntimeError, saying why, when it cannot be used here."""
+    global _backend
+    backend = _as_backend(backend)
+    reason = _unavailable_reason(backend)
+    if reason is not None:
+        raise RuntimeError(f"cannot use {backend}: {reason}")
+    with _backend_lock:
+        _backend = backend
+
+
+def get_backend():
+    """The backend new coordinators use (``BackendType.MULTIPROCESSING`` unless
+    ``set_backend`` chose another)."""
+    return _backend
+
+
+class DistributedCoordinator:
+    """Runs a function over many items on a backend, returning what ``list(map(...))``
+    would, in order.
+
+    - ``num_workers``: worker processes (default: the CPUs this process may run on).
+    - ``retries``: times a chunk of items is run again after its task raised or its
+      worker died (default 0). The function must then be safe to run twice.
+    - ``timeout``: seconds a ``map`` may take in all; then TimeoutError, and the
+      workers still running are killed (default: no limit).
+    - ``seed``: worker ``i`` seeds ``random`` (and numpy's global generator, if the
+      caller imported numpy) with a value derived from ``(seed, i)``, so workers draw
+      independent streams; the same seed gives each worker the same stream again.
+      ``None``: a fresh seed from ``os.urandom``. Which items a worker runs depends on
+      timing, so results that draw random numbers inside tasks differ between runs;
+      draw them in the caller for reproducible results.
+    - ``start_method``: multiprocessing's ("fork" by default on Linux, as
+      ``multiprocessing.Pool``; "spawn" and "forkserver" start fresh pyopt-python
+      processes).
+
+    An exception in a task is raised in the caller, with the worker's traceback as its
+    cause; when several items fail, the one earliest in ``items`` is raised, as
+    ``list(map(...))`` would. A worker that dies raises ``WorkerDiedError`` (the
+    workers are started again for the next call). Functions and items travel pickled
+    (cloudpickle for functions, so lambdas and closures work).
+    """
+
+    def __init__(self, backend=None, num_workers=None, *, retries=0, timeout=None,
+                 seed=None, start_method=None):
+        from python_optimizer import _workers
+
+        self.backend_type = get_backend() if backend is None else _as_backend(backend)
+        reason = _unavailable_reason(self.backend_type)
+        if reason is not None:
+            raise RuntimeError(f"cannot use {self.backend_type}: {reason}")
+        if num_workers is None:
+            num_workers = _workers.default_workers()
+        if not isinstance(num_workers, int) or num_workers < 1:
+            raise ValueError(f"num_workers must be a positive int, not {num_workers!r}")
+        if not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be an int >= 0, not {retries!r}")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a number of seconds > 0, not {timeout!r}")
+        self.num_workers = num_workers
+        self.retries = retries
+        self.timeout = timeout
+        self.seed = int.from_bytes(os.urandom(8), "little") if seed is None else int(seed)
+        self._backend = _workers.ProcessBackend(num_workers, self.seed, start_method)
+        self._stats = {"backend": self.backend_type.value, "workers": num_workers,
+                       "calls": 0, "tasks": 0, "chunks": 0, "retried_chunks": 0,
+                       "failed_tasks": 0, "worker_deaths": 0, "busy_seconds": 0.0,
+                       "wall_seconds": 0.0}
+
+    def map(self, function, items, chunksize=None):
+        """``list(map(function, items))``, run on the workers."""
+        return self._run(function, items, chunksize, star=False)
+
+    def submit_batch(self, function, argument_tuples, chunksize=None):
+        """``[function(*args) for args in argument_tuples]``, run on the workers."""
+        return self._run(function, argument_tuples, chunksize, star=True)
+
+    def reduce(self, function, items, reducer, initial=None, chunksize=None):
+        """``functools.reduce(reducer, map(function, items)[, initial])``: the mapping on
+        the workers, the reduction here, in item order."""
+        import functools
+
+        results = self.map(function, items, chunksize)
+        if initial is None:
+            if not results:
+                raise TypeError("reduce() of no items with no initial value")
+            return functools.reduce(reducer, results)
+        return functools.reduce(reducer, results, initial)
+
+    def get_stats(self):
+        """A dict: ``backend``, ``workers``, ``calls`` (map/submit_batch/reduce),
+        ``tasks`` (items run), ``chunks``, ``retried_chunks``, ``failed_tasks``,
+        ``worker_deaths``, ``busy_seconds`` (time the workers spent in the function),
+        ``wall_seconds`` (time callers waited) and ``utilization`` (busy over
+        workers times wall)."""
+        stats = dict(self._stats)
+        wall = stats["wall_seconds"] * stats["workers"]
+        stats["utilization"] = stats["busy_seconds"] / wall if wall else 0.0
+        return stats
+
+    def close(self):
+        """Stops the workers (they are started again if the coordinator is used)."""
+        self._backend.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def _run(self, function, items, chunksize, star):
+        from python_optimizer import _workers
+
+        started = time.perf_counter()
+        items = list(items)
+        self._stats["calls"] += 1
+        try:
+            return self._run_chunks(_workers, function, items, chunksize, star)
+        finally:
+            self._stats["wall_seconds"] += time.perf_counter() - started
+
+    def _run_chunks(self, workers, function, items, chunksize, star):
+        if not items:
+            return []
+        if chunksize is None:
+            chunksize = max(1, math.ceil(len(items) / (4 * self.num_workers)))
+        elif not isinstance(chunksize, int) or chunksize < 1:
+            raise ValueError(f"chunksize must be a positive int, not {chunksize!r}")
+        pickled, digest = workers.dumps(function)
+        starts = range(0, len(items), chunksize)
+        attempts = dict.fromkeys(starts, 0)
+        results = [None] * len(items)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        pending = {}
+        failure = None  # (start, exception) of the earliest chunk that failed for good
+
+        def submit(start):
+            chunk = items[start:start + chunksize]
+            pending[self._backend.submit(pickled, digest, chunk, star)] = start
+            self._stats["chunks"] += 1
+
+        for start in starts:
+            submit(start)
+        while pending:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done, _ = concurrent.futures.wait(
+                pending, timeout=remaining, return_when=concurrent.futures.FIRST_COMPLETED)
+            if not done:
+                self._backend.discard()
+                raise TimeoutError(f"{len(pending)} of {len(starts)} chunks of "
+                                   f"{_name(function)} were not done after {self.timeout} s "
+                                   f"(their workers were stopped)")
+            broken = []
+            for future in done:
+                start = pending.pop(future)
+                if future.cancelled():
+                    continue
+                error = future.exception()
+                if error is None:
+                    values, busy = future.result()
+                    results[start:start + len(values)] = values
+                    self._stats["tasks"] += len(values)
+                    self._stats["busy_seconds"] += busy
+                elif isinstance(error, concurrent.futures.process.BrokenProcessPool):
+                    broken.append((start, error))
+                else:
+                    self._stats["failed_tasks"] += 1
+                    if attempts[start] < self.retries:
+                        attempts[start] += 1
+                        self._stats["retried_chunks"] += 1
+                        submit(start)
+                    elif failure is None or start < failure[0]:
+                        failure = (start, error)
+            if broken:
+                # A worker died: every chunk still in the pool failed with it.
+                self._stats["worker_deaths"] += 1
+                broken += [(start, None) for start in pending.values()]
+                pending.clear()
+                self._backend.discard()
+                for start, error in sorted(broken, key=lambda b: b[0]):
+                    if failure is not None and start > failure[0]:
+                        continue
+                    if attempts[start] < self.retries:
+                        attempts[start] += 1
+                        self._stats["retried_chunks"] += 1
+                        submit(start)
+                    else:
+                        first = start + 1
+                        raise WorkerDiedError(
+                            f"a worker process died while running {_name(function)} on "
+                            f"items {first}..{min(start + chunksize, len(items))} of "
+                            f"{len(items)} (killed, crashed or exited); the workers are "
+                            f"started again for the next call") from error
+            if failure is not None:
+                # Later chunks cannot change what is raised: drop those not started.
+                for future, start in list(pending.items()):
+                    if start > failure[0] and future.cancel():
+                        del pending[future]
+        if failure is not None:
+            raise failure[1]
+        return results
+
+    def __repr__(self):
+        return (f"<DistributedCoordinator {self.backend_type.value}, "
+                f"{self.num_workers} workers>")
+
+
+def _name(function):
+    return getattr(function, "__qualname__", None) or repr(function)
+
+
+from python_optimizer.genetic import GeneticOptimizer  # noqa: E402
+
+
+class DistributedGeneticOptimizer(GeneticOptimizer):
+    """``genetic.GeneticOptimizer`` whose fitness evaluations run on a backend's
+    workers (each generation's new individuals as one ``map``). The result for a seed
+    is the same on any backend and worker count: every random draw happens here."""
+
+    def __init__(self, parameter_ranges, population_size=50, num_workers=None,
+                 backend=None, *, chunksize=None, retries=0, timeout=None, **options):
+        super().__init__(parameter_ranges, population_size, **options)
+        self.coordinator = DistributedCoordinator(backend, num_workers, retries=retries,
+                                                  timeout=timeout, seed=self.seed)
+        self.chunksize = chunksize
+
+    def evaluate(self, fitness_function, population):
+        return self.coordinator.map(fitness_function, population, self.chunksize)
+
+    def optimize(self, fitness_function, generations=100, **options):
+        try:
+            return super().optimize(fitness_function, generations, **options)
+        finally:
+            self.coordinator.close()
