@@ -371,6 +371,12 @@ fn trace_flow(name: &str, category: &str, flow_id: u64, end: bool) {
     trace_record(kind, name, category, arg);
 }
 
+/// Whether the trace recorder is on (PYOPT_TRACE, or a profiler started it).
+#[pyfunction]
+fn trace_enabled() -> bool {
+    pyopt_trace::enabled()
+}
+
 /// Names this process's track.
 #[pyfunction]
 fn trace_set_process_name(name: &str) {
@@ -490,6 +496,7 @@ pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(trace_counter, m)?)?;
     m.add_function(wrap_pyfunction!(trace_set_thread_name, m)?)?;
     m.add_function(wrap_pyfunction!(trace_flow, m)?)?;
+    m.add_function(wrap_pyfunction!(trace_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(trace_set_process_name, m)?)?;
     m.add_function(wrap_pyfunction!(trace_merge, m)?)?;
     m.add_function(wrap_pyfunction!(trace_events, m)?)?;

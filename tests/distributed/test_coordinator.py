@@ -181,3 +181,33 @@ def test_backends_say_what_they_can_do(tmp_path):
     assert lines[4:] == ["num_workers must be a positive int, not 0",
                          "retries must be an int >= 0, not -1",
                          "timeout must be a number of seconds > 0, not 0"]
+
+
+def test_traced_hand_offs_are_flows_into_worker_spans(tmp_path):
+    import sys
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "trace"))
+    from test_perfetto_trace import BEGIN, load
+
+    script = write(tmp_path, "job.py", """
+        from python_optimizer.distributed import DistributedCoordinator
+        def square(x):
+            return x * x
+        with DistributedCoordinator(num_workers=2) as c:
+            print(sum(c.map(square, range(40), chunksize=10)))
+    """)
+    done = run(PYOPT, [script], env={"PYOPT_TRACE": "out.pftrace"}, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "20540\n"), done.stderr
+    files = sorted(map(str, tmp_path.glob("out*.pftrace")))
+    assert len(files) == 3, files  # the caller and its two workers
+    merged = tmp_path / "merged.pftrace"
+    done = run(PYOPT, ["-m", "python_optimizer", "trace", "merge", *files, "-o", str(merged)])
+    assert done.returncode == 0, done.stderr
+    tracks, events = load(merged)  # checks, among the rest, that every flow ends
+    spans = [e for e in events if e[0] == BEGIN and e[1].startswith("square [")]
+    assert sorted(e[1] for e in spans) == ["square [0..9]", "square [10..19]",
+                                           "square [20..29]", "square [30..39]"]
+    pid_of = {u: t.thread.pid for u, t in tracks.items() if t.HasField("thread")}
+    caller_tracks, _ = load(tmp_path / "out.pftrace", flows_closed=False)
+    caller = {t.process.pid for t in caller_tracks.values() if t.HasField("process")}
+    workers = {pid_of[e[4]] for e in spans}
+    assert workers and not workers & caller  # the chunks ran in the workers

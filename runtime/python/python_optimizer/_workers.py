@@ -16,6 +16,8 @@ import random
 import sys
 import time
 
+from python_optimizer import _native
+
 try:  # functions defined in __main__, lambdas and closures need it
     import cloudpickle as _pickler
 except ImportError:  # pragma: no cover - cloudpickle is a requirement
@@ -50,11 +52,25 @@ def _start_worker(seed, counter):
         numpy.random.seed(own % 2**32)
 
 
-def _run_chunk(pickled, digest, items, star):
-    """Runs the function on each item of a chunk; returns (results, busy seconds)."""
+def _run_chunk(pickled, digest, items, star, flow=None):
+    """Runs the function on each item of a chunk; returns (results, busy seconds).
+    ``flow``: (flow id, task name) when the caller is traced: the chunk is a span on
+    this worker's track, where the caller's hand-off flow ends."""
     function = _functions.get(digest)
     if function is None:
         function = _functions[digest] = _pickler.loads(pickled)
+    if flow is None or not _native.trace_enabled():
+        return _run_items(function, items, star)
+    from python_optimizer.profiling import get_profiler
+
+    profiler = get_profiler()
+    flow_id, name = flow
+    with profiler.start_span(name, category="distributed", items=len(items)):
+        profiler.flow_end("hand-off", flow_id, category="distributed")
+        return _run_items(function, items, star)
+
+
+def _run_items(function, items, star):
     started = time.perf_counter()
     if star:
         results = [function(*item) for item in items]
@@ -95,8 +111,8 @@ class ProcessBackend:
                 initializer=_start_worker, initargs=(self.seed, self._counter))
         return self._executor
 
-    def submit(self, pickled, digest, items, star):
-        return self._pool().submit(_run_chunk, pickled, digest, items, star)
+    def submit(self, pickled, digest, items, star, flow=None):
+        return self._pool().submit(_run_chunk, pickled, digest, items, star, flow)
 
     def discard(self):
         """Ends the pool now (after a worker died or a timeout): its workers are killed,

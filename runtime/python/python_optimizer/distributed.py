@@ -296,9 +296,18 @@ class DistributedCoordinator:
         pending = {}
         failure = None  # (start, exception) of the earliest chunk that failed for good
 
+        traced = _native.trace_enabled()
+        task = f"{_name(function)} [{{}}..{{}}]"
+
         def submit(start):
             chunk = items[start:start + chunksize]
-            pending[self._backend.submit(pickled, digest, chunk, star)] = start
+            flow = None
+            if traced:  # a flow from this hand-off to the worker's span of the chunk
+                from python_optimizer.profiling import get_profiler
+
+                flow_id = get_profiler().flow_start("hand-off", category="distributed")
+                flow = (flow_id, task.format(start, start + len(chunk) - 1))
+            pending[self._backend.submit(pickled, digest, chunk, star, flow)] = start
             self._stats["chunks"] += 1
 
         for start in starts:
