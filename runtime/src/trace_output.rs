@@ -280,10 +280,13 @@ pub fn finish() {
         path.as_path()
     };
     let bytes = pyopt_trace::perfetto::encode_this_process();
+    // Unique per write: a worker's SIGTERM write can race its exit's.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let temp = path.with_file_name(format!(
-        ".{}.tmp-{pid}",
+        ".{}.tmp-{pid}-{}",
         path.file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        WRITES.fetch_add(1, Ordering::Relaxed),
     ));
     let written = std::fs::write(&temp, &bytes).and_then(|()| std::fs::rename(&temp, path));
     if let Err(e) = written {

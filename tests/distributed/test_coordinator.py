@@ -65,14 +65,14 @@ def test_a_task_exception_is_raised_with_the_remote_traceback(tmp_path):
             except ValueError as e:
                 print("raised:", e)
                 print("check" in "".join(traceback.format_exception(e)))
-                print(type(e.__cause__).__name__)
+                print(type(e.__cause__).__name__.endswith("RemoteTraceback"))
             # The coordinator still works afterwards.
             print(c.map(check, [1, 2]))
     """)
     lines = out.splitlines()
     # The earliest failing item is raised, as list(map(...)) would.
     assert lines[0] == "raised: bad item 13"
-    assert lines[1] == "True" and lines[2] == "_RemoteTraceback"
+    assert lines[1] == "True" and lines[2] == "True"
     assert lines[3] == "[1, 2]"
 
 

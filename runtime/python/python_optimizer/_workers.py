@@ -1,9 +1,8 @@
 """The worker-process backend of ``python_optimizer.distributed`` (issue 8).
 
-Tasks run in a ``concurrent.futures.ProcessPoolExecutor`` of pyopt-python processes
-(started by fork on Linux, as ``multiprocessing.Pool`` does): unlike
-``multiprocessing.Pool`` it notices a worker that dies, so the caller gets an error
-instead of a hang. Functions travel pickled by cloudpickle (lambdas and closures too),
+Tasks run in a ``multiprocessing.Pool`` of pyopt-python processes (started by fork on
+Linux unless asked otherwise) whose workers are watched: a worker that dies fails the
+chunks in flight, so the caller gets an error instead of ``Pool``'s hang. Functions travel pickled by cloudpickle (lambdas and closures too),
 once per chunk of items; results come back in order. Each worker seeds ``random`` and,
 when the parent had imported it, numpy's global generator from the coordinator's seed
 and its own index, so workers draw independent streams.
@@ -88,9 +87,16 @@ def dumps(function):
     return pickled, hashlib.blake2b(pickled, digest_size=16).hexdigest()
 
 
+class WorkerLost(Exception):
+    """Set on the chunks a pool was running when one of its workers died."""
+
+
 class ProcessBackend:
-    """A pool of pyopt-python worker processes (made on first use, again after a
-    worker died)."""
+    """A ``multiprocessing.Pool`` of pyopt-python worker processes (made on first use,
+    again after a worker died). ``Pool`` feeds its workers faster than
+    ``ProcessPoolExecutor`` (0.36 against 1.5 µs per tiny task here) but never notices
+    a worker that dies: its chunk's result would never come. So the workers the pool
+    started are watched (``check``), and a death fails every chunk in flight."""
 
     name = "multiprocessing"
 
@@ -100,35 +106,66 @@ class ProcessBackend:
         self.num_workers = num_workers
         self.seed = seed
         self._context = multiprocessing.get_context(start_method)
-        self._executor = None
-        self._counter = None
+        self._pool_ = None
+        self._workers = []   # the processes the pool started (it replaces dead ones)
+        self._in_flight = set()
 
     def _pool(self):
-        if self._executor is None:
-            self._counter = self._context.Value("q", 0)
-            self._executor = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.num_workers, mp_context=self._context,
-                initializer=_start_worker, initargs=(self.seed, self._counter))
-        return self._executor
+        if self._pool_ is None:
+            counter = self._context.Value("q", 0)
+            self._pool_ = self._context.Pool(self.num_workers, initializer=_start_worker,
+                                             initargs=(self.seed, counter))
+            self._workers = list(self._pool_._pool)
+        return self._pool_
 
     def submit(self, pickled, digest, items, star, flow=None):
-        return self._pool().submit(_run_chunk, pickled, digest, items, star, flow)
+        future = concurrent.futures.Future()
+        future.set_running_or_notify_cancel()
+        self._in_flight.add(future)
+
+        def done(result):
+            self._in_flight.discard(future)
+            if not future.done():
+                future.set_result(result)
+
+        def failed(error):
+            self._in_flight.discard(future)
+            if not future.done():
+                future.set_exception(error)
+
+        self._pool().apply_async(_run_chunk, (pickled, digest, items, star, flow),
+                                 callback=done, error_callback=failed)
+        return future
+
+    def check(self):
+        """Fails every chunk in flight if a worker died (its result will never come);
+        the pool is then ended and started again at the next submit."""
+        died = [p for p in self._workers if p.exitcode is not None]
+        if not died:
+            return
+        lost = WorkerLost(f"worker process {died[0].pid} ended with exit code "
+                          f"{died[0].exitcode}")
+        in_flight, self._in_flight = self._in_flight, set()
+        self.discard()
+        for future in in_flight:
+            if not future.done():
+                future.set_exception(lost)
 
     def discard(self):
         """Ends the pool now (after a worker died or a timeout): its workers are killed,
         the next submit starts a new one."""
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        for process in list(getattr(executor, "_processes", {}).values()):
-            if process.is_alive():
-                process.kill()
-        executor.shutdown(wait=True, cancel_futures=True)
+        pool, self._pool_ = self._pool_, None
+        self._workers = []
+        if pool is not None:
+            pool.terminate()
+            pool.join()
 
     def close(self):
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+        pool, self._pool_ = self._pool_, None
+        self._workers = []
+        if pool is not None:
+            pool.close()
+            pool.join()
 
 
 def default_workers():

@@ -22,10 +22,10 @@ argument signatures each function was compiled for, so a later process compiles 
 from the cache) a function the first time it sees it called.
 """
 
-import concurrent.futures
 import enum
 import math
 import os
+import queue
 import threading
 import time
 
@@ -297,6 +297,7 @@ class DistributedCoordinator:
         failure = None  # (start, exception) of the earliest chunk that failed for good
 
         traced = _native.trace_enabled()
+        completed = queue.SimpleQueue()  # futures as they finish (any thread puts)
         task = f"{_name(function)} [{{}}..{{}}]"
 
         def submit(start):
@@ -307,20 +308,28 @@ class DistributedCoordinator:
 
                 flow_id = get_profiler().flow_start("hand-off", category="distributed")
                 flow = (flow_id, task.format(start, start + len(chunk) - 1))
-            pending[self._backend.submit(pickled, digest, chunk, star, flow)] = start
+            future = self._backend.submit(pickled, digest, chunk, star, flow)
+            pending[future] = start
+            future.add_done_callback(completed.put)
             self._stats["chunks"] += 1
 
         for start in starts:
             submit(start)
         while pending:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            done, _ = concurrent.futures.wait(
-                pending, timeout=remaining, return_when=concurrent.futures.FIRST_COMPLETED)
+            # Wake up now and then to see whether a worker died.
+            done = _finished(completed, _WATCH if remaining is None else min(remaining, _WATCH))
             if not done:
+                self._backend.check()
+                done = _finished(completed, 0)
+            done = [f for f in done if f in pending]  # not ones cancelled or dropped
+            if not done and deadline is not None and time.monotonic() >= deadline:
                 self._backend.discard()
                 raise TimeoutError(f"{len(pending)} of {len(starts)} chunks of "
                                    f"{_name(function)} were not done after {self.timeout} s "
                                    f"(their workers were stopped)")
+            if not done:
+                continue
             broken = []
             for future in done:
                 start = pending.pop(future)
@@ -332,7 +341,7 @@ class DistributedCoordinator:
                     results[start:start + len(values)] = values
                     self._stats["tasks"] += len(values)
                     self._stats["busy_seconds"] += busy
-                elif isinstance(error, concurrent.futures.process.BrokenProcessPool):
+                elif isinstance(error, workers.WorkerLost):
                     broken.append((start, error))
                 else:
                     self._stats["failed_tasks"] += 1
@@ -374,6 +383,21 @@ class DistributedCoordinator:
     def __repr__(self):
         return (f"<DistributedCoordinator {self.backend_type.value}, "
                 f"{self.num_workers} workers>")
+
+
+#: Seconds between looks at whether a worker died, while waiting for results.
+_WATCH = 0.05
+
+
+def _finished(completed, timeout):
+    """The futures in ``completed``: waits up to ``timeout`` seconds for the first."""
+    done = []
+    try:
+        done.append(completed.get(timeout=timeout) if timeout else completed.get_nowait())
+        while True:
+            done.append(completed.get_nowait())
+    except queue.Empty:
+        return done
 
 
 def _name(function):
