@@ -174,7 +174,7 @@ def test_backends_say_what_they_can_do(tmp_path):
                 print(e)
     """)
     lines = out.splitlines()
-    assert lines[0] == "['multiprocessing']"
+    assert lines[0] == "['dask', 'multiprocessing']"
     assert lines[1].startswith("cannot use BackendType.RAY: the ray backend is not in")
     assert lines[2].startswith("cannot use BackendType.MPI: the mpi backend is not in")
     assert lines[3] == "unknown backend 'spark'; known: multiprocessing, mpi, ray, dask"

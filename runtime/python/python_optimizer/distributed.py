@@ -7,9 +7,10 @@ processes and returns ``list(map(f, items))``, in order::
     with DistributedCoordinator(num_workers=4) as coordinator:
         squares = coordinator.map(square, range(1000))
 
-Backends (``BackendType``): worker processes (``MULTIPROCESSING``, the default) are
-here; MPI ranks, Ray and Dask arrive with the rest of issue 8
-(``check_backend_availability()`` says which can be used).
+Backends (``BackendType``): worker processes (``MULTIPROCESSING``, the default) and
+Dask (``DASK``: a ``LocalCluster`` of pyopt-python workers, or ``address=``) are here;
+MPI ranks and Ray arrive with the rest of issue 8 (``check_backend_availability()``
+says which can be used).
 
 Compiled code: ``get_distributed_jit_cache()`` is the compiled-code cache that every
 process (and MPI rank) pointing at one directory shares::
@@ -129,12 +130,20 @@ class BackendType(enum.Enum):
     DASK = "dask"
 
 
-_NOT_YET = "not in this pyopt build yet (issue 8: worker processes come first)"
+_NOT_YET = "not in this pyopt build yet (issue 8: worker processes and Dask come first)"
 
 
 def _unavailable_reason(backend):
     """Why ``backend`` cannot be used here, or None."""
+    import importlib.util
+
     if backend is BackendType.MULTIPROCESSING:
+        return None
+    if backend is BackendType.DASK:
+        missing = [m for m in ("dask", "distributed") if importlib.util.find_spec(m) is None]
+        if missing:
+            return (f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not "
+                    f"installed (pip install dask distributed)")
         return None
     return f"the {backend.value} backend is {_NOT_YET}"
 
@@ -194,6 +203,10 @@ class DistributedCoordinator:
     - ``start_method``: multiprocessing's ("fork" by default on Linux, as
       ``multiprocessing.Pool``; "spawn" and "forkserver" start fresh pyopt-python
       processes).
+    - ``address``: with ``BackendType.DASK``, the scheduler of an existing cluster
+      (default: a ``LocalCluster`` of ``num_workers`` pyopt-python processes, made at
+      the first call and closed with the coordinator). Tasks are never merged
+      (``pure=False``); a task whose workers keep dying raises ``WorkerDiedError``.
 
     An exception in a task is raised in the caller, with the worker's traceback as its
     cause; when several items fail, the one earliest in ``items`` is raised, as
@@ -203,7 +216,7 @@ class DistributedCoordinator:
     """
 
     def __init__(self, backend=None, num_workers=None, *, retries=0, timeout=None,
-                 seed=None, start_method=None):
+                 seed=None, start_method=None, address=None):
         from python_optimizer import _workers
 
         self.backend_type = get_backend() if backend is None else _as_backend(backend)
@@ -222,7 +235,14 @@ class DistributedCoordinator:
         self.retries = retries
         self.timeout = timeout
         self.seed = int.from_bytes(os.urandom(8), "little") if seed is None else int(seed)
-        self._backend = _workers.ProcessBackend(num_workers, self.seed, start_method)
+        if self.backend_type is BackendType.DASK:
+            from python_optimizer._dask import DaskBackend
+
+            self._backend = DaskBackend(num_workers, self.seed, address)
+        else:
+            if address is not None:
+                raise ValueError("address= is for the Dask (and later Ray) backends")
+            self._backend = _workers.ProcessBackend(num_workers, self.seed, start_method)
         self._stats = {"backend": self.backend_type.value, "workers": num_workers,
                        "calls": 0, "tasks": 0, "chunks": 0, "retried_chunks": 0,
                        "failed_tasks": 0, "worker_deaths": 0, "busy_seconds": 0.0,
