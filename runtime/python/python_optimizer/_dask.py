@@ -10,11 +10,9 @@ Dask's ``KilledWorker``, reported as a dead worker.
 
 import concurrent.futures
 import logging
-import random
-import sys
 import traceback
 
-from python_optimizer._workers import WorkerLost, _run_chunk, worker_seed
+from python_optimizer._workers import WorkerLost, _run_chunk, seed_streams, settles
 
 
 class RemoteTraceback(Exception):
@@ -29,12 +27,7 @@ class RemoteTraceback(Exception):
 
 
 def _seed_worker(seed, addresses, dask_worker=None):
-    index = addresses.index(dask_worker.address)
-    own = worker_seed(seed, index)
-    random.seed(own)
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        numpy.random.seed(own % 2**32)
+    seed_streams(seed, addresses.index(dask_worker.address))
 
 
 class DaskBackend:
@@ -75,10 +68,8 @@ class DaskBackend:
         future.set_running_or_notify_cancel()
         self._in_flight.add(task)
 
-        def done(task):
+        def settle(task):
             self._in_flight.discard(task)
-            if future.done():
-                return
             if task.status == "finished":
                 future.set_result(task.result())
                 return
@@ -94,7 +85,7 @@ class DaskBackend:
                                               f"{text}{type(error).__name__}: {error}\n\"\"\"")
             future.set_exception(error)
 
-        task.add_done_callback(done)
+        task.add_done_callback(settles(future, settle))
         return future
 
     def check(self):

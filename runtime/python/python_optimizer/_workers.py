@@ -38,17 +38,40 @@ def worker_seed(seed, index):
     return int.from_bytes(digest, "little")
 
 
+def seed_streams(seed, place):
+    """Seeds this worker's ``random`` and, if imported, numpy's global generator for
+    the coordinator seed ``seed`` and the worker's ``place`` (its index, or pid)."""
+    own = worker_seed(seed, place)
+    random.seed(own)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(own % 2**32)
+
+
+def settles(future, settle):
+    """A done-callback for another library's task that calls ``settle(task)`` to
+    complete ``future``; an error in ``settle`` fails ``future``, so the caller never
+    waits forever."""
+
+    def done(task):
+        if future.done():
+            return
+        try:
+            settle(task)
+        except BaseException as unexpected:
+            if not future.done():
+                future.set_exception(unexpected)
+
+    return done
+
+
 def _start_worker(seed, counter):
     """Runs in each new worker: takes an index and seeds the random streams."""
     global _worker_index
     with counter.get_lock():
         _worker_index = counter.value
         counter.value += 1
-    own = worker_seed(seed, _worker_index)
-    random.seed(own)
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        numpy.random.seed(own % 2**32)
+    seed_streams(seed, _worker_index)
 
 
 def _run_chunk(pickled, digest, items, star, flow=None):

@@ -7,10 +7,10 @@ processes and returns ``list(map(f, items))``, in order::
     with DistributedCoordinator(num_workers=4) as coordinator:
         squares = coordinator.map(square, range(1000))
 
-Backends (``BackendType``): worker processes (``MULTIPROCESSING``, the default) and
-Dask (``DASK``: a ``LocalCluster`` of pyopt-python workers, or ``address=``) are here;
-MPI ranks and Ray arrive with the rest of issue 8 (``check_backend_availability()``
-says which can be used).
+Backends (``BackendType``): worker processes (``MULTIPROCESSING``, the default), Dask
+(``DASK``: a ``LocalCluster`` of pyopt-python workers, or ``address=``) and Ray
+(``RAY``: a local instance, or ``address=``) are here; MPI ranks arrive with the rest
+of issue 8 (``check_backend_availability()`` says which can be used).
 
 Compiled code: ``get_distributed_jit_cache()`` is the compiled-code cache that every
 process (and MPI rank) pointing at one directory shares::
@@ -130,7 +130,7 @@ class BackendType(enum.Enum):
     DASK = "dask"
 
 
-_NOT_YET = "not in this pyopt build yet (issue 8: worker processes and Dask come first)"
+_NOT_YET = "not in this pyopt build yet (issue 8: MPI ranks come next)"
 
 
 def _unavailable_reason(backend):
@@ -144,6 +144,10 @@ def _unavailable_reason(backend):
         if missing:
             return (f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not "
                     f"installed (pip install dask distributed)")
+        return None
+    if backend is BackendType.RAY:
+        if importlib.util.find_spec("ray") is None:
+            return "ray is not installed (pip install ray)"
         return None
     return f"the {backend.value} backend is {_NOT_YET}"
 
@@ -207,6 +211,10 @@ class DistributedCoordinator:
       (default: a ``LocalCluster`` of ``num_workers`` pyopt-python processes, made at
       the first call and closed with the coordinator). Tasks are never merged
       (``pure=False``); a task whose workers keep dying raises ``WorkerDiedError``.
+      With ``BackendType.RAY``, the cluster to join (default: the Ray instance this
+      process joined, else a local one with ``num_workers`` CPUs, shut down with the
+      coordinator). Ray workers seed from ``(seed, their process id)``: independent
+      streams, not reproducible ones.
 
     An exception in a task is raised in the caller, with the worker's traceback as its
     cause; when several items fail, the one earliest in ``items`` is raised, as
@@ -239,9 +247,13 @@ class DistributedCoordinator:
             from python_optimizer._dask import DaskBackend
 
             self._backend = DaskBackend(num_workers, self.seed, address)
+        elif self.backend_type is BackendType.RAY:
+            from python_optimizer._ray import RayBackend
+
+            self._backend = RayBackend(num_workers, self.seed, address)
         else:
             if address is not None:
-                raise ValueError("address= is for the Dask (and later Ray) backends")
+                raise ValueError("address= is for the Dask and Ray backends")
             self._backend = _workers.ProcessBackend(num_workers, self.seed, start_method)
         self._stats = {"backend": self.backend_type.value, "workers": num_workers,
                        "calls": 0, "tasks": 0, "chunks": 0, "retried_chunks": 0,
