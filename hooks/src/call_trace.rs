@@ -3,7 +3,7 @@
 //! The eval-frame hook sees every frame CPython evaluates (while a hook is installed,
 //! 3.11 stops inlining Python-to-Python calls, so each call reaches it), so call
 //! tracing keeps a recording hook installed for the whole run. The JIT's own hook logic
-//! runs inside it only while discovery wants it (`hook::set_installed`). A call that
+//! runs inside it only while discovery wants it (`discovery::hook_wanted`). A call that
 //! runs compiled code is one slice: what compiled code calls natively (recursion,
 //! inlined callees) has no frames to see. Each generator or coroutine resumption is
 //! its own slice, as CPython evaluates it.
@@ -189,7 +189,7 @@ unsafe extern "C-unwind" fn traced_eval_frame(
     });
     // SAFETY: as above; the JIT's hook takes the same arguments.
     let result = unsafe {
-        if crate::hook::jit_hook_wanted() {
+        if crate::discovery::hook_wanted() {
             crate::hook::eval_frame(tstate, frame, throwflag)
         } else {
             pyopt_shim_eval_default(tstate, frame, throwflag)

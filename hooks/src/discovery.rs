@@ -70,6 +70,12 @@ pub fn compiled() {
     COMPILES.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Whether discovery wants the hook installed now (the call-tracing hook asks: it stays
+/// installed and runs the JIT's inside it only then).
+pub(crate) fn hook_wanted() -> bool {
+    INSTALLED.load(Ordering::Relaxed)
+}
+
 /// Installs the hook or not, as the windows say (GIL held).
 pub fn restore_hook() {
     let wanted = ALWAYS.load(Ordering::Relaxed) || WINDOW_OPEN.load(Ordering::Relaxed);

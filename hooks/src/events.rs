@@ -119,13 +119,7 @@ pub fn refusal(function: &str, reason: &str) {
 /// A new value on the counter track `name`.
 pub fn counter(name: &str, value: f64) {
     if enabled() {
-        record(Event {
-            ts: now(),
-            kind: EventKind::Counter,
-            category: intern(JIT),
-            name: intern(name),
-            arg: Arg::Float(intern("value"), value),
-        });
+        record_counter(name, Arg::Float(intern("value"), value));
     }
 }
 
@@ -134,12 +128,19 @@ pub fn compiled() {
     static COMPILED: AtomicU64 = AtomicU64::new(0);
     let count = COMPILED.fetch_add(1, Ordering::Relaxed) + 1;
     if enabled() {
-        record(Event {
-            ts: now(),
-            kind: EventKind::Counter,
-            category: intern(JIT),
-            name: intern("compiled functions"),
-            arg: Arg::Int(intern("count"), count as i64),
-        });
+        record_counter(
+            "compiled functions",
+            Arg::Int(intern("count"), count as i64),
+        );
     }
+}
+
+fn record_counter(name: &str, arg: Arg) {
+    record(Event {
+        ts: now(),
+        kind: EventKind::Counter,
+        category: intern(JIT),
+        name: intern(name),
+        arg,
+    });
 }

@@ -97,20 +97,13 @@ pub fn install() -> Result<(), String> {
 /// Installs the hook (`true`) or restores CPython's own evaluator (GIL held; only
 /// `discovery` decides which).
 pub(crate) fn set_installed(installed: bool) {
-    JIT_HOOK_WANTED.store(installed, std::sync::atomic::Ordering::Relaxed);
     if crate::call_trace::on() {
-        // The recording hook stays installed and runs this one when it is wanted.
+        // The recording hook stays installed and runs this one while discovery wants
+        // it (`discovery::hook_wanted`).
         return;
     }
     // SAFETY: GIL held by the caller.
     unsafe { pyopt_shim_set_eval_frame(installed.then_some(eval_frame as EvalFrame)) }
-}
-
-/// Whether discovery wants the hook installed now (see [`set_installed`]).
-static JIT_HOOK_WANTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-pub(crate) fn jit_hook_wanted() -> bool {
-    JIT_HOOK_WANTED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Calls of code objects that are not hot yet, by address. Kept here rather than in

@@ -1,6 +1,7 @@
 """The embedded python_optimizer package and pyopt's own options."""
 
 import re
+import tempfile
 import textwrap
 
 import pytest
@@ -88,7 +89,9 @@ CONFIG = "import python_optimizer as p; print(sorted(p.config().items()))"
 
 
 def config_of(args=(), env=None):
-    done = run(PYOPT, [*args, "-c", CONFIG], env=env)
+    # In a scratch directory: an option like pyopt.trace=t.pftrace writes a file there.
+    with tempfile.TemporaryDirectory() as scratch:
+        done = run(PYOPT, [*args, "-c", CONFIG], env=env, cwd=scratch)
     assert done.returncode == 0, done.stderr
     return dict(eval(done.stdout))
 

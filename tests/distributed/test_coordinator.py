@@ -183,9 +183,7 @@ def test_backends_say_what_they_can_do(tmp_path):
 
 
 def test_traced_hand_offs_are_flows_into_worker_spans(tmp_path):
-    import sys
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "trace"))
-    from test_perfetto_trace import BEGIN, load
+    from perfetto_check import BEGIN, load
 
     script = write(tmp_path, "job.py", """
         from python_optimizer.distributed import DistributedCoordinator

@@ -3,7 +3,7 @@ Perfetto protobuf, Chrome trace-event JSON, folded stacks, a timeline and a summ
 
 import json
 
-from test_perfetto_trace import BEGIN, load
+from perfetto_check import BEGIN, load
 
 from pyopt_testing import PYOPT, run
 from pyopt_testing import write_script as write

@@ -12,18 +12,8 @@ import concurrent.futures
 import logging
 import traceback
 
-from python_optimizer._workers import WorkerLost, _run_chunk, seed_streams, settles
-
-
-class RemoteTraceback(Exception):
-    """The worker-side traceback of a task's exception (its ``__cause__``)."""
-
-    def __init__(self, text):
-        super().__init__(text)
-        self.text = text
-
-    def __str__(self):
-        return self.text
+from python_optimizer._workers import (RemoteTraceback, WorkerLost, _run_chunk, seed_streams,
+                                       settles)
 
 
 def _seed_worker(seed, addresses, dask_worker=None):

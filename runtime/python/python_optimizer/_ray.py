@@ -13,7 +13,8 @@ id the first time it runs a chunk: independent streams, not reproducible ones.
 import concurrent.futures
 import os
 
-from python_optimizer._workers import WorkerLost, _run_chunk, seed_streams, settles
+from python_optimizer._workers import (RemoteTraceback, WorkerLost, _run_chunk, seed_streams,
+                                       settles)
 
 _seeded_with = None
 
@@ -68,8 +69,6 @@ class RayBackend:
                                     errors.TaskCancelledError)):
                 future.set_exception(WorkerLost(str(error)))
             elif isinstance(error, errors.RayTaskError) and error.cause is not None:
-                from python_optimizer._dask import RemoteTraceback
-
                 # Ray's error is a subclass of both RayTaskError and the task's own
                 # exception's class; its text is the worker's traceback.
                 cause = error.cause

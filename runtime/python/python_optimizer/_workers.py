@@ -23,6 +23,18 @@ except ImportError:  # pragma: no cover - cloudpickle is a requirement
     import pickle as _pickler
 
 
+class RemoteTraceback(Exception):
+    """The worker-side traceback of a task's exception, set as its ``__cause__`` by
+    the Dask and Ray backends (multiprocessing sets its own)."""
+
+    def __init__(self, text):
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self):
+        return self.text
+
+
 class WorkerDiedError(RuntimeError):
     """A worker process ended (killed, crashed, ``os._exit``) while running tasks."""
 
