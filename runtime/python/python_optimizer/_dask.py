@@ -70,6 +70,11 @@ class DaskBackend:
             if isinstance(error, KilledWorker):
                 future.set_exception(WorkerLost(str(error)))
                 return
+            if error is None:
+                # Dask gave up on the task without an exception of its own (its worker
+                # went away while it ran: status "lost").
+                future.set_exception(WorkerLost(f"the task ended as {task.status!r}"))
+                return
             text = "".join(traceback.format_tb(task.traceback()))
             error.__cause__ = RemoteTraceback(f"\n\"\"\"\nTraceback (most recent call last):\n"
                                               f"{text}{type(error).__name__}: {error}\n\"\"\"")
