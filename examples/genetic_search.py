@@ -1,11 +1,12 @@
 """A three-parameter genetic search with fitness evaluations on 2 workers (the older
 python-optimizer's example, made real): `pyopt-python examples/genetic_search.py`.
 
-The same seed gives the same answer on any number of workers."""
+The same seed gives the same answer on any number of workers, and under
+`mpirun -n N pyopt-python examples/genetic_search.py` on N ranks (rank 0 prints)."""
 
 import math
 
-from python_optimizer.distributed import DistributedGeneticOptimizer
+from python_optimizer.distributed import DistributedGeneticOptimizer, rank
 from python_optimizer.genetic import ParameterRange
 
 
@@ -27,6 +28,8 @@ def main():
                                             seed=2024)
     result = optimizer.optimize(fitness, generations=30)
     best = result.best_parameters
+    if rank() != 0:
+        return
     print(f"best: learning_rate={best['learning_rate']:.4g} layers={best['layers']} "
           f"activation={best['activation']} fitness={result.best_fitness:.4f}")
     print(f"{result.evaluations} evaluations in {len(result.history)} generations")

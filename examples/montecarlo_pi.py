@@ -2,13 +2,15 @@
 example, made real): `pyopt-python examples/montecarlo_pi.py [samples per task]`.
 
 Each task draws its own points from a seeded generator, so the estimate is the same on
-every run and worker count; the hot loop is compiled by the JIT in every worker."""
+every run and worker count; the hot loop is compiled by the JIT in every worker. Under
+`mpirun -n N pyopt-python examples/montecarlo_pi.py` the N ranks are the workers (every
+rank runs the script; rank 0 prints)."""
 
 import random
 import sys
 import time
 
-from python_optimizer.distributed import DistributedCoordinator
+from python_optimizer.distributed import DistributedCoordinator, rank
 
 
 def count_inside(task):
@@ -30,6 +32,8 @@ def main():
         inside = coordinator.map(count_inside, tasks)
         stats = coordinator.get_stats()
     elapsed = time.perf_counter() - started
+    if rank() != 0:
+        return
     print(f"pi ~ {4.0 * sum(inside) / (samples * len(tasks)):.6f}")
     print(f"{len(tasks)} tasks on {stats['workers']} workers in {elapsed:.2f} s "
           f"(utilization {stats['utilization']:.0%})", file=sys.stderr)

@@ -3,11 +3,13 @@
 
 Spans around the phases of a small numeric job, a counter, and every export: a Perfetto
 trace (open it at ui.perfetto.dev), Chrome trace-event JSON, folded stacks and a flame
-graph SVG; then the summary."""
+graph SVG; then the summary. Under `mpirun -n N`, every rank profiles its own job and
+writes `profile.rank<r>.*`; rank 0 prints."""
 
 import os
 import sys
 
+from python_optimizer.distributed import rank, size
 from python_optimizer.profiling import PerformanceProfiler, get_profiler
 
 profiler = get_profiler()
@@ -34,12 +36,16 @@ def job(size):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "."
     os.makedirs(out, exist_ok=True)
-    for size in (10_000, 20_000, 40_000):
-        print(f"job({size}) = {job(size):.3f}")
-    profiler.export_perfetto_trace(os.path.join(out, "profile.pftrace"))
-    profiler.export_chrome_trace(os.path.join(out, "profile.json"))
-    profiler.export_flamegraph_data(os.path.join(out, "profile.folded"))
-    profiler.export_flamegraph_svg(os.path.join(out, "profile.svg"))
+    results = [(n, job(n)) for n in (10_000, 20_000, 40_000)]
+    stem = os.path.join(out, "profile" if size() == 1 else f"profile.rank{rank()}")
+    profiler.export_perfetto_trace(stem + ".pftrace")
+    profiler.export_chrome_trace(stem + ".json")
+    profiler.export_flamegraph_data(stem + ".folded")
+    profiler.export_flamegraph_svg(stem + ".svg")
+    if rank() != 0:
+        return
+    for n, total in results:
+        print(f"job({n}) = {total:.3f}")
     profiler.print_summary()
     print(f"job calls: {counters.get_stats()['job']['call_count']}")
 

@@ -59,55 +59,23 @@ fn build_id(library: &Path) {
     );
 }
 
-/// Builds the back end cdylib with a nested cargo (separate target directory, release
-/// profile) so this crate can embed it: the binary carries everything and loads LLVM
-/// only when a function is compiled.
+include!("../scripts/build/nested_cargo.rs");
+
+/// The LLVM back end cdylib, built so this crate can embed it: the binary carries
+/// everything and loads LLVM only when a function is compiled.
 fn build_backend() -> PathBuf {
-    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    let root = manifest_dir.parent().unwrap().to_path_buf();
-    for watched in [
-        "jit/src",
-        "jit/Cargo.toml",
-        "jit/llvm/src",
-        "jit/llvm/Cargo.toml",
-        "Cargo.lock",
-    ] {
-        println!("cargo:rerun-if-changed={}", root.join(watched).display());
-    }
     println!("cargo:rerun-if-env-changed=LLVM_SYS_221_PREFIX");
-    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    let target_dir = root.join("target").join("backend");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "pyopt-jit-llvm",
-            "--lib",
-            "--target-dir",
-        ])
-        .arg(&target_dir);
-    // The outer build's settings are for this crate, not the nested one.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_NET_OFFLINE" {
-            command.env_remove(&key);
-        }
-    }
-    command.env_remove("RUSTFLAGS").env_remove("RUSTC_WRAPPER");
-    if std::env::var_os("LLVM_SYS_221_PREFIX").is_none() {
-        command.env("LLVM_SYS_221_PREFIX", "/usr/lib/llvm-22");
-    }
-    let status = command.status().expect("run cargo for the LLVM back end");
-    assert!(
-        status.success(),
-        "building the LLVM back end (jit/llvm) failed"
-    );
-    let library = target_dir.join("release").join("libpyopt_jit_llvm.so");
-    let embedded = out_dir.join("libpyopt_jit_llvm.so");
-    std::fs::copy(&library, &embedded)
-        .unwrap_or_else(|e| panic!("copy {}: {e}", library.display()));
-    embedded
+    let prefix = std::env::var("LLVM_SYS_221_PREFIX").unwrap_or_else(|_| "/usr/lib/llvm-22".into());
+    build_nested_library(
+        "pyopt-jit-llvm",
+        "libpyopt_jit_llvm.so",
+        "backend",
+        &[
+            "jit/src",
+            "jit/Cargo.toml",
+            "jit/llvm/src",
+            "jit/llvm/Cargo.toml",
+        ],
+        &[("LLVM_SYS_221_PREFIX", &prefix)],
+    )
 }

@@ -8,7 +8,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN_DIR="${BIN_DIR:-$HOME/.cargo/bin}"          # where pyopt-python is installed
 PIP_REQUIREMENTS="$ROOT/scripts/requirements.txt"
 # LLVM 22 for the JIT back end (Debian's bookworm-security suite carries it).
-APT_PACKAGES=(llvm-22-dev zlib1g-dev libzstd-dev)
+# Open MPI (with clang for rsmpi's bindings) for the MPI ranks of python_optimizer.distributed.
+APT_PACKAGES=(llvm-22-dev zlib1g-dev libzstd-dev libopenmpi-dev openmpi-bin libclang-dev clang pkg-config)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

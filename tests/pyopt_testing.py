@@ -96,6 +96,18 @@ def run(executable, args, *, stdin=None, env=None, cwd=None, timeout=120):
     return Outcome(completed.stdout, completed.stderr, completed.returncode)
 
 
+def mpirun(ranks, executable, args, *, env=None, timeout=120, cwd=None):
+    """Runs `executable args` as `ranks` MPI ranks under Open MPI's mpirun
+    (`--oversubscribe`: more ranks than cores; allowed as root, as in CI)."""
+    launcher = shutil.which("mpirun")
+    if launcher is None:
+        raise RuntimeError("mpirun not found: install openmpi-bin (scripts/test.sh does)")
+    extra = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+    extra.update(env or {})
+    return run(launcher, ["-n", str(ranks), "--oversubscribe", executable, *args],
+               env=extra, timeout=timeout, cwd=cwd)
+
+
 def run_both(args, **kwargs):
     """Runs `args` under python3 and pyopt-python; returns both normalized outcomes."""
     reference = run(PYTHON3, args, **kwargs).normalized(PYTHON3)

@@ -5,10 +5,11 @@
 //! symbols stay private (extension modules that bring their own LLVM, like llvmlite,
 //! never bind to them). Loading LLVM costs ~14 ms, paid only by processes that compile.
 
-use std::ffi::{CStr, CString, c_void};
+use std::ffi::{CStr, CString};
 use std::sync::OnceLock;
 
 use pyopt_jit::abi::{ABI_VERSION, BACKEND_ENTRY, BackendApi, CompileOutput, HelperSymbol};
+use pyopt_jit::embedded_library;
 use pyopt_jit::plan::Unit;
 
 static LIBRARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libpyopt_jit_llvm.so"));
@@ -25,57 +26,13 @@ unsafe impl Sync for Backend {}
 
 static BACKEND: OnceLock<Result<Backend, String>> = OnceLock::new();
 
-fn dl_error() -> String {
-    // SAFETY: dlerror returns null or a NUL-terminated message.
-    unsafe {
-        let message = libc::dlerror();
-        if message.is_null() {
-            "unknown error".to_owned()
-        } else {
-            CStr::from_ptr(message).to_string_lossy().into_owned()
-        }
-    }
-}
-
 fn open_library() -> Result<Backend, String> {
-    // SAFETY: plain system calls on a file descriptor this function owns.
-    let handle = unsafe {
-        let fd = libc::memfd_create(c"pyopt-jit-llvm".as_ptr(), libc::MFD_CLOEXEC);
-        if fd < 0 {
-            return Err(format!(
-                "memfd_create failed: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        let mut written = 0usize;
-        while written < LIBRARY.len() {
-            let n = libc::write(
-                fd,
-                LIBRARY[written..].as_ptr().cast(),
-                LIBRARY.len() - written,
-            );
-            if n <= 0 {
-                let error = std::io::Error::last_os_error();
-                libc::close(fd);
-                return Err(format!("writing the JIT library failed: {error}"));
-            }
-            written += n as usize;
-        }
-        let path = CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL");
-        let handle = libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
-        libc::close(fd);
-        if handle.is_null() {
-            return Err(format!("loading the JIT library failed: {}", dl_error()));
-        }
-        handle
-    };
-    let name = CString::new(BACKEND_ENTRY).expect("no NUL");
-    // SAFETY: `handle` is a loaded library; the symbol, if present, has this type.
+    let library = embedded_library::open(c"pyopt-jit-llvm", LIBRARY)?;
+    let symbol = library
+        .symbol(BACKEND_ENTRY)
+        .map_err(|e| format!("JIT library: {e}"))?;
+    // SAFETY: the back end's entry symbol has this type.
     let api = unsafe {
-        let symbol = libc::dlsym(handle, name.as_ptr());
-        if symbol.is_null() {
-            return Err(format!("the JIT library has no {BACKEND_ENTRY}"));
-        }
         let entry: extern "C" fn() -> *const BackendApi = std::mem::transmute(symbol);
         &*entry()
     };
@@ -104,7 +61,6 @@ fn open_library() -> Result<Backend, String> {
     let target = unsafe { CStr::from_ptr((api.target)()) }
         .to_string_lossy()
         .into_owned();
-    let _: *mut c_void = handle; // kept loaded for the life of the process
     Ok(Backend { api, target })
 }
 

@@ -13,6 +13,7 @@
 
 pub mod abi;
 pub mod bytecode;
+pub mod embedded_library;
 pub mod infer;
 pub mod numpy;
 pub mod opcode;

@@ -5,11 +5,13 @@
 //! - [`importer`]: serves the embedded `python_optimizer` package to `import`;
 //! - [`embedded`]: the package's Python sources, compiled into the binary;
 //! - [`native`]: `python_optimizer._native`, the package's Rust half.
+//! - [`native_mpi`]: its MPI functions (`python_optimizer._mpi` uses them).
 
 pub mod config;
 pub mod embedded;
 pub mod importer;
 pub mod native;
+pub mod native_mpi;
 pub mod startup;
 pub mod trace_output;
 

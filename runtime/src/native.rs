@@ -502,5 +502,6 @@ pub fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(trace_events, m)?)?;
     m.add_function(wrap_pyfunction!(trace_write_perfetto, m)?)?;
     m.add_function(wrap_pyfunction!(flamegraph_svg, m)?)?;
+    crate::native_mpi::register(m)?;
     Ok(())
 }

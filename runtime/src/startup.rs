@@ -62,6 +62,9 @@ pub unsafe fn run(argc: c_int, argv: *mut *mut c_char) -> c_int {
     });
     // Before the script can change the working directory.
     let _ = cache_settings();
+    if let Some(launch) = pyopt_mpi::launched() {
+        under_mpi_launcher(launch);
+    }
     if crate::trace_output::tracing() {
         // At the end of finalization, however the run ends: `sys.exit()` leaves
         // through `Py_Exit`, which never returns here. Forked children run it too.
@@ -76,6 +79,35 @@ pub unsafe fn run(argc: c_int, argv: *mut *mut c_char) -> c_int {
     // No compile may still be running when the process's destructors run.
     pyopt_hooks::shutdown();
     status
+}
+
+/// Under `mpirun`: an exception no rank catches ends the job instead of leaving the
+/// other ranks waiting (the `python_optimizer._mpi` excepthook, installed now so that
+/// mpi4py scripts get it too), and MPI, if pyopt started it, is finalized at exit.
+fn under_mpi_launcher(launch: pyopt_mpi::Launch) {
+    if launch.size > 1 {
+        Python::attach(|py| {
+            let installed = py
+                .import("python_optimizer._mpi")
+                .and_then(|module| module.call_method0("_abort_on_uncaught_exceptions"));
+            if let Err(err) = installed {
+                eprintln!(
+                    "pyopt-python: warning: an uncaught exception may leave the other MPI \
+                     ranks waiting:"
+                );
+                err.print(py);
+            }
+        });
+    }
+    // SAFETY: the interpreter is initialised; the callback needs no Python.
+    if unsafe { ffi::Py_AtExit(Some(finalize_mpi)) } != 0 {
+        eprintln!("pyopt-python: warning: too many exit functions; MPI is not finalized");
+    }
+}
+
+/// `Py_AtExit` callback: `MPI_Finalize`, when this process started MPI.
+extern "C" fn finalize_mpi() {
+    pyopt_mpi::finalize();
 }
 
 /// `Py_AtExit` callback: writes this process's trace.
@@ -218,6 +250,8 @@ unsafe fn initialize(argc: c_int, argv: *mut *mut c_char) -> Result<(), Stop> {
                 // environment while it changes. CPython copies it into os.environ later.
                 unsafe { std::env::set_var(name, value) };
             }
+            // Still single-threaded: marks an MPI rank for the processes it starts.
+            pyopt_mpi::claim_launch();
             crate::trace_output::start(&options);
             crate::set_options(options);
         }

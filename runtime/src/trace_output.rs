@@ -1,8 +1,9 @@
 //! `PYOPT_TRACE=out.pftrace`: record the run and write it as a Perfetto trace at exit.
 //!
-//! The process that was given the option writes `out.pftrace`; processes it starts that
-//! inherit the option (multiprocessing workers, subprocesses of pyopt-python) write
-//! `out.<pid>.pftrace` beside it, each its own process track;
+//! The process that was given the option writes `out.pftrace`; under an MPI launcher,
+//! rank r writes `out.rank<r>.pftrace` (its track named "rank r of N"). Processes
+//! they start that inherit the option (multiprocessing workers, subprocesses of
+//! pyopt-python) write `out.<pid>.pftrace` beside it, each its own process track;
 //! `pyopt-python -m python_optimizer trace merge` joins them into one trace. The first
 //! process names itself in `_PYOPT_TRACE_OWNER` (an environment variable its children
 //! inherit) to tell them apart. A forked child writes `out.<pid>.pftrace` too, with its
@@ -59,8 +60,19 @@ fn resolve(options: &crate::config::Options) -> Option<PathBuf> {
     let path = std::env::current_dir()
         .map(|cwd| cwd.join(path))
         .unwrap_or_else(|_| path.clone());
-    let mine = match std::env::var(OWNER) {
-        Ok(owner) if owner != pid.to_string() => per_process(&path, pid),
+    let launch = pyopt_mpi::launched().filter(|launch| launch.size > 1);
+    let mine = match (launch, std::env::var(OWNER)) {
+        (Some(launch), _) => {
+            // An MPI rank: every rank was given the same path.
+            // SAFETY: start-up is single-threaded (see `startup::initialize`).
+            unsafe { std::env::set_var(OWNER, pid.to_string()) };
+            pyopt_trace::perfetto::set_process_name(&format!(
+                "rank {} of {}",
+                launch.rank, launch.size
+            ));
+            per_rank(&path, launch.rank)
+        }
+        (None, Ok(owner)) if owner != pid.to_string() => per_process(&path, pid),
         _ => {
             // SAFETY: start-up is single-threaded (see `startup::initialize`).
             unsafe { std::env::set_var(OWNER, pid.to_string()) };
@@ -251,14 +263,24 @@ unsafe extern "C" fn forget_parent_events() {
     pyopt_trace::forget_after_fork();
 }
 
+/// `dir/out.pftrace` -> `dir/out.rank<r>.pftrace`.
+fn per_rank(path: &Path, rank: i32) -> PathBuf {
+    beside(path, &format!("rank{rank}"))
+}
+
 /// `dir/out.pftrace` -> `dir/out.<pid>.pftrace`.
 fn per_process(path: &Path, pid: u32) -> PathBuf {
+    beside(path, &pid.to_string())
+}
+
+/// `dir/out.pftrace` -> `dir/out.<tag>.pftrace`.
+fn beside(path: &Path, tag: &str) -> PathBuf {
     let stem = path
         .file_stem()
         .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
     let name = match path.extension() {
-        Some(ext) => format!("{stem}.{pid}.{}", ext.to_string_lossy()),
-        None => format!("{stem}.{pid}"),
+        Some(ext) => format!("{stem}.{tag}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{tag}"),
     };
     path.with_file_name(name)
 }
@@ -311,6 +333,10 @@ mod tests {
         assert_eq!(
             per_process(Path::new("/t/trace"), 7),
             Path::new("/t/trace.7")
+        );
+        assert_eq!(
+            per_rank(Path::new("/t/out.pftrace"), 3),
+            Path::new("/t/out.rank3.pftrace")
         );
     }
 

@@ -175,7 +175,8 @@ def test_backends_say_what_they_can_do(tmp_path):
     """)
     lines = out.splitlines()
     assert lines[0] == "['dask', 'multiprocessing', 'ray']"
-    assert lines[1].startswith("cannot use BackendType.MPI: the mpi backend is not in")
+    assert lines[1].startswith("cannot use BackendType.MPI: this process was not started "
+                               "by an MPI launcher")
     assert lines[2] == "unknown backend 'spark'; known: multiprocessing, mpi, ray, dask"
     assert lines[3:] == ["num_workers must be a positive int, not 0",
                          "retries must be an int >= 0, not -1",

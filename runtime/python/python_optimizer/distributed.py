@@ -7,10 +7,17 @@ processes and returns ``list(map(f, items))``, in order::
     with DistributedCoordinator(num_workers=4) as coordinator:
         squares = coordinator.map(square, range(1000))
 
-Backends (``BackendType``): worker processes (``MULTIPROCESSING``, the default), Dask
+Backends (``BackendType``): MPI ranks (``MPI``, the default under ``mpirun`` with more
+than one rank), worker processes (``MULTIPROCESSING``, the default otherwise), Dask
 (``DASK``: a ``LocalCluster`` of pyopt-python workers, or ``address=``) and Ray
-(``RAY``: a local instance, or ``address=``) are here; MPI ranks arrive with the rest
-of issue 8 (``check_backend_availability()`` says which can be used).
+(``RAY``: a local instance, or ``address=``); ``check_backend_availability()`` says
+which can be used here.
+
+MPI ranks (``mpirun -n N pyopt-python script.py``; every rank runs the script):
+``rank()``, ``size()``, ``barrier()``, ``bcast``, ``gather``, ``allgather``, ``scatter``,
+``reduce`` and ``allreduce`` of Python objects (numpy arrays travel as raw buffers).
+Without ``mpirun`` the process is rank 0 of 1. An exception no rank catches ends the
+whole job with its traceback printed and a non-zero exit.
 
 Compiled code: ``get_distributed_jit_cache()`` is the compiled-code cache that every
 process (and MPI rank) pointing at one directory shares::
@@ -31,11 +38,15 @@ import threading
 import time
 
 from python_optimizer import _native
+from python_optimizer._mpi import (allgather, allreduce, barrier, bcast, gather, rank,
+                                   reduce, scatter, size)
 
 __all__ = ["BackendType", "DistributedCoordinator", "DistributedGeneticOptimizer",
            "JitCache", "SpecCache",
-           "WorkerDiedError", "check_backend_availability", "get_backend",
-           "get_distributed_jit_cache", "get_distributed_spec_cache", "set_backend"]
+           "WorkerDiedError", "allgather", "allreduce", "barrier", "bcast",
+           "check_backend_availability", "gather", "get_backend",
+           "get_distributed_jit_cache", "get_distributed_spec_cache", "rank", "reduce",
+           "scatter", "set_backend", "size"]
 
 
 class JitCache:
@@ -130,9 +141,6 @@ class BackendType(enum.Enum):
     DASK = "dask"
 
 
-_NOT_YET = "not in this pyopt build yet (issue 8: MPI ranks come next)"
-
-
 def _unavailable_reason(backend):
     """Why ``backend`` cannot be used here, or None."""
     import importlib.util
@@ -149,7 +157,14 @@ def _unavailable_reason(backend):
         if importlib.util.find_spec("ray") is None:
             return "ray is not installed (pip install ray)"
         return None
-    return f"the {backend.value} backend is {_NOT_YET}"
+    if _native.mpi_launched() is None:
+        return ("this process was not started by an MPI launcher (run it as "
+                "`mpirun -n N pyopt-python script.py`)")
+    try:
+        _native.mpi_library_version()
+    except RuntimeError as error:
+        return str(error)
+    return None
 
 
 def check_backend_availability():
@@ -167,7 +182,7 @@ def _as_backend(backend):
         raise ValueError(f"unknown backend {backend!r}; known: {names}") from None
 
 
-_backend = BackendType.MULTIPROCESSING
+_backend = None  # chosen by set_backend; None: the default
 _backend_lock = threading.Lock()
 
 
@@ -184,9 +199,14 @@ def set_backend(backend):
 
 
 def get_backend():
-    """The backend new coordinators use (``BackendType.MULTIPROCESSING`` unless
-    ``set_backend`` chose another)."""
-    return _backend
+    """The backend new coordinators use: what ``set_backend`` chose, else
+    ``BackendType.MPI`` under an MPI launcher with more than one rank, else
+    ``BackendType.MULTIPROCESSING``."""
+    if _backend is not None:
+        return _backend
+    from python_optimizer._mpi import launched_size
+
+    return BackendType.MPI if launched_size() > 1 else BackendType.MULTIPROCESSING
 
 
 class DistributedCoordinator:
@@ -194,6 +214,7 @@ class DistributedCoordinator:
     would, in order.
 
     - ``num_workers``: worker processes (default: the CPUs this process may run on).
+      Under MPI the job's ranks are the workers and this is ignored.
     - ``retries``: times a chunk of items is run again after its task raised or its
       worker died (default 0). The function must then be safe to run twice.
     - ``timeout``: seconds a ``map`` may take in all; then TimeoutError, and the
@@ -215,6 +236,14 @@ class DistributedCoordinator:
       process joined, else a local one with ``num_workers`` CPUs, shut down with the
       coordinator). Ray workers seed from ``(seed, their process id)``: independent
       streams, not reproducible ones.
+
+    Under MPI (``BackendType.MPI``), ``map``, ``submit_batch`` and ``reduce`` are
+    collective: every rank calls them with the same items and gets the full result.
+    Each rank takes the next chunk from a counter on rank 0 (an MPI one-sided
+    fetch-and-add) until none is left, so uneven tasks balance. Tasks on rank ``r`` draw
+    from streams seeded from ``(seed, r)``; the program's own ``random`` and numpy
+    states are put back after each call. ``retries`` runs a failing chunk again on its
+    rank; ``timeout`` is refused (a rank cannot be stopped without ending the job).
 
     An exception in a task is raised in the caller, with the worker's traceback as its
     cause; when several items fail, the one earliest in ``items`` is raised, as
@@ -243,7 +272,17 @@ class DistributedCoordinator:
         self.retries = retries
         self.timeout = timeout
         self.seed = int.from_bytes(os.urandom(8), "little") if seed is None else int(seed)
-        if self.backend_type is BackendType.DASK:
+        if self.backend_type is BackendType.MPI:
+            from python_optimizer._mpi import MpiBackend
+
+            if timeout is not None:
+                raise ValueError("timeout= is not available with the MPI backend: a rank "
+                                 "cannot be stopped without ending the job")
+            if address is not None:
+                raise ValueError("address= is for the Dask and Ray backends")
+            self._backend = MpiBackend(self.seed)
+            num_workers = self.num_workers = self._backend.size
+        elif self.backend_type is BackendType.DASK:
             from python_optimizer._dask import DaskBackend
 
             self._backend = DaskBackend(num_workers, self.seed, address)
@@ -314,12 +353,14 @@ class DistributedCoordinator:
             self._stats["wall_seconds"] += time.perf_counter() - started
 
     def _run_chunks(self, workers, function, items, chunksize, star):
-        if not items:
+        if not items and self.backend_type is not BackendType.MPI:
             return []
         if chunksize is None:
             chunksize = max(1, math.ceil(len(items) / (4 * self.num_workers)))
         elif not isinstance(chunksize, int) or chunksize < 1:
             raise ValueError(f"chunksize must be a positive int, not {chunksize!r}")
+        if self.backend_type is BackendType.MPI:
+            return self._run_on_ranks(function, items, chunksize, star)
         pickled, digest = workers.dumps(function)
         starts = range(0, len(items), chunksize)
         attempts = dict.fromkeys(starts, 0)
@@ -412,6 +453,17 @@ class DistributedCoordinator:
             raise failure[1]
         return results
 
+    def _run_on_ranks(self, function, items, chunksize, star):
+        from python_optimizer._mpi import TaskFailed
+        from python_optimizer._workers import RemoteTraceback
+
+        results, stats = self._backend.run(function, items, chunksize, star, self.retries)
+        for key, value in stats.items():
+            self._stats[key] += value
+        if isinstance(results, TaskFailed):
+            raise results.error from RemoteTraceback(results.text)
+        return results
+
     def __repr__(self):
         return (f"<DistributedCoordinator {self.backend_type.value}, "
                 f"{self.num_workers} workers>")
@@ -449,6 +501,9 @@ class DistributedGeneticOptimizer(GeneticOptimizer):
         super().__init__(parameter_ranges, population_size, **options)
         self.coordinator = DistributedCoordinator(backend, num_workers, retries=retries,
                                                   timeout=timeout, seed=self.seed)
+        if self.coordinator.backend_type is BackendType.MPI and self.seed is None:
+            # Every rank runs the same search: rank 0 picks the seed for all.
+            self.seed = bcast(int.from_bytes(os.urandom(8), "little"))
         self.chunksize = chunksize
 
     def evaluate(self, fitness_function, population):
