@@ -116,6 +116,25 @@ def test_an_uncaught_exception_on_one_rank_ends_the_job_with_its_traceback(tmp_p
     assert "rank 1 of 2 raised an uncaught exception" in done.stderr
 
 
+def test_an_mpi4py_script_whose_rank_raises_ends_too(tmp_path):
+    # Under python3 this job hangs: rank 0 waits in the barrier for ever. pyopt-python
+    # installs its excepthook at start-up under a launcher, so plain mpi4py scripts
+    # get it too.
+    script = write_script(tmp_path, "raises4py.py", """
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
+        if comm.rank == 1:
+            raise ZeroDivisionError("rank 1 divided by zero")
+        comm.barrier()
+        print("not reached")
+    """)
+    done = mpirun(2, PYOPT, [script], timeout=60)
+    assert done.returncode != 0
+    assert "not reached" not in done.stdout
+    assert "ZeroDivisionError: rank 1 divided by zero" in done.stderr, done.stderr
+
+
 def test_a_rank_that_dies_ends_the_job(tmp_path):
     script = write_script(tmp_path, "dies.py", """
         import os, signal

@@ -91,7 +91,8 @@ def optimize(function=None, *, jit=True, specialize=True, fastmath=False, cache=
       contraction, vectorized reductions): results may differ from python3 in the last
       bits, as with ``PYOPT_JIT_FASTMATH=1``.
     - ``cache``: whether the compiled code may be shared through the on-disk cache;
-      accepted now, takes effect when the cache lands (issue 6).
+      accepted, but not yet used: every function's code goes through the cache unless
+      ``PYOPT_CACHE=0``.
 
     Under ``PYOPT_JIT=0`` the decorator changes nothing. Functions with keyword-only
     parameters, ``*args``/``**kwargs`` or closures are not compiled yet (``jit_info``
