@@ -28,14 +28,9 @@ static BACKEND: OnceLock<Result<Backend, String>> = OnceLock::new();
 
 fn open_library() -> Result<Backend, String> {
     let library = embedded_library::open(c"pyopt-jit-llvm", LIBRARY)?;
-    let symbol = library
-        .symbol(BACKEND_ENTRY)
-        .map_err(|e| format!("JIT library: {e}"))?;
-    // SAFETY: the back end's entry symbol has this type.
-    let api = unsafe {
-        let entry: extern "C" fn() -> *const BackendApi = std::mem::transmute(symbol);
-        &*entry()
-    };
+    // SAFETY: the back end's entry returns its static `BackendApi` table.
+    let api: &BackendApi =
+        unsafe { library.table(BACKEND_ENTRY) }.map_err(|e| format!("JIT library: {e}"))?;
     if api.abi_version != ABI_VERSION {
         return Err(format!(
             "JIT library ABI {} does not match the runtime's {ABI_VERSION}",

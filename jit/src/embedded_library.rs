@@ -69,6 +69,21 @@ pub fn open(name: &CStr, bytes: &[u8]) -> Result<Library, String> {
 }
 
 impl Library {
+    /// The static table an entry function `symbol` (`extern "C" fn() -> *const T`)
+    /// returns: how the embedded libraries hand over their API.
+    ///
+    /// # Safety
+    /// `symbol`, if present, is such a function, and its table lives as long as the
+    /// process.
+    pub unsafe fn table<T>(&self, symbol: &str) -> Result<&'static T, String> {
+        let address = self.symbol(symbol)?;
+        // SAFETY: per the contract.
+        unsafe {
+            let entry: extern "C" fn() -> *const T = std::mem::transmute(address);
+            Ok(&*entry())
+        }
+    }
+
     /// The address of `symbol`, or an error naming it.
     pub fn symbol(&self, symbol: &str) -> Result<*mut c_void, String> {
         let name =

@@ -88,6 +88,12 @@ static WORLD: OnceLock<Result<World, String>> = OnceLock::new();
 /// The process that initialized MPI (a forked child must not finalize it).
 static INITIALIZED_BY: AtomicU32 = AtomicU32::new(0);
 
+/// The embedded library's table, loaded once (with libmpi) on first use.
+fn api() -> Result<&'static MpiApi, String> {
+    static API: OnceLock<Result<&'static MpiApi, String>> = OnceLock::new();
+    API.get_or_init(load).clone()
+}
+
 fn load() -> Result<&'static MpiApi, String> {
     // Global first: Open MPI's components, loaded later with dlopen, expect libmpi's
     // symbols to be visible (what mpi4py does too).
@@ -101,14 +107,8 @@ fn load() -> Result<&'static MpiApi, String> {
         ));
     }
     let library = embedded_library::open(c"pyopt-mpi", LIBRARY)?;
-    let entry = library
-        .symbol(ENTRY)
-        .map_err(|e| format!("MPI library: {e}"))?;
-    // SAFETY: the library's entry symbol has this type and returns a static table.
-    let api = unsafe {
-        let entry: extern "C" fn() -> *const MpiApi = std::mem::transmute(entry);
-        &*entry()
-    };
+    // SAFETY: the library's entry returns its static `MpiApi` table.
+    let api: &MpiApi = unsafe { library.table(ENTRY) }.map_err(|e| format!("MPI library: {e}"))?;
     if api.abi_version != ABI_VERSION {
         return Err(format!(
             "MPI library ABI {} does not match the runtime's {ABI_VERSION}",
@@ -119,7 +119,7 @@ fn load() -> Result<&'static MpiApi, String> {
 }
 
 fn start() -> Result<World, String> {
-    let api = load()?;
+    let api = api()?;
     let (mut rank, mut size, mut here) = (0, 0, 0);
     // SAFETY: the outputs are valid for the call.
     let status = unsafe { (api.init)(&mut rank, &mut size, &mut here) };
@@ -174,19 +174,14 @@ pub fn active_anywhere() -> bool {
         return false;
     }
     // Loaded by someone else: asking needs our library (MPI_Initialized is always safe).
-    world_api().is_some_and(|api| (api.active)() != 0)
-}
-
-fn world_api() -> Option<&'static MpiApi> {
-    static API: OnceLock<Option<&'static MpiApi>> = OnceLock::new();
-    *API.get_or_init(|| load().ok())
+    api().is_ok_and(|api| (api.active)() != 0)
 }
 
 /// Ends the job: `MPI_Abort` on `MPI_COMM_WORLD` (every rank dies, `mpirun` exits
 /// non-zero). Does nothing when MPI is not active.
 pub fn abort(code: i32) {
     if active_anywhere()
-        && let Some(api) = world_if_started().map(|w| w.api).or_else(world_api)
+        && let Ok(api) = api()
     {
         (api.abort)(code);
     }
@@ -206,11 +201,7 @@ pub fn finalize() {
 /// The MPI library's version line (for `check_backend_availability`), or why there is
 /// no MPI here.
 pub fn library_version() -> Result<String, String> {
-    let api = world_if_started().map(|w| w.api).or_else(world_api);
-    let api = match api {
-        Some(api) => api,
-        None => load()?,
-    };
+    let api = api()?;
     let mut text = [0u8; 512];
     // SAFETY: `text` has room for its length.
     unsafe { (api.library_version)(text.as_mut_ptr(), text.len() as u64) };
@@ -396,7 +387,7 @@ mod tests {
     fn the_embedded_library_matches_this_contract() {
         // Loads the real library (libmpi is installed wherever this crate builds) but
         // does not initialize MPI: a test process has no launcher.
-        let api = load().expect("the MPI library loads");
+        let api = api().expect("the MPI library loads");
         assert_eq!(api.abi_version, ABI_VERSION);
         let version = library_version().expect("a version");
         assert!(version.contains("MPI"), "{version}");
