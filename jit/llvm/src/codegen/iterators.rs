@@ -90,6 +90,38 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.goto(self.step + 1)
     }
 
+    /// Tells LLVM what the next `value` of the range loop at this step cannot be: with
+    /// a positive `step`, below the value the loop was entered at. A `range(n)` counter
+    /// is then known never to be negative (so an index made of it needs no from-the-end
+    /// path and its address advances by the stride), which LLVM cannot see for itself
+    /// once a polled back-edge has re-entered the loop.
+    pub(super) fn assume_range_progress(
+        &mut self,
+        value: IntValue<'c>,
+        step: IntValue<'c>,
+    ) -> Res<()> {
+        let g = self.g;
+        let Some(range_loop) = self.range_loops.get(&self.step).copied() else {
+            return Ok(());
+        };
+        let entered_at = self
+            .b()
+            .build_load(g.i64t, range_loop.entered_at, "")
+            .map_err(err)?
+            .into_int_value();
+        let rising = self.icmp(IntPredicate::SGT, step, g.i64t.const_zero())?;
+        let not_below = self.icmp(IntPredicate::SGE, value, entered_at)?;
+        let holds = self.select_int(rising, not_below, g.i1t.const_int(1, false))?;
+        let assume = Intrinsic::find("llvm.assume").ok_or("internal: assume")?;
+        let declaration = assume
+            .get_declaration(&g.module, &[])
+            .ok_or("internal: assume declaration")?;
+        self.b()
+            .build_call(declaration, &[holds.into()], "")
+            .map_err(err)?;
+        Ok(())
+    }
+
     /// FOR_ITER over an iterator other than a range's.
     pub(super) fn emit_for_iter(&mut self, exit: u32, item: &Ty, deopt: DeoptId) -> Res<()> {
         let iterator_ty = self.stack_type(0)?;
@@ -121,7 +153,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let more = self.icmp(IntPredicate::SGT, *len, g.i64t.const_zero())?;
                 self.continue_if(more, exit)?;
                 let b = self.b();
-                let next = b.build_int_add(*start, *step, "").map_err(err)?;
+                let next = b.build_int_nsw_add(*start, *step, "").map_err(err)?;
                 let remaining = b.build_int_sub(*len, one, "").map_err(err)?;
                 Ok((Cv::Int(*start), Cv::Range(next, *step, remaining)))
             }

@@ -554,8 +554,12 @@ struct FnGen<'g, 'c> {
     /// step's block and by back-edges that found the eval breaker clear. A back-edge
     /// that polled re-enters through the step's block instead, so the loop proper holds
     /// no call and LLVM can hoist loads (an array's data pointer, a list's items) into
-    /// that block.
+    /// that block (into `RangeLoop::reentry` for a loop over a range).
     loop_bodies: HashMap<usize, BasicBlock<'c>>,
+    /// Loops over a range: the block a polled back-edge re-enters through (the step's
+    /// block itself is entered from outside the loop only), and where the range's next
+    /// value was when the loop was entered (see `assume_range_progress`).
+    range_loops: HashMap<usize, RangeLoop<'c>>,
     /// Storage of each local and value-stack depth, per storage type.
     stores: HashMap<(Slot, Ty), Store<'c>>,
     flags: HashMap<u32, PointerValue<'c>>,
@@ -583,6 +587,16 @@ struct FnGen<'g, 'c> {
     /// Objects a call's deoptimization paths release after the interpreter finished
     /// (the references `CallPlan` took on the lists the frame holds).
     release_after_deopt: Vec<PointerValue<'c>>,
+}
+
+/// A loop whose header is FOR_ITER over a range.
+#[derive(Clone, Copy)]
+struct RangeLoop<'c> {
+    /// Entered by back-edges that polled: on to the loop body.
+    reentry: BasicBlock<'c>,
+    /// The range's next value when the loop was last entered from outside (`i64::MIN`
+    /// before that), in a stack slot of its own.
+    entered_at: PointerValue<'c>,
 }
 
 /// A local or a value-stack depth: where a plan keeps a value.
@@ -633,6 +647,24 @@ impl<'g, 'c> FnGen<'g, 'c> {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .map(|t| (t, g.ctx.append_basic_block(f, &format!("loop{t}"))))
+            .collect::<HashMap<_, _>>();
+        let range_loops = loop_bodies
+            .keys()
+            .filter(|&&t| matches!(plan.steps[t].op, Op::ForRange { .. }))
+            .map(|&t| {
+                let entered_at = alloca_builder.build_alloca(g.i64t, "entered_at").unwrap();
+                alloca_builder
+                    .build_store(entered_at, g.i64t.const_int(i64::MIN as u64, true))
+                    .unwrap();
+                let reentry = g.ctx.append_basic_block(f, &format!("reenter{t}"));
+                (
+                    t,
+                    RangeLoop {
+                        reentry,
+                        entered_at,
+                    },
+                )
+            })
             .collect();
         FnGen {
             g,
@@ -642,6 +674,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             alloca_builder,
             blocks,
             loop_bodies,
+            range_loops,
             stores: HashMap::new(),
             flags: HashMap::new(),
             types: Vec::new(),
@@ -1336,14 +1369,17 @@ impl<'g, 'c> FnGen<'g, 'c> {
             self.step = index;
             let step = &plan.steps[index];
             self.b().position_at_end(self.blocks[index]);
-            if let Some(&body) = self.loop_bodies.get(&index) {
-                self.b().build_unconditional_branch(body).map_err(err)?;
-                self.b().position_at_end(body);
-            }
             let Some(state) = &step.before else {
                 self.b().build_unreachable().map_err(err)?;
                 continue;
             };
+            if let Some(&body) = self.loop_bodies.get(&index) {
+                if let Some(range_loop) = self.range_loops.get(&index).copied() {
+                    self.enter_range_loop(range_loop, state.stack.len())?;
+                }
+                self.b().build_unconditional_branch(body).map_err(err)?;
+                self.b().position_at_end(body);
+            }
             self.types = state.stack.clone();
             self.emit_op(&step.op, state)?;
         }
@@ -1446,7 +1482,29 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let hand_over = self.icmp(IntPredicate::NE, verdict, g.i32t.const_zero())?;
         self.deopt_if(hand_over, point)?;
         self.recheck_arrays(point)?;
-        jump(self, self.blocks[target])
+        let reentry = match self.range_loops.get(&target) {
+            Some(range_loop) => range_loop.reentry,
+            None => self.blocks[target],
+        };
+        jump(self, reentry)
+    }
+
+    /// The loop over a range at this step is entered from outside: notes where its
+    /// range is (the iterator on top of a stack of `depth` entries), then goes on
+    /// through the block polled back-edges re-enter by.
+    fn enter_range_loop(&mut self, range_loop: RangeLoop<'c>, depth: usize) -> Res<()> {
+        let store = self.stack_store(depth - 1, &Ty::RangeIter);
+        let Cv::Range(next, _, _) = self.load(&store)? else {
+            return Err("internal: a range loop without a range".to_owned());
+        };
+        self.b()
+            .build_store(range_loop.entered_at, next)
+            .map_err(err)?;
+        self.b()
+            .build_unconditional_branch(range_loop.reentry)
+            .map_err(err)?;
+        self.b().position_at_end(range_loop.reentry);
+        Ok(())
     }
 
     fn as_i64(&self, v: &Cv<'c>) -> Res<IntValue<'c>> {
@@ -1565,6 +1623,17 @@ impl<'g, 'c> FnGen<'g, 'c> {
             .try_as_basic_value()
             .unwrap_basic()
             .into_float_value())
+    }
+
+    /// Whether `x` is finite, as `x * 0` being a number (a zero for a finite `x`, NaN
+    /// for an infinity or a NaN): three instructions on floats, where comparing `|x|`
+    /// with infinity becomes integer bit tests with constants held in registers. A
+    /// multiplication, so that it does not compete with a running sum's additions. It
+    /// carries no fast-math flags, which would fold it to 0.
+    fn is_finite(&self, x: FloatValue<'c>) -> Res<IntValue<'c>> {
+        let zero = self.g.f64t.const_zero();
+        let product = self.b().build_float_mul(x, zero, "").map_err(err)?;
+        self.fcmp(FloatPredicate::ORD, product, product)
     }
 
     fn or(&self, a: IntValue<'c>, b: IntValue<'c>) -> Res<IntValue<'c>> {

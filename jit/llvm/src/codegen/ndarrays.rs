@@ -535,10 +535,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
             return Err("internal: numpy result".to_owned());
         };
         let infinity = g.f64t.const_float(f64::INFINITY);
-        // A finite result never warns: one comparison on the usual path, the operands
-        // looked at only when it is infinite or NaN.
-        let magnitude = self.fabs(*r)?;
-        let finite = self.fcmp(FloatPredicate::OLT, magnitude, infinity)?;
+        // A finite result never warns: one check on the usual path, the operands looked
+        // at only when it is infinite or NaN.
+        let finite = self.is_finite(*r)?;
         let inspect = self.new_block("numpy_nonfinite");
         let done = self.new_block("numpy_finite");
         let branch = self

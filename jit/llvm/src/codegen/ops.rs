@@ -430,10 +430,14 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     .build_conditional_branch(more, body, self.blocks[*exit as usize])
                     .map_err(err)?;
                 self.b().position_at_end(body);
-                let advanced = self.b().build_int_add(start, step, "").map_err(err)?;
+                self.assume_range_progress(start, step)?;
+                // Every value a range yields fits in 64 bits (its bounds do); only the
+                // one after its last may not, and that one is never read (the loop
+                // ends, and the iterator with it): no signed wrap.
+                let advanced = self.b().build_int_nsw_add(start, step, "").map_err(err)?;
                 let remaining = self
                     .b()
-                    .build_int_sub(len, g.i64t.const_int(1, false), "")
+                    .build_int_nsw_sub(len, g.i64t.const_int(1, false), "")
                     .map_err(err)?;
                 let depth = self.types.len() - 1;
                 let store = self.stack_store(depth, &Ty::RangeIter);

@@ -168,29 +168,25 @@ impl<'g, 'c> FnGen<'g, 'c> {
     ) -> Res<IntValue<'c>> {
         let g = self.g;
         let i = self.as_i64(index)?;
-        // The usual index is within 0..len: one unsigned comparison. A negative one
-        // counts from the end, on a path of its own.
-        let inside = self.icmp(IntPredicate::ULT, i, len)?;
-        let direct = self.b().get_insert_block().ok_or("internal: no block")?;
-        let from_end = self.new_block("index_from_end");
-        let done = self.new_block("index_done");
+        let negative = self.icmp(IntPredicate::SLT, i, g.i64t.const_zero())?;
+        let wrapped = self.b().build_int_add(i, len, "").map_err(err)?;
+        let position = self
+            .b()
+            .build_select(negative, wrapped, i, "position")
+            .map_err(err)?
+            .into_int_value();
+        let inside = self.icmp(IntPredicate::ULT, position, len)?;
+        let fail = self.new_block("index_error");
+        let cont = self.new_block("index_done");
         let branch = self
             .b()
-            .build_conditional_branch(inside, done, from_end)
+            .build_conditional_branch(inside, cont, fail)
             .map_err(err)?;
         self.g.mark_unlikely_false(branch)?;
-        self.b().position_at_end(from_end);
-        // i + len is within 0..len exactly when i is a negative index in range; an i of
-        // len or more gives len or more, unsigned.
-        let wrapped = self.b().build_int_add(i, len, "").map_err(err)?;
-        let outside = self.icmp(IntPredicate::UGE, wrapped, len)?;
-        self.deopt_if(outside, deopt)?;
-        let wrapped_from = self.b().get_insert_block().ok_or("internal: no block")?;
-        self.b().build_unconditional_branch(done).map_err(err)?;
-        self.b().position_at_end(done);
-        let position = self.b().build_phi(g.i64t, "position").map_err(err)?;
-        position.add_incoming(&[(&i, direct), (&wrapped, wrapped_from)]);
-        Ok(position.as_basic_value().into_int_value())
+        self.b().position_at_end(fail);
+        self.emit_deopt(deopt, None)?;
+        self.b().position_at_end(cont);
+        Ok(position)
     }
 
     /// Item `position` (0 <= position < len) of `list` as a value of type `item`; an
