@@ -15,6 +15,7 @@
 
 use std::ffi::{c_char, c_int};
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -122,9 +123,18 @@ fn trace_calls() -> bool {
 }
 
 /// Installs the JIT's frame hook unless `PYOPT_JIT=0`.
+/// Set when the process runs `pyopt-python -m python_optimizer` (see `install_jit`).
+static RUNS_OWN_TOOL: AtomicBool = AtomicBool::new(false);
+
 fn install_jit(py: Python<'_>) {
     let options = crate::options();
     if options.get("jit") != Some(&Value::Bool(true)) {
+        return;
+    }
+    // pyopt's own command-line tool compiles nothing: `cache verify` and `cache list`
+    // then report the cache as they found it, never an entry their own process just
+    // loaded (counting a hit) or, finding it damaged, compiled again and replaced.
+    if RUNS_OWN_TOOL.load(Ordering::Relaxed) {
         return;
     }
     let threshold = match options.get("jit_threshold") {
@@ -234,6 +244,9 @@ unsafe fn initialize(argc: c_int, argv: *mut *mut c_char) -> Result<(), Stop> {
         let mut probe = unsafe { Config::from_argv(argc, argv) }?;
         // SAFETY: `probe` is initialised.
         check(unsafe { ffi::PyConfig_Read(probe.as_mut_ptr()) })?;
+        if probe.run_module().as_deref() == Some("python_optimizer") {
+            RUNS_OWN_TOOL.store(true, Ordering::Relaxed);
+        }
         (probe.xoptions(), probe.uses_environment())
     };
     let environment: Vec<(String, String)> = if uses_environment {
@@ -315,6 +328,14 @@ impl Config {
 
     fn as_mut_ptr(&mut self) -> *mut ffi::PyConfig {
         &mut *self.0
+    }
+
+    /// The module `-m` runs, once the config is read.
+    fn run_module(&self) -> Option<String> {
+        let module = self.0.run_module;
+        // SAFETY: CPython keeps `run_module` null or a valid NUL-terminated wide string
+        // for as long as the config lives.
+        (!module.is_null()).then(|| unsafe { wide_to_string(module) })
     }
 
     fn uses_environment(&self) -> bool {

@@ -126,6 +126,25 @@ def listed(cache, prefix):
     return sorted(line for line in listing.stdout.splitlines() if line.startswith(prefix))
 
 
+def test_the_cache_commands_compile_nothing_themselves(tmp_path):
+    # Listing or verifying the cache neither loads entries (counting hits) nor, finding
+    # one damaged, compiles it again and replaces it while it is being checked.
+    script = write(tmp_path, "three.py", SCRIPT)
+    cache = tmp_path / "cache"
+    run_cached(script, cache)
+
+    def hits():
+        lines = listed(cache, "")
+        return [(line.split("  ")[0], line.rsplit(", ", 1)[1]) for line in lines]
+
+    first = hits()
+    for action in ("verify", "info", "list"):
+        done = run(PYOPT, ["-m", "python_optimizer", "cache", action], env=cache_env(cache))
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert hits() == first
+    assert len(first) >= 3, first
+
+
 def test_damaged_entries_are_skipped_recompiled_and_reported(tmp_path):
     script = write(tmp_path, "three.py", SCRIPT)
     expected = reference_output(script)
