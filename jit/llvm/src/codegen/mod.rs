@@ -1379,6 +1379,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 }
                 self.b().build_unconditional_branch(body).map_err(err)?;
                 self.b().position_at_end(body);
+                self.read_array_metadata(state)?;
             }
             self.types = state.stack.clone();
             self.emit_op(&step.op, state)?;

@@ -85,6 +85,31 @@ impl<'g, 'c> FnGen<'g, 'c> {
         Ok(())
     }
 
+    /// Reads the data pointer, flags, dimensions and strides of the numpy arrays the
+    /// frame's locals hold in `state` (a loop header's), at the top of the loop: there
+    /// every iteration reads them, so LLVM may move the reads out of the loop, and the
+    /// same reads under the loop's checks become these (GVN). Read only under a check,
+    /// they would stay in the loop: LLVM cannot tell they are safe to read early.
+    pub(super) fn read_array_metadata(&mut self, state: &State) -> Res<()> {
+        let g = self.g;
+        for (local, held) in state.locals.iter().enumerate() {
+            let Local::Bound(ty @ Ty::NdArray(_, ndim)) = held else {
+                continue;
+            };
+            let store = self.local_store(local as u32, ty);
+            let Cv::Obj(array) = self.load(&store)? else {
+                continue;
+            };
+            self.load_field_ptr(self.at(array, DATA)?)?;
+            self.load_field(g.i32t, self.at(array, FLAGS)?)?;
+            for k in 0..u64::from(*ndim) {
+                self.array_dimension(array, k)?;
+                self.array_field_entry(array, STRIDES, k)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The conditions of the guard (`hooks`' `ndarray_type`) that can change while an
     /// array lives: its ndim, its dtype in native byte order, aligned.
     fn still_same_array(
