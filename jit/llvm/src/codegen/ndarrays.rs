@@ -30,11 +30,20 @@ const CAPSULE_POINTER: u64 = 16;
 const BITGEN_NEXT_DOUBLE: u64 = 24;
 
 impl<'g, 'c> FnGen<'g, 'c> {
-    /// Entry `k` of the array's `dimensions` (`field` DIMENSIONS) or `strides`.
-    fn array_field_entry(&self, array: PointerValue<'c>, field: u64, k: u64) -> Res<IntValue<'c>> {
+    /// Entry `k` of the `dimensions` (`field` DIMENSIONS) or `strides` of an
+    /// `ndim`-dimensional array.
+    fn array_field_entry(
+        &self,
+        array: PointerValue<'c>,
+        field: u64,
+        k: u64,
+        ndim: u8,
+    ) -> Res<IntValue<'c>> {
         let g = self.g;
-        // The table has ndim > k entries (the guard checked ndim).
-        let table = self.load_table_ptr(self.at(array, field)?, 8 * (k + 1))?;
+        // The table has ndim > k entries (the guard checked ndim). Every read of it says
+        // so with the same size: reads LLVM merges keep the smaller size, and an entry
+        // beyond it could no longer be read ahead of its checks, out of a loop.
+        let table = self.load_table_ptr(self.at(array, field)?, 8 * u64::from(ndim))?;
         // SAFETY: k < ndim, which the guard checked.
         let entry = unsafe {
             self.b()
@@ -44,8 +53,14 @@ impl<'g, 'c> FnGen<'g, 'c> {
         Ok(self.load_field(g.i64t, entry)?.into_int_value())
     }
 
-    pub(super) fn array_dimension(&self, array: PointerValue<'c>, k: u64) -> Res<IntValue<'c>> {
-        self.array_field_entry(array, DIMENSIONS, k)
+    /// Dimension `k` of an `ndim`-dimensional array.
+    pub(super) fn array_dimension(
+        &self,
+        array: PointerValue<'c>,
+        k: u64,
+        ndim: u8,
+    ) -> Res<IntValue<'c>> {
+        self.array_field_entry(array, DIMENSIONS, k, ndim)
     }
 
     /// The arrays the frame holds at `point` (in locals, on the stack, inside tuples and
@@ -103,8 +118,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
             self.load_field_ptr(self.at(array, DATA)?)?;
             self.load_field(g.i32t, self.at(array, FLAGS)?)?;
             for k in 0..u64::from(*ndim) {
-                self.array_dimension(array, k)?;
-                self.array_field_entry(array, STRIDES, k)?;
+                self.array_dimension(array, k, *ndim)?;
+                self.array_field_entry(array, STRIDES, k, *ndim)?;
             }
         }
         Ok(())
@@ -183,7 +198,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         attribute: ArrayAttribute,
     ) -> Res<(Ty, Cv<'c>)> {
         let dimensions = (0..u64::from(ndim))
-            .map(|k| self.array_dimension(array, k))
+            .map(|k| self.array_dimension(array, k, ndim))
             .collect::<Res<Vec<_>>>()?;
         Ok(match attribute {
             ArrayAttribute::Shape => (
@@ -230,9 +245,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
         }
         let mut offset = g.i64t.const_zero();
         for (k, index) in indices.iter().enumerate() {
-            let dimension = self.array_dimension(array, k as u64)?;
+            let dimension = self.array_dimension(array, k as u64, ndim)?;
             let position = self.position(index, dimension, deopt)?;
-            let stride = self.array_field_entry(array, STRIDES, k as u64)?;
+            let stride = self.array_field_entry(array, STRIDES, k as u64, ndim)?;
             let step = self.b().build_int_mul(position, stride, "").map_err(err)?;
             offset = self.b().build_int_add(offset, step, "").map_err(err)?;
         }
@@ -252,7 +267,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         dtype: Dtype,
         position: IntValue<'c>,
     ) -> Res<Cv<'c>> {
-        let stride = self.array_field_entry(array, STRIDES, 0)?;
+        let stride = self.array_field_entry(array, STRIDES, 0, 1)?;
         let offset = self.b().build_int_mul(position, stride, "").map_err(err)?;
         let data = self.load_field_ptr(self.at(array, DATA)?)?;
         // SAFETY: position is within the array's length (checked by the callers).

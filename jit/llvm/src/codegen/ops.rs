@@ -574,8 +574,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let values = self.pop_args(args.len())?;
                 let v = match (function, args.first(), values.first()) {
                     // A numpy array's length is its first dimension.
-                    (BuiltinFn::Len, Some(Ty::NdArray(..)), Some(Cv::Obj(array))) => {
-                        Cv::Int(self.array_dimension(*array, 0)?)
+                    (BuiltinFn::Len, Some(Ty::NdArray(_, ndim)), Some(Cv::Obj(array))) => {
+                        Cv::Int(self.array_dimension(*array, 0, *ndim)?)
                     }
                     _ => self.builtin(*function, &values, result, *deopt)?,
                 };

@@ -62,7 +62,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
     /// The length of a sequence of type `ty` (a numpy array's first dimension).
     pub(super) fn len_of(&self, ty: &Ty, sequence: PointerValue<'c>) -> Res<IntValue<'c>> {
         match ty {
-            Ty::NdArray(..) => self.array_dimension(sequence, 0),
+            Ty::NdArray(_, ndim) => self.array_dimension(sequence, 0, *ndim),
             _ => self.seq_len(sequence),
         }
     }
