@@ -153,6 +153,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let more = self.icmp(IntPredicate::SGT, *len, g.i64t.const_zero())?;
                 self.continue_if(more, exit)?;
                 let b = self.b();
+                // As in FOR_ITER over a range (`Op::ForRange`): only the value after
+                // the last may not fit, and it is never read.
                 let next = b.build_int_nsw_add(*start, *step, "").map_err(err)?;
                 let remaining = b.build_int_sub(*len, one, "").map_err(err)?;
                 Ok((Cv::Int(*start), Cv::Range(next, *step, remaining)))

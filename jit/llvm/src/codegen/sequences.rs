@@ -168,6 +168,13 @@ impl<'g, 'c> FnGen<'g, 'c> {
     ) -> Res<IntValue<'c>> {
         let g = self.g;
         let i = self.as_i64(index)?;
+        // A negative index counts from the end. Branch-free, so that a loop-invariant
+        // index's check is invariant too (LLVM moves it out of the loop), and an index
+        // LLVM knows is not negative (a `range(n)` counter, see `assume_range_progress`)
+        // is used as it is, its address advancing by the stride. `i + len` is within
+        // `0..len` exactly when `i` is a negative index in range; any other negative `i`
+        // gives a negative sum, and an `i` of `len` or more stays as it is: both are
+        // `len` or more, unsigned.
         let negative = self.icmp(IntPredicate::SLT, i, g.i64t.const_zero())?;
         let wrapped = self.b().build_int_add(i, len, "").map_err(err)?;
         let position = self
