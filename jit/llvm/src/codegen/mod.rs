@@ -20,6 +20,7 @@
 //! - [`memory`]: loads and stores of objects' fields and buffers, tagged for alias
 //!   analysis.
 
+mod float_checks;
 mod iterators;
 mod memory;
 mod ndarrays;
@@ -587,6 +588,13 @@ struct FnGen<'g, 'c> {
     /// Objects a call's deoptimization paths release after the interpreter finished
     /// (the references `CallPlan` took on the lists the frame holds).
     release_after_deopt: Vec<PointerValue<'c>>,
+    /// Steps entered by an edge other than the fall-through from the step before (jump
+    /// targets, loop headers, the on-stack-replacement entry).
+    joins: std::collections::HashSet<usize>,
+    /// numpy float64 checks waiting for the end of their run (see `float_checks`).
+    pending_checks: Vec<float_checks::PendingCheck<'c>>,
+    /// The pending checks whose results the current step pops (see `float_checks`).
+    popped_checks: Vec<usize>,
 }
 
 /// A loop whose header is FOR_ITER over a range.
@@ -690,6 +698,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
             numpy_flags: HashMap::new(),
             borrows_items: g.unit.plans.iter().any(reads_lists_from_items),
             release_after_deopt: Vec::new(),
+            joins: float_checks::joins(plan),
+            pending_checks: Vec::new(),
+            popped_checks: Vec::new(),
         }
     }
 
@@ -1007,11 +1018,22 @@ impl<'g, 'c> FnGen<'g, 'c> {
     }
 
     /// Writes the record of `point` and returns what `pyopt_deopt` returns. `boxed` is
-    /// the owned object of a `Boxed` stack entry.
+    /// the owned object of a `Boxed` stack entry. Checks still pending before this
+    /// point hand over at their own points first (see `float_checks`).
     fn emit_deopt(&mut self, point: DeoptId, boxed: Option<IntValue<'c>>) -> Res<()> {
+        self.run_pending_checks_first(point)?;
+        let values = self.deopt_values(point, boxed)?;
+        self.finish_deopt(point, values)
+    }
+
+    /// The frame's values `point`'s record lists (its locals, then its value stack),
+    /// flattened to machine words, as they are now.
+    fn deopt_values(
+        &mut self,
+        point: DeoptId,
+        boxed: Option<IntValue<'c>>,
+    ) -> Res<Vec<IntValue<'c>>> {
         let record = self.plan.deopts[point as usize].clone();
-        let slots = self.load_ptr(self.field(self.g.ctx_t, self.ctx_ptr, 2)?)?;
-        let mut position = 0u64;
         let mut values: Vec<IntValue<'c>> = Vec::new();
         for (local, state) in record.locals.iter().enumerate() {
             match state {
@@ -1053,6 +1075,14 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 }
             }
         }
+        Ok(values)
+    }
+
+    /// Writes `values` (see `deopt_values`) as the record of `point` and returns what
+    /// `pyopt_deopt` returns.
+    fn finish_deopt(&mut self, point: DeoptId, values: Vec<IntValue<'c>>) -> Res<()> {
+        let slots = self.load_ptr(self.field(self.g.ctx_t, self.ctx_ptr, 2)?)?;
+        let mut position = 0u64;
         for v in values {
             // SAFETY: hooks sizes the slot buffer for the largest record of the unit.
             let address = unsafe {
@@ -1382,6 +1412,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.read_array_metadata(state)?;
             }
             self.types = state.stack.clone();
+            self.before_step(&step.op, state)?;
             self.emit_op(&step.op, state)?;
         }
         self.alloca_builder
@@ -1624,17 +1655,6 @@ impl<'g, 'c> FnGen<'g, 'c> {
             .try_as_basic_value()
             .unwrap_basic()
             .into_float_value())
-    }
-
-    /// Whether `x` is finite, as `x * 0` being a number (a zero for a finite `x`, NaN
-    /// for an infinity or a NaN): three instructions on floats, where comparing `|x|`
-    /// with infinity becomes integer bit tests with constants held in registers. A
-    /// multiplication, so that it does not compete with a running sum's additions. It
-    /// carries no fast-math flags, which would fold it to 0.
-    fn is_finite(&self, x: FloatValue<'c>) -> Res<IntValue<'c>> {
-        let zero = self.g.f64t.const_zero();
-        let product = self.b().build_float_mul(x, zero, "").map_err(err)?;
-        self.fcmp(FloatPredicate::ORD, product, product)
     }
 
     fn or(&self, a: IntValue<'c>, b: IntValue<'c>) -> Res<IntValue<'c>> {

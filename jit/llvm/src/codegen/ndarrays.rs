@@ -560,55 +560,6 @@ impl<'g, 'c> FnGen<'g, 'c> {
             other => (other, self.g.i1t.const_zero()),
         }
     }
-
-    /// numpy float64 arithmetic sets the floating-point flags numpy turns into
-    /// warnings: hand over (before the operation) when `result` overflowed from
-    /// finite operands or is a NaN made from non-NaN ones.
-    pub(super) fn numpy_float_check(
-        &mut self,
-        operands: &[&Cv<'c>],
-        result: &Cv<'c>,
-        deopt: DeoptId,
-    ) -> Res<()> {
-        let g = self.g;
-        let Cv::Float(r) = result else {
-            return Err("internal: numpy result".to_owned());
-        };
-        let infinity = g.f64t.const_float(f64::INFINITY);
-        // A finite result never warns: one check on the usual path, the operands looked
-        // at only when it is infinite or NaN.
-        let finite = self.is_finite(*r)?;
-        let inspect = self.new_block("numpy_nonfinite");
-        let done = self.new_block("numpy_finite");
-        let branch = self
-            .b()
-            .build_conditional_branch(finite, done, inspect)
-            .map_err(err)?;
-        // Cold: kept out of the loop's straight-line path (and out of `late`'s hoisting).
-        self.g.mark_unlikely_false(branch)?;
-        self.b().position_at_end(inspect);
-        let mut any_nan = g.i1t.const_zero();
-        let mut all_finite = g.i1t.const_int(1, false);
-        for operand in operands {
-            let x = self.as_f64(operand)?;
-            let nan = self.fcmp(FloatPredicate::UNO, x, x)?;
-            any_nan = self.or(any_nan, nan)?;
-            let magnitude = self.fabs(x)?;
-            let finite = self.fcmp(FloatPredicate::OLT, magnitude, infinity)?;
-            all_finite = self.and(all_finite, finite)?;
-        }
-        let made_nan = self.fcmp(FloatPredicate::UNO, *r, *r)?;
-        let no_nan_in = self.b().build_not(any_nan, "").map_err(err)?;
-        let invalid = self.and(made_nan, no_nan_in)?;
-        let magnitude = self.fabs(*r)?;
-        let infinite = self.fcmp(FloatPredicate::OEQ, magnitude, infinity)?;
-        let overflow = self.and(infinite, all_finite)?;
-        let warns = self.or(invalid, overflow)?;
-        self.deopt_if(warns, deopt)?;
-        self.b().build_unconditional_branch(done).map_err(err)?;
-        self.b().position_at_end(done);
-        Ok(())
-    }
 }
 
 /// The numpy arrays inside a value of type `ty` (held as `value`), with their dtype

@@ -12,6 +12,7 @@ use inkwell::types::BasicType;
 use pyopt_jit::numpy::{self, Operand};
 use pyopt_jit::types::Dtype;
 
+use super::float_checks::NumpyOp;
 use super::*;
 
 impl<'g, 'c> FnGen<'g, 'c> {
@@ -305,7 +306,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     self.deopt_if(zero, deopt)?;
                     Cv::Float(self.b().build_float_div(x, y, "").map_err(err)?)
                 };
-                self.numpy_float_check(&[&a, &b], &v, deopt)?;
+                self.numpy_float_check((&a, &b), &v, NumpyOp::float64(op), deopt)?;
                 Ok(if *result == Ty::AnyFloat {
                     Cv::Flagged(Box::new(v), is_numpy)
                 } else {
@@ -356,7 +357,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         if *result == Ty::NpFloat {
             // float64 either way, on the exact values.
             let v = self.binary(op, &a, &b, &Ty::Float, deopt)?;
-            self.numpy_float_check(&[&a, &b], &v, deopt)?;
+            self.numpy_float_check((&a, &b), &v, NumpyOp::float64(op), deopt)?;
             return Ok(v);
         }
         // numpy's operands: Python numbers become float32 (an int beyond 2**53, which
@@ -368,7 +369,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
         };
         let numpy_value = self.round_f32_when(numpy_value, is_numpy, deopt)?;
         let numpy_value = Cv::Float(numpy_value);
-        self.numpy_float_check(&[&single[0], &single[1]], &numpy_value, deopt)?;
+        let float32 = NumpyOp::float32(op);
+        self.numpy_float_check((&single[0], &single[1]), &numpy_value, float32, deopt)?;
         if *result == Ty::NpScalar(Dtype::F32) {
             return Ok(numpy_value);
         }
@@ -489,8 +491,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let floor = self.g.i32t.const_int(floor, false);
                 let v =
                     self.call_value(helper::FLOAT32_DIVMOD, &[x.into(), y.into(), floor.into()])?;
-                self.numpy_float_check(&[&a, &b], &Cv::Float(v.into_float_value()), deopt)?;
-                return Ok(Cv::Float(v.into_float_value()));
+                let v = Cv::Float(v.into_float_value());
+                self.numpy_float_check((&a, &b), &v, NumpyOp::float32(op), deopt)?;
+                return Ok(v);
             }
             _ => self.binary(op, &a, &b, &Ty::Float, deopt)?,
         };
@@ -500,7 +503,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
             (Dtype::F32, Cv::Float(x)) => Cv::Float(self.round_f32(x, deopt)?),
             (_, v) => v,
         };
-        self.numpy_float_check(&[&a, &b], &v, deopt)?;
+        let numpy_op = match dtype {
+            Dtype::F32 => NumpyOp::float32(op),
+            _ => NumpyOp::float64(op),
+        };
+        self.numpy_float_check((&a, &b), &v, numpy_op, deopt)?;
         Ok(v)
     }
 

@@ -237,7 +237,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     // numpy's float64 arithmetic is IEEE's; its warnings are the
                     // interpreter's to give (a Python float hands over there too).
                     let v = self.binary(*op, &l, &r, &Ty::Float, *deopt)?;
-                    self.numpy_float_check(&[&l, &r], &v, *deopt)?;
+                    self.numpy_float_check_deferred(*op, (&l, &r), &v, *deopt)?;
                     if *result == Ty::AnyFloat {
                         let is_numpy = self.or(l_numpy, r_numpy)?;
                         Cv::Flagged(Box::new(v), is_numpy)
