@@ -120,6 +120,29 @@ def stencil(a, out, sweeps):
     return out
 
 
+def swapping(a, b):
+    # The arrays the locals hold change inside the loop's body: each access reads the
+    # fields of the array it is given, not those read at the loop's top.
+    s = 0.0
+    for i in range(len(a)):
+        s += a[i]
+        a, b = b, a
+        s += a[i] * 2.0
+        b[i] = s
+    return s
+
+
+def swapping_2d(g, h):
+    s = 0.0
+    n, m = g.shape
+    for i in range(n):
+        for j in range(m):
+            s += g[i, j]
+            g, h = h, g
+            s += g[i, j] * 0.5
+    return s
+
+
 def _tick(signum, frame):
     pass
 
@@ -174,6 +197,10 @@ CASES = [
                     (with_huge(GRID, (0, 0), np.nan), GRID)]),
     (stencil, [(GRID.copy(), np.zeros((6, 6)), 3), (np.asfortranarray(GRID), np.zeros((6, 6)), 2),
                (with_huge(GRID, (2, 2), 1.5e308), np.zeros((6, 6)), 2)]),
+    (swapping, [(NDARRAY.copy(), NDARRAY[::-1].copy()), (NDARRAY.copy(), NDARRAY[:3].copy()),
+                 (NDARRAY[::2].copy(), np.zeros(2))]),
+    (swapping_2d, [(GRID.copy(), GRID.T.copy()), (GRID.copy(), np.ones((6, 3))),
+                   (GRID.copy(), np.asfortranarray(GRID[::-1]))]),
     (polled, [(WIDE, 60), ([float(x) for x in WIDE[:5000]], 40)],
      {"before": start_timer, "after": stop_timer}),
 ]

@@ -595,6 +595,9 @@ struct FnGen<'g, 'c> {
     pending_checks: Vec<float_checks::PendingCheck<'c>>,
     /// The pending checks whose results the current step pops (see `float_checks`).
     popped_checks: Vec<usize>,
+    /// The fields of the arrays the locals held at the top of the current loop's body,
+    /// while still valid (see `read_array_metadata`).
+    top_reads: Vec<ndarrays::TopRead<'c>>,
 }
 
 /// A loop whose header is FOR_ITER over a range.
@@ -701,6 +704,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             joins: float_checks::joins(plan),
             pending_checks: Vec::new(),
             popped_checks: Vec::new(),
+            top_reads: Vec::new(),
         }
     }
 
@@ -1403,6 +1407,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.b().build_unreachable().map_err(err)?;
                 continue;
             };
+            self.end_top_reads(index.checked_sub(1).map(|i| &plan.steps[i].op));
             if let Some(&body) = self.loop_bodies.get(&index) {
                 if let Some(range_loop) = self.range_loops.get(&index).copied() {
                     self.enter_range_loop(range_loop, state.stack.len())?;

@@ -50,7 +50,25 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 .build_in_bounds_gep(g.i64t, table, &[g.i64t.const_int(k, false)], "")
                 .map_err(err)?
         };
-        Ok(self.load_field(g.i64t, entry)?.into_int_value())
+        let read = self.load_field(g.i64t, entry)?;
+        let k = k as usize;
+        let value = self.top_read(
+            array,
+            |top| {
+                let table = if field == DIMENSIONS {
+                    &top.dimensions
+                } else {
+                    &top.strides
+                };
+                // Another ndim: not the same array.
+                table
+                    .get(k)
+                    .filter(|_| table.len() == usize::from(ndim))
+                    .map(|v| (*v).into())
+            },
+            read,
+        )?;
+        Ok(value.into_int_value())
     }
 
     /// Dimension `k` of an `ndim`-dimensional array.
@@ -102,11 +120,13 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     /// Reads the data pointer, flags, dimensions and strides of the numpy arrays the
     /// frame's locals hold in `state` (a loop header's), at the top of the loop: there
-    /// every iteration reads them, so LLVM may move the reads out of the loop, and the
-    /// same reads under the loop's checks become these (GVN). Read only under a check,
-    /// they would stay in the loop: LLVM cannot tell they are safe to read early.
+    /// every iteration reads them, so LLVM may move the reads out of the loop. The
+    /// loop's accesses to these arrays use these values (`top_read`) until code that
+    /// could change an array's fields may have run (`end_top_reads`). Read only under a
+    /// check, they would stay in the loop: LLVM cannot tell they are safe to read early.
     pub(super) fn read_array_metadata(&mut self, state: &State) -> Res<()> {
         let g = self.g;
+        self.top_reads.clear();
         for (local, held) in state.locals.iter().enumerate() {
             let Local::Bound(ty @ Ty::NdArray(_, ndim)) = held else {
                 continue;
@@ -115,14 +135,73 @@ impl<'g, 'c> FnGen<'g, 'c> {
             let Cv::Obj(array) = self.load(&store)? else {
                 continue;
             };
-            self.load_field_ptr(self.at(array, DATA)?)?;
-            self.load_field(g.i32t, self.at(array, FLAGS)?)?;
+            let data = self.load_field_ptr(self.at(array, DATA)?)?;
+            let flags = self
+                .load_field(g.i32t, self.at(array, FLAGS)?)?
+                .into_int_value();
+            let mut dimensions = Vec::new();
+            let mut strides = Vec::new();
             for k in 0..u64::from(*ndim) {
-                self.array_dimension(array, k, *ndim)?;
-                self.array_field_entry(array, STRIDES, k, *ndim)?;
+                dimensions.push(self.array_dimension(array, k, *ndim)?);
+                strides.push(self.array_field_entry(array, STRIDES, k, *ndim)?);
             }
+            self.top_reads.push(TopRead {
+                array,
+                data,
+                flags,
+                dimensions,
+                strides,
+            });
         }
         Ok(())
+    }
+
+    /// Before step `self.step` (`op`): the arrays' fields read at the loop's top stay
+    /// usable while only steps that run no other code (no call, no poll) and that no
+    /// other edge enters follow them.
+    pub(super) fn end_top_reads(&mut self, previous: Option<&Op>) {
+        let joined = self.joins.contains(&self.step);
+        let ran_code = previous.is_none_or(|op| !runs_no_code(op, self.step - 1));
+        if joined || ran_code {
+            self.top_reads.clear();
+        }
+    }
+
+    /// `read()` of `array`, unless the loop's top read that field of an array: then the
+    /// value read there when `array` is that array (compared at run time: LLVM folds the
+    /// comparison where `array` is the local's value, and drops the read).
+    fn top_read(
+        &self,
+        array: PointerValue<'c>,
+        field: impl Fn(&TopRead<'c>) -> Option<BasicValueEnum<'c>>,
+        read: BasicValueEnum<'c>,
+    ) -> Res<BasicValueEnum<'c>> {
+        let mut value = read;
+        for top in &self.top_reads {
+            let Some(known) = field(top) else {
+                continue;
+            };
+            let same = self
+                .b()
+                .build_int_compare(IntPredicate::EQ, array, top.array, "")
+                .map_err(err)?;
+            value = self.b().build_select(same, known, value, "").map_err(err)?;
+        }
+        Ok(value)
+    }
+
+    /// The data pointer of `array`.
+    fn array_data(&self, array: PointerValue<'c>) -> Res<PointerValue<'c>> {
+        let read = self.load_field_ptr(self.at(array, DATA)?)?;
+        let value = self.top_read(array, |top| Some(top.data.into()), read.into())?;
+        Ok(value.into_pointer_value())
+    }
+
+    /// The flags of `array`.
+    fn array_flags(&self, array: PointerValue<'c>) -> Res<IntValue<'c>> {
+        let read = self.load_field(self.g.i32t, self.at(array, FLAGS)?)?;
+        let value = self.top_read(array, |top| Some(top.flags.into()), read)?;
+        Ok(value.into_int_value())
     }
 
     /// The conditions of the guard (`hooks`' `ndarray_type`) that can change while an
@@ -251,7 +330,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             let step = self.b().build_int_mul(position, stride, "").map_err(err)?;
             offset = self.b().build_int_add(offset, step, "").map_err(err)?;
         }
-        let data = self.load_field_ptr(self.at(array, DATA)?)?;
+        let data = self.array_data(array)?;
         // SAFETY: every index is within its dimension (checked above).
         unsafe {
             self.b()
@@ -269,7 +348,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
     ) -> Res<Cv<'c>> {
         let stride = self.array_field_entry(array, STRIDES, 0, 1)?;
         let offset = self.b().build_int_mul(position, stride, "").map_err(err)?;
-        let data = self.load_field_ptr(self.at(array, DATA)?)?;
+        let data = self.array_data(array)?;
         // SAFETY: position is within the array's length (checked by the callers).
         let address = unsafe {
             self.b()
@@ -292,9 +371,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         deopt: DeoptId,
     ) -> Res<()> {
         let g = self.g;
-        let flags = self
-            .load_field(g.i32t, self.at(array, FLAGS)?)?
-            .into_int_value();
+        let flags = self.array_flags(array)?;
         let writeable = self
             .b()
             .build_and(flags, g.i32t.const_int(WRITEABLE, false), "")
@@ -559,6 +636,48 @@ impl<'g, 'c> FnGen<'g, 'c> {
             Cv::Flagged(value, is_numpy) => (*value, is_numpy),
             other => (other, self.g.i1t.const_zero()),
         }
+    }
+}
+
+/// A numpy array a local held at the top of a loop's body, and its fields read there.
+pub(super) struct TopRead<'c> {
+    array: PointerValue<'c>,
+    data: PointerValue<'c>,
+    flags: IntValue<'c>,
+    dimensions: Vec<IntValue<'c>>,
+    strides: Vec<IntValue<'c>>,
+}
+
+/// Whether step `index`'s `op` runs no code that could change an array's fields in
+/// place (no call into other code, no poll: a backward jump polls).
+fn runs_no_code(op: &Op, index: usize) -> bool {
+    match op {
+        Op::Jump { target, .. } | Op::Branch { target, .. } => *target as usize > index,
+        Op::Nop
+        | Op::LoadLocal { .. }
+        | Op::StoreLocal { .. }
+        | Op::DeleteLocal { .. }
+        | Op::Const(_)
+        | Op::PushMarker(_)
+        | Op::Pop
+        | Op::Copy(_)
+        | Op::Swap(_)
+        | Op::Binary { .. }
+        | Op::Compare { .. }
+        | Op::IsStatic { .. }
+        | Op::Unary { .. }
+        | Op::BranchOrPop { .. }
+        | Op::ForRange { .. }
+        | Op::BuildTuple(_)
+        | Op::UnpackTuple { .. }
+        | Op::Subscript { .. }
+        | Op::ItemGet { .. }
+        | Op::ItemSet { .. }
+        | Op::UnpackSeq { .. }
+        | Op::IterSeq
+        | Op::ForIter { .. }
+        | Op::ArrayAttribute(_) => true,
+        _ => false,
     }
 }
 
