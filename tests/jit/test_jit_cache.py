@@ -293,7 +293,7 @@ def test_cache_commands_list_and_clear(tmp_path):
     ours = [line for line in lines if line.startswith(("norm(", "poly("))]
     assert [line.split("  ")[0] for line in ours] == [
         "norm(list[float])", "poly(float, int)", "poly(int, int)"], lines
-    assert all(line.endswith(", 1 hits") for line in ours), lines
+    assert all(line.endswith(", 1 hit") for line in ours), lines
     info = run(PYOPT, ["-m", "python_optimizer", "cache", "info"], env=cache_env(cache))
     assert f"path:    {cache}\nentries: {len(lines)} (" in info.stdout, info.stdout
     cleared = run(PYOPT, ["-m", "python_optimizer", "cache", "clear"], env=cache_env(cache))

@@ -68,7 +68,7 @@ def _cache(action):
             created = max(0, int(time.time()) - entry["created"])
             print(f"{entry['function']}{entry['signature']}  {_size(entry['bytes'])}, "
                   f"created {_age(created)} ago, used {_age(entry['idle_seconds'])} ago, "
-                  f"{entry['hits']} hits")
+                  f"{entry['hits']} {'hit' if entry['hits'] == 1 else 'hits'}")
         return 0
     if action == "clear":
         print(f"removed {cache.clear()} entries and {specs.clear()} warm-start records "
