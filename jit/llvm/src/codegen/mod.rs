@@ -16,7 +16,10 @@
 //! - [`sequences`]: reading and writing lists and `array.array`s in place;
 //! - [`iterators`]: iterators over ranges, sequences and tuples, `enumerate`, `zip` and
 //!   `reversed`, run in registers;
-//! - [`ndarrays`]: numpy float64 arrays in place, and numpy float64 arithmetic;
+//! - [`ndarrays`]: numpy arrays in place (their fields read once per loop iteration);
+//! - [`numpy_scalars`]: numpy's scalars of every dtype, read, stored and computed with;
+//! - [`float_checks`]: numpy's floating-point warnings (overflow, invalid, underflow),
+//!   a chain of float64 operations checked once;
 //! - [`memory`]: loads and stores of objects' fields and buffers, tagged for alias
 //!   analysis.
 
