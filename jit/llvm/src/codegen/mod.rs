@@ -601,6 +601,9 @@ struct FnGen<'g, 'c> {
     /// The fields of the arrays the locals held at the top of the current loop's body,
     /// while still valid (see `read_array_metadata`).
     top_reads: Vec<ndarrays::TopRead<'c>>,
+    /// Some plan of the unit polls the eval breaker (has a backward jump): a call may
+    /// have let other threads run (see `recheck_arrays_after_call`).
+    unit_polls: bool,
 }
 
 /// A loop whose header is FOR_ITER over a range.
@@ -708,6 +711,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             pending_checks: Vec::new(),
             popped_checks: Vec::new(),
             top_reads: Vec::new(),
+            unit_polls: g.unit.plans.iter().any(polls),
         }
     }
 
@@ -1866,6 +1870,19 @@ fn collect_lists<'c>(ty: &Ty, value: &Cv<'c>, out: &mut Vec<PointerValue<'c>>) {
             out.push(object);
         }
     });
+}
+
+/// Whether `plan` has a backward jump, whose back-edge polls the eval breaker.
+fn polls(plan: &FunctionPlan) -> bool {
+    plan.steps
+        .iter()
+        .enumerate()
+        .any(|(i, step)| match step.op {
+            Op::Jump { target, poll, .. } | Op::Branch { target, poll, .. } => {
+                poll.is_some() && target as usize <= i
+            }
+            _ => false,
+        })
 }
 
 /// Whether a plan reads lists out of containers (a list's or a tuple's items, also

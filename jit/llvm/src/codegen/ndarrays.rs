@@ -86,6 +86,30 @@ impl<'g, 'c> FnGen<'g, 'c> {
     /// pending call, another thread) may have set an array's `shape` or `dtype` in
     /// place. One that changed hands over at `point`.
     pub(super) fn recheck_arrays(&mut self, point: DeoptId) -> Res<()> {
+        for (array, dtype, ndim) in self.held_arrays(point)? {
+            let still = self.still_same_array(array, dtype, ndim)?;
+            self.deopt_unless(still, point)?;
+        }
+        Ok(())
+    }
+
+    /// Whether every array the frame holds at `point` is still what the guard saw (see
+    /// `recheck_arrays`); None when it holds none.
+    pub(super) fn held_arrays_unchanged(&mut self, point: DeoptId) -> Res<Option<IntValue<'c>>> {
+        let mut all = None;
+        for (array, dtype, ndim) in self.held_arrays(point)? {
+            let still = self.still_same_array(array, dtype, ndim)?;
+            all = Some(match all {
+                Some(before) => self.and(before, still)?,
+                None => still,
+            });
+        }
+        Ok(all)
+    }
+
+    /// The numpy arrays the frame holds at `point`: in its bound locals and its typed
+    /// stack entries, also inside tuples and iterators.
+    fn held_arrays(&mut self, point: DeoptId) -> Res<Vec<(PointerValue<'c>, Dtype, u8)>> {
         let record = self.plan.deopts[point as usize].clone();
         let mut held = Vec::new();
         for (local, state) in record.locals.iter().enumerate() {
@@ -111,11 +135,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         for (ty, value) in &held {
             collect_arrays(ty, value, &mut arrays);
         }
-        for (array, dtype, ndim) in arrays {
-            let still = self.still_same_array(array, dtype, ndim)?;
-            self.deopt_unless(still, point)?;
-        }
-        Ok(())
+        Ok(arrays)
     }
 
     /// Reads the data pointer, flags, dimensions and strides of the numpy arrays the

@@ -649,6 +649,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.release_after_deopt = held.clone();
                 self.emit_deopt(*raised, None)?;
                 self.b().position_at_end(ok);
+                if self.unit_polls {
+                    self.recheck_arrays_after_call(*plan, result_slots, (*boxed, *raised), &held)?;
+                }
                 // A callee that finished natively let no other thread run (its polls
                 // hand over in such a unit) and never drops a reference to a list
                 // (its stores replace numbers only): these counts stay above one.
@@ -813,6 +816,56 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 deopt,
             } => self.emit_make_iterator(*function, *nargs, *deopt),
         }
+    }
+
+    /// After a call that finished natively: a poll in the callee may have let another
+    /// thread set the `shape` or `dtype` of an array this frame holds, in place. If one
+    /// changed, the callee's result is boxed and the frame hands over after the call
+    /// (`boxed`; `raised` if boxing failed), as when the callee itself hands over.
+    fn recheck_arrays_after_call(
+        &mut self,
+        plan: u32,
+        result_slots: PointerValue<'c>,
+        (boxed, raised): (DeoptId, DeoptId),
+        held_lists: &[PointerValue<'c>],
+    ) -> Res<()> {
+        let g = self.g;
+        let Some(unchanged) = self.held_arrays_unchanged(boxed)? else {
+            return Ok(());
+        };
+        let changed = self.new_block("call_arrays_changed");
+        let cont = self.new_block("call_arrays_same");
+        let branch = self
+            .b()
+            .build_conditional_branch(unchanged, cont, changed)
+            .map_err(err)?;
+        self.g.mark_unlikely_false(branch)?;
+        self.b().position_at_end(changed);
+        let object = self
+            .call_value(
+                helper::BOX_RESULT,
+                &[
+                    self.env_ptr()?.into(),
+                    g.i32t.const_int(u64::from(plan), false).into(),
+                    result_slots.into(),
+                ],
+            )?
+            .into_pointer_value();
+        let failed = self.b().build_is_null(object, "").map_err(err)?;
+        let boxed_block = self.new_block("call_result_boxed");
+        let failed_block = self.new_block("call_box_failed");
+        self.b()
+            .build_conditional_branch(failed, failed_block, boxed_block)
+            .map_err(err)?;
+        self.b().position_at_end(failed_block);
+        self.release_after_deopt = held_lists.to_vec();
+        self.emit_deopt(raised, None)?;
+        self.b().position_at_end(boxed_block);
+        let object = self.b().build_ptr_to_int(object, g.i64t, "").map_err(err)?;
+        self.release_after_deopt = held_lists.to_vec();
+        self.emit_deopt(boxed, Some(object))?;
+        self.b().position_at_end(cont);
+        Ok(())
     }
 
     /// The push of a `LoadGlobal` or `LoadAttribute`.
