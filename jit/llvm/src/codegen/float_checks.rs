@@ -25,8 +25,6 @@
 //! Invariant: a run never crosses a join (a step entered other than from the step
 //! before), so every pending check's operands and snapshot dominate the run's end.
 
-use std::collections::HashSet;
-
 use super::*;
 
 /// How an operation can underflow. The result is tiny when it is at most the smallest
@@ -94,27 +92,6 @@ pub(super) struct PendingCheck<'c> {
     point: DeoptId,
     /// `deopt_values(point)` taken before the operation.
     snapshot: Vec<IntValue<'c>>,
-}
-
-/// The steps of `plan` entered by an edge other than the fall-through from the step
-/// before.
-pub(super) fn joins(plan: &FunctionPlan) -> HashSet<usize> {
-    let mut joins: HashSet<usize> = plan
-        .steps
-        .iter()
-        .filter_map(|step| match step.op {
-            Op::Branch { target, .. }
-            | Op::BranchOrPop { target, .. }
-            | Op::Jump { target, .. } => Some(target as usize),
-            Op::ForRange { exit } | Op::ForIter { exit, .. } => Some(exit as usize),
-            _ => None,
-        })
-        .collect();
-    joins.insert(0);
-    if let Some(osr) = &plan.osr {
-        joins.insert(osr.step as usize);
-    }
-    joins
 }
 
 /// A number held in registers (no object whose references a hand-over would have to

@@ -707,7 +707,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             numpy_flags: HashMap::new(),
             borrows_items: g.unit.plans.iter().any(reads_lists_from_items),
             release_after_deopt: Vec::new(),
-            joins: float_checks::joins(plan),
+            joins: joins(plan),
             pending_checks: Vec::new(),
             popped_checks: Vec::new(),
             top_reads: Vec::new(),
@@ -1870,6 +1870,27 @@ fn collect_lists<'c>(ty: &Ty, value: &Cv<'c>, out: &mut Vec<PointerValue<'c>>) {
             out.push(object);
         }
     });
+}
+
+/// The steps of `plan` entered by an edge other than the fall-through from the step
+/// before.
+fn joins(plan: &FunctionPlan) -> std::collections::HashSet<usize> {
+    let mut joins: std::collections::HashSet<usize> = plan
+        .steps
+        .iter()
+        .filter_map(|step| match step.op {
+            Op::Branch { target, .. }
+            | Op::BranchOrPop { target, .. }
+            | Op::Jump { target, .. } => Some(target as usize),
+            Op::ForRange { exit } | Op::ForIter { exit, .. } => Some(exit as usize),
+            _ => None,
+        })
+        .collect();
+    joins.insert(0);
+    if let Some(osr) = &plan.osr {
+        joins.insert(osr.step as usize);
+    }
+    joins
 }
 
 /// Whether `plan` has a backward jump, whose back-edge polls the eval breaker.
