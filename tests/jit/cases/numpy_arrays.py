@@ -164,6 +164,12 @@ READ_ONLY = f64([1.0, 2.0])
 READ_ONLY.flags.writeable = False
 GRID = np.arange(20.0).reshape(4, 5)
 
+
+def read_only(a):
+    a.flags.writeable = False
+    return a
+
+
 CASES = [
     (item, [(f64([1.5, 2.5]), 0), (f64([1.5, 2.5]), -1), (f64([1.5]), 1), (f64([1.5]), -2),
             (f64([1.0, 2.0, 3.0, 4.0])[::2], 1), (f64([1.0, 2.0, 3.0, 4.0])[::-1], 0)]),
@@ -172,7 +178,11 @@ CASES = [
     (item3, [(np.arange(24.0).reshape(2, 3, 4), 1, 2, 3), (np.arange(24.0).reshape(2, 3, 4), 0, 3, 0)]),
     (scaled_copy, [(f64([1.0, 2.0]), np.zeros(2), 2.0), (f64([1.0]), np.zeros(1), 3),
                    (f64([1.0, 2.0]), np.zeros(1), 2.0)]),
-    (stencil, [(GRID, np.zeros((4, 5))), (np.asfortranarray(GRID), np.zeros((4, 5)))]),
+    (stencil, [(GRID, np.zeros((4, 5))), (np.asfortranarray(GRID), np.zeros((4, 5))),
+               # An output narrower or shorter than the input: IndexError partway
+               # (the fast copy's entry test fails), and a read-only output.
+               (GRID, np.zeros((4, 3))), (GRID, np.zeros((3, 5))),
+               (GRID, np.zeros((4, 5))[:, ::-1]), (GRID, read_only(np.zeros((4, 5))))]),
     (positives, [(f64([1.0, -2.0, 3.0, np.nan]),), (f64([]),), (GRID[0],)]),
     (compare, [(f64([0.5, 2.0]), 1), (f64([np.nan]), 0)]),
     (compare_int, [(f64([2.0**53]), 2**53 + 1), (f64([1.5]), 1), (f64([1e300]), 2**63 - 1)]),

@@ -31,6 +31,7 @@ mod numeric;
 mod numpy_scalars;
 mod ops;
 mod sequences;
+mod versioning;
 mod wrapper;
 
 use std::collections::HashMap;
@@ -604,6 +605,12 @@ struct FnGen<'g, 'c> {
     /// Some plan of the unit polls the eval breaker (has a backward jump): a call may
     /// have let other threads run (see `recheck_arrays_after_call`).
     unit_polls: bool,
+    /// Innermost range loops that get a fast copy, by header step, with the block
+    /// each copy starts at (see `versioning`).
+    versioned: HashMap<usize, versioning::VersionedLoop>,
+    fast_headers: HashMap<usize, BasicBlock<'c>>,
+    /// The loop whose fast copy is being generated.
+    copying: Option<versioning::VersionedLoop>,
 }
 
 /// A loop whose header is FOR_ITER over a range.
@@ -683,6 +690,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 )
             })
             .collect();
+        let joins = joins(plan);
+        let versioned = versioning::versionable_loops(plan, &joins);
+        let fast_headers = versioned
+            .keys()
+            .map(|&t| (t, g.ctx.append_basic_block(f, &format!("fast{t}"))))
+            .collect();
         FnGen {
             g,
             plan,
@@ -707,7 +720,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
             numpy_flags: HashMap::new(),
             borrows_items: g.unit.plans.iter().any(reads_lists_from_items),
             release_after_deopt: Vec::new(),
-            joins: joins(plan),
+            versioned,
+            fast_headers,
+            copying: None,
+            joins,
             pending_checks: Vec::new(),
             popped_checks: Vec::new(),
             top_reads: Vec::new(),
@@ -1417,7 +1433,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
             self.end_top_reads(index.checked_sub(1).map(|i| &plan.steps[i].op));
             if let Some(&body) = self.loop_bodies.get(&index) {
                 if let Some(range_loop) = self.range_loops.get(&index).copied() {
-                    self.enter_range_loop(range_loop, state.stack.len())?;
+                    let fast = self.fast_headers.get(&index).copied();
+                    self.enter_range_loop(range_loop, state.stack.len(), fast)?;
                 }
                 self.b().build_unconditional_branch(body).map_err(err)?;
                 self.b().position_at_end(body);
@@ -1426,6 +1443,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
             self.types = state.stack.clone();
             self.before_step(&step.op, state)?;
             self.emit_op(&step.op, state)?;
+        }
+        let mut versioned: Vec<_> = self.versioned.values().cloned().collect();
+        versioned.sort_by_key(|v| v.header());
+        for v in versioned {
+            let block = self.fast_headers[&v.header()];
+            self.emit_fast_copy(v, block)?;
         }
         self.alloca_builder
             .build_unconditional_branch(start)
@@ -1482,6 +1505,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
             };
             Ok(())
         };
+        if let Some(fast) = self.copy_header(target) {
+            // A fast copy's back-edge: no poll (see `versioning`).
+            return jump(self, fast);
+        }
         let Some(point) = poll else {
             return jump(self, body);
         };
@@ -1535,8 +1562,14 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     /// The loop over a range at this step is entered from outside: notes where its
     /// range is (the iterator on top of a stack of `depth` entries), then goes on
-    /// through the block polled back-edges re-enter by.
-    fn enter_range_loop(&mut self, range_loop: RangeLoop<'c>, depth: usize) -> Res<()> {
+    /// through the block polled back-edges re-enter by, or to the loop's `fast` copy
+    /// when its entry test passes (see `versioning`).
+    fn enter_range_loop(
+        &mut self,
+        range_loop: RangeLoop<'c>,
+        depth: usize,
+        fast: Option<BasicBlock<'c>>,
+    ) -> Res<()> {
         let store = self.stack_store(depth - 1, &Ty::RangeIter);
         let Cv::Range(next, _, _) = self.load(&store)? else {
             return Err("internal: a range loop without a range".to_owned());
@@ -1544,9 +1577,18 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.b()
             .build_store(range_loop.entered_at, next)
             .map_err(err)?;
-        self.b()
-            .build_unconditional_branch(range_loop.reentry)
-            .map_err(err)?;
+        match fast {
+            Some(fast) => {
+                let passes = self.fast_entry_test(depth)?;
+                self.b()
+                    .build_conditional_branch(passes, fast, range_loop.reentry)
+                    .map_err(err)?
+            }
+            None => self
+                .b()
+                .build_unconditional_branch(range_loop.reentry)
+                .map_err(err)?,
+        };
         self.b().position_at_end(range_loop.reentry);
         Ok(())
     }

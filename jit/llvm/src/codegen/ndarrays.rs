@@ -224,6 +224,17 @@ impl<'g, 'c> FnGen<'g, 'c> {
         Ok(value.into_int_value())
     }
 
+    /// Whether `array` may be written to (numpy's WRITEABLE flag).
+    pub(super) fn array_writeable(&self, array: PointerValue<'c>) -> Res<IntValue<'c>> {
+        let g = self.g;
+        let flags = self.array_flags(array)?;
+        let writeable = self
+            .b()
+            .build_and(flags, g.i32t.const_int(WRITEABLE, false), "")
+            .map_err(err)?;
+        self.icmp(IntPredicate::NE, writeable, g.i32t.const_zero())
+    }
+
     /// The conditions of the guard (`hooks`' `ndarray_type`) that can change while an
     /// array lives: its ndim, its dtype in native byte order, aligned.
     fn still_same_array(
@@ -326,10 +337,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
     }
 
     /// The address of the item `index` (an int, or a tuple of one int per dimension)
-    /// of an `ndim`-dimensional array; an index out of range hands over at `deopt`.
+    /// of an `ndim`-dimensional array of `dtype`; an index out of range hands over at
+    /// `deopt`.
     pub(super) fn array_element(
         &mut self,
         array: PointerValue<'c>,
+        dtype: Dtype,
         ndim: u8,
         index: &Cv<'c>,
         deopt: DeoptId,
@@ -344,19 +357,18 @@ impl<'g, 'c> FnGen<'g, 'c> {
         }
         let mut offset = g.i64t.const_zero();
         for (k, index) in indices.iter().enumerate() {
-            let dimension = self.array_dimension(array, k as u64, ndim)?;
-            let position = self.position(index, dimension, deopt)?;
-            let stride = self.array_field_entry(array, STRIDES, k as u64, ndim)?;
+            let position = if self.index_proven() {
+                // The loop's entry test bounded this index (see `versioning`).
+                self.as_i64(index)?
+            } else {
+                let dimension = self.array_dimension(array, k as u64, ndim)?;
+                self.position(index, dimension, deopt)?
+            };
+            let stride = self.item_stride(array, dtype, k as u64, ndim)?;
             let step = self.b().build_int_mul(position, stride, "").map_err(err)?;
             offset = self.b().build_int_add(offset, step, "").map_err(err)?;
         }
-        let data = self.array_data(array)?;
-        // SAFETY: every index is within its dimension (checked above).
-        unsafe {
-            self.b()
-                .build_in_bounds_gep(g.ctx.i8_type(), data, &[offset], "")
-                .map_err(err)
-        }
+        self.item_address(array, dtype, offset)
     }
 
     /// Item `position` (0 <= position < len) of a 1-d array, as its numpy scalar.
@@ -366,16 +378,45 @@ impl<'g, 'c> FnGen<'g, 'c> {
         dtype: Dtype,
         position: IntValue<'c>,
     ) -> Res<Cv<'c>> {
-        let stride = self.array_field_entry(array, STRIDES, 0, 1)?;
+        let stride = self.item_stride(array, dtype, 0, 1)?;
         let offset = self.b().build_int_mul(position, stride, "").map_err(err)?;
-        let data = self.array_data(array)?;
-        // SAFETY: position is within the array's length (checked by the callers).
-        let address = unsafe {
-            self.b()
-                .build_in_bounds_gep(self.g.ctx.i8_type(), data, &[offset], "")
-                .map_err(err)?
-        };
+        let address = self.item_address(array, dtype, offset)?;
         self.load_dtype(address, dtype)
+    }
+
+    /// Dimension `k`'s stride counted in items of `dtype`. The guard's ALIGNED flag
+    /// means every dimension longer than 1 has a stride that is a multiple of the item
+    /// size (numpy's alignment of these dtypes); a dimension of length 1 is only
+    /// indexed by 0, whatever its stride. In items, LLVM can tell a loop whose stride
+    /// is 1 from others and version it into vector code.
+    fn item_stride(
+        &self,
+        array: PointerValue<'c>,
+        dtype: Dtype,
+        k: u64,
+        ndim: u8,
+    ) -> Res<IntValue<'c>> {
+        let bytes = self.array_field_entry(array, STRIDES, k, ndim)?;
+        let shift = u64::from(dtype.size().trailing_zeros());
+        self.b()
+            .build_right_shift(bytes, self.g.i64t.const_int(shift, false), true, "")
+            .map_err(err)
+    }
+
+    /// The address of the item `offset` items past `array`'s data pointer.
+    fn item_address(
+        &self,
+        array: PointerValue<'c>,
+        dtype: Dtype,
+        offset: IntValue<'c>,
+    ) -> Res<PointerValue<'c>> {
+        let data = self.array_data(array)?;
+        // SAFETY: the callers' positions are within their dimensions.
+        unsafe {
+            self.b()
+                .build_in_bounds_gep(self.dtype_item_type(dtype), data, &[offset], "")
+                .map_err(err)
+        }
     }
 
     /// `array[index] = value`; a read-only array hands over at `deopt` (the
@@ -390,15 +431,13 @@ impl<'g, 'c> FnGen<'g, 'c> {
         value: &Cv<'c>,
         deopt: DeoptId,
     ) -> Res<()> {
-        let g = self.g;
-        let flags = self.array_flags(array)?;
-        let writeable = self
-            .b()
-            .build_and(flags, g.i32t.const_int(WRITEABLE, false), "")
-            .map_err(err)?;
-        let read_only = self.icmp(IntPredicate::EQ, writeable, g.i32t.const_zero())?;
-        self.deopt_if(read_only, deopt)?;
-        let address = self.array_element(array, ndim, index, deopt)?;
+        // A fast copy's loop tested this at its entry (see `versioning`).
+        if !self.index_proven() {
+            let writeable = self.array_writeable(array)?;
+            let read_only = self.b().build_not(writeable, "").map_err(err)?;
+            self.deopt_if(read_only, deopt)?;
+        }
+        let address = self.array_element(array, dtype, ndim, index, deopt)?;
         self.store_dtype(address, dtype, value, deopt)
     }
 

@@ -122,7 +122,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let zero = g.i64t.const_zero();
                 let min = self.const_i64(i64::MIN);
                 let minus_one = self.const_i64(-1);
+                let proven = self.sum_proven();
                 let v = match op {
+                    // The loop's entry test bounded this sum (see `versioning`).
+                    BinOp::Add if proven => self.b().build_int_nsw_add(a, b, "").map_err(err)?,
+                    BinOp::Sub if proven => self.b().build_int_nsw_sub(a, b, "").map_err(err)?,
                     BinOp::Add => self.overflow_op("llvm.sadd.with.overflow", a, b, point)?,
                     BinOp::Sub => self.overflow_op("llvm.ssub.with.overflow", a, b, point)?,
                     BinOp::Mul => self.overflow_op("llvm.smul.with.overflow", a, b, point)?,

@@ -340,7 +340,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             return Err("internal: indexing a non-sequence".to_owned());
         };
         if let Ty::NdArray(dtype, ndim) = sequence {
-            let address = self.array_element(object, ndim, &index, deopt)?;
+            let address = self.array_element(object, dtype, ndim, &index, deopt)?;
             let v = self.load_dtype(address, dtype)?;
             self.push(item.clone(), v)?;
             return self.goto(self.step + 1);

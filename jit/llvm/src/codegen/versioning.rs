@@ -1,0 +1,607 @@
+//! Loop versioning: a second copy of an innermost loop over a range, entered when a
+//! test made once at the loop's entry shows that none of its numpy item accesses can
+//! be out of range and none of its counter arithmetic can overflow.
+//!
+//! The copy runs the same steps with the same hand-overs, minus the checks the entry
+//! test made: each proven access uses its index as the position (no negative-index
+//! path, no bounds check) and a proven write does not test the array's WRITEABLE
+//! flag again, each proven `k + c` is a plain add. Its back-edge does not
+//! poll the eval breaker: its body runs no other code, and the loop makes at most as
+//! many iterations as an array dimension its counter indexes (checked at entry), so
+//! the breaker is read again when the enclosing code polls. No other thread runs
+//! while the copy does, so the arrays it read at entry keep their fields. When the
+//! entry test fails (a negative index that counts from the end, an index that raises
+//! IndexError partway, a range whose step is not 1) the loop runs as before, with
+//! every check.
+//!
+//! Only loops whose body is straight-line code of locals, constants, arithmetic,
+//! comparisons, tuples and numpy item reads and writes are copied (`versionable`).
+//! Which index is which is found by running the body's stack symbolically: an index
+//! is the loop's counter, an int local the body never assigns, or a constant, plus a
+//! constant offset.
+
+use std::collections::{HashMap, HashSet};
+
+use inkwell::IntPredicate;
+use inkwell::basic_block::BasicBlock;
+use inkwell::values::IntValue;
+use pyopt_jit::plan::{BinOp, FunctionPlan, Local, Op, Value};
+use pyopt_jit::types::Ty;
+
+use super::{Cv, FnGen, Res, err};
+
+/// What an index is made of, relative to one iteration of the loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Base {
+    /// The loop's counter (the value the range gave this iteration).
+    Counter,
+    /// An int local the body never assigns: its value when the loop was entered.
+    Invariant(u32),
+    /// Nothing: the index is the offset alone.
+    Constant,
+}
+
+/// `base + offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Affine {
+    base: Base,
+    offset: i64,
+}
+
+/// A value on the symbolic stack.
+#[derive(Clone, Debug, PartialEq)]
+enum Sym {
+    Int(Affine),
+    /// The numpy array a local the body never assigns holds.
+    Array(u32),
+    Tuple(Vec<Sym>),
+    Unknown,
+}
+
+/// An item access the entry test covers: every index of `array` (a local) is affine.
+#[derive(Clone, Debug)]
+struct Access {
+    array: u32,
+    indices: Vec<Affine>,
+    /// A write: the entry test also checks the array is writeable.
+    store: bool,
+}
+
+/// An innermost loop over a range that gets a fast copy.
+#[derive(Clone, Debug)]
+pub(super) struct VersionedLoop {
+    /// The FOR_ITER step.
+    header: usize,
+    /// The backward jump ending the body.
+    back_edge: usize,
+    accesses: Vec<Access>,
+    /// `k + c` and `k - c` steps (counter or invariant base) whose results the entry
+    /// test bounds.
+    sums: Vec<Affine>,
+    /// Item steps whose indices the entry test proved within their dimensions.
+    proven_items: HashSet<usize>,
+    /// Int additions and subtractions the entry test proved cannot overflow.
+    proven_sums: HashSet<usize>,
+}
+
+/// Offsets beyond this are not followed (they are rare, and 128-bit sums of two
+/// 64-bit values cannot overflow anyway; this keeps the entry test's constants small).
+const MAX_OFFSET: i64 = 1 << 40;
+
+/// The loops of `plan` that get a fast copy, by header step.
+pub(super) fn versionable_loops(
+    plan: &FunctionPlan,
+    joins: &HashSet<usize>,
+) -> HashMap<usize, VersionedLoop> {
+    let mut loops = HashMap::new();
+    for (back_edge, step) in plan.steps.iter().enumerate() {
+        let Op::Jump { target, .. } = step.op else {
+            continue;
+        };
+        let header = target as usize;
+        if header >= back_edge || loops.contains_key(&header) {
+            continue;
+        }
+        if let Some(found) = versionable(plan, joins, header, back_edge) {
+            loops.insert(header, found);
+        }
+    }
+    loops
+}
+
+/// The loop from `header` (FOR_ITER over a range) to `back_edge`, when its body is
+/// straight-line code the copy can run and some access indexes by its counter.
+fn versionable(
+    plan: &FunctionPlan,
+    joins: &HashSet<usize>,
+    header: usize,
+    back_edge: usize,
+) -> Option<VersionedLoop> {
+    let Op::ForRange { exit } = plan.steps[header].op else {
+        return None;
+    };
+    if (exit as usize) <= back_edge {
+        return None;
+    }
+    let entry = plan.steps[header].before.as_ref()?;
+    // Only this jump re-enters the header, and nothing else enters the body.
+    let other_back_edges = plan.steps.iter().enumerate().any(|(i, s)| {
+        i != back_edge
+            && matches!(s.op, Op::Jump { target, .. } | Op::Branch { target, .. } if target as usize == header && i > header)
+    });
+    if other_back_edges || (header + 1..=back_edge).any(|i| joins.contains(&i)) {
+        return None;
+    }
+    let stored: HashSet<u32> = (header + 1..back_edge)
+        .filter_map(|i| match plan.steps[i].op {
+            Op::StoreLocal { local } | Op::DeleteLocal { local, .. } => Some(local),
+            _ => None,
+        })
+        .collect();
+    let mut stack: Vec<Sym> = vec![Sym::Unknown; entry.stack.len()];
+    stack.push(Sym::Int(Affine {
+        base: Base::Counter,
+        offset: 0,
+    }));
+    let mut locals: HashMap<u32, Sym> = HashMap::new();
+    let mut found = VersionedLoop {
+        header,
+        back_edge,
+        accesses: Vec::new(),
+        sums: Vec::new(),
+        proven_items: HashSet::new(),
+        proven_sums: HashSet::new(),
+    };
+    for i in header + 1..back_edge {
+        let step = &plan.steps[i];
+        let state = step.before.as_ref()?;
+        if state.stack.len() != stack.len() {
+            return None;
+        }
+        let pop = |stack: &mut Vec<Sym>| stack.pop();
+        match &step.op {
+            Op::Nop => {}
+            Op::LoadLocal { local, .. } => {
+                let sym = match locals.get(local) {
+                    Some(sym) => sym.clone(),
+                    None if stored.contains(local) => Sym::Unknown,
+                    None => match entry.locals.get(*local as usize) {
+                        Some(Local::Bound(Ty::Int)) => Sym::Int(Affine {
+                            base: Base::Invariant(*local),
+                            offset: 0,
+                        }),
+                        Some(Local::Bound(Ty::NdArray(..))) => Sym::Array(*local),
+                        _ => Sym::Unknown,
+                    },
+                };
+                stack.push(sym);
+            }
+            Op::StoreLocal { local } => {
+                let sym = pop(&mut stack)?;
+                locals.insert(*local, sym);
+            }
+            Op::Const(Value::Int(c)) if c.abs() <= MAX_OFFSET => stack.push(Sym::Int(Affine {
+                base: Base::Constant,
+                offset: *c,
+            })),
+            Op::Const(_) => stack.push(Sym::Unknown),
+            Op::Pop => {
+                pop(&mut stack)?;
+            }
+            Op::Copy(n) => {
+                let at = stack.len().checked_sub(*n as usize)?;
+                stack.push(stack.get(at)?.clone());
+            }
+            Op::Swap(n) => {
+                let top = stack.len().checked_sub(1)?;
+                let low = stack.len().checked_sub(*n as usize)?;
+                stack.swap(low, top);
+            }
+            Op::Binary { op, result, .. } => {
+                let r = pop(&mut stack)?;
+                let l = pop(&mut stack)?;
+                let sum = match (op, result, &l, &r) {
+                    (BinOp::Add, Ty::Int, Sym::Int(a), Sym::Int(b)) => add(*a, *b, 1),
+                    (BinOp::Sub, Ty::Int, Sym::Int(a), Sym::Int(b)) => add(*a, *b, -1),
+                    _ => None,
+                };
+                match sum {
+                    Some(affine) => {
+                        if affine.base != Base::Constant {
+                            found.sums.push(affine);
+                            found.proven_sums.insert(i);
+                        }
+                        stack.push(Sym::Int(affine));
+                    }
+                    None => stack.push(Sym::Unknown),
+                }
+            }
+            Op::Compare { .. } => {
+                pop(&mut stack)?;
+                pop(&mut stack)?;
+                stack.push(Sym::Unknown);
+            }
+            Op::Unary { .. } => {
+                pop(&mut stack)?;
+                stack.push(Sym::Unknown);
+            }
+            Op::BuildTuple(n) => {
+                let at = stack.len().checked_sub(*n as usize)?;
+                let items = stack.split_off(at);
+                stack.push(Sym::Tuple(items));
+            }
+            Op::ItemGet { .. } | Op::ItemSet { .. } => {
+                let index = pop(&mut stack)?;
+                let array = pop(&mut stack)?;
+                if matches!(step.op, Op::ItemSet { .. }) {
+                    pop(&mut stack)?;
+                } else {
+                    stack.push(Sym::Unknown);
+                }
+                // Only numpy arrays: a list's or array.array's length can change.
+                let Some(Ty::NdArray(_, ndim)) = state.stack.get(state.stack.len() - 2) else {
+                    return None;
+                };
+                let store = matches!(step.op, Op::ItemSet { .. });
+                if let Some(access) = affine_access(&array, &index, *ndim, store) {
+                    found.accesses.push(access);
+                    found.proven_items.insert(i);
+                }
+            }
+            _ => return None,
+        }
+    }
+    // The copy does not poll: some access must bound its iterations by a dimension.
+    let bounded = found
+        .accesses
+        .iter()
+        .any(|a| a.indices.iter().any(|index| index.base == Base::Counter));
+    bounded.then_some(found)
+}
+
+/// `a + sign * b` when one side is a plain offset.
+fn add(a: Affine, b: Affine, sign: i64) -> Option<Affine> {
+    let (base, offset) = match (a.base, b.base) {
+        (base, Base::Constant) => (base, a.offset.checked_add(sign.checked_mul(b.offset)?)?),
+        (Base::Constant, base) if sign == 1 => (base, a.offset.checked_add(b.offset)?),
+        _ => return None,
+    };
+    (offset.abs() <= MAX_OFFSET).then_some(Affine { base, offset })
+}
+
+/// The access of `array` at `index` when both are known: a local's array and one
+/// affine index per dimension.
+fn affine_access(array: &Sym, index: &Sym, ndim: u8, store: bool) -> Option<Access> {
+    let Sym::Array(array) = array else {
+        return None;
+    };
+    let indices = match index {
+        Sym::Int(affine) => vec![*affine],
+        Sym::Tuple(items) => items
+            .iter()
+            .map(|item| match item {
+                Sym::Int(affine) => Some(*affine),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?,
+        _ => return None,
+    };
+    (indices.len() == usize::from(ndim)).then_some(Access {
+        array: *array,
+        indices,
+        store,
+    })
+}
+
+impl<'c> FnGen<'_, 'c> {
+    /// Whether the step being generated is an item access the entry test proved in
+    /// range (only inside a fast copy).
+    pub(super) fn index_proven(&self) -> bool {
+        self.copying
+            .as_ref()
+            .is_some_and(|v| v.proven_items.contains(&self.step))
+    }
+
+    /// Whether the step being generated is an int sum the entry test proved cannot
+    /// overflow (only inside a fast copy).
+    pub(super) fn sum_proven(&self) -> bool {
+        self.copying
+            .as_ref()
+            .is_some_and(|v| v.proven_sums.contains(&self.step))
+    }
+
+    /// The back-edge of the fast copy being generated jumps here, unpolled.
+    pub(super) fn copy_header(&self, target: usize) -> Option<BasicBlock<'c>> {
+        self.copying
+            .as_ref()
+            .filter(|v| v.header == target)
+            .map(|_| self.blocks[target])
+    }
+
+    /// The entry test of the versioned loop at this step, whose range iterator is on
+    /// top of a stack of `depth` entries: the range steps by 1 and is not empty, every
+    /// array a proven access writes is writeable, and over all the range's values
+    /// every proven index is within its dimension and every proven sum fits in 64
+    /// bits. Computed in 128 bits: nothing in it overflows.
+    pub(super) fn fast_entry_test(&mut self, depth: usize) -> Res<IntValue<'c>> {
+        let g = self.g;
+        let versioned = self
+            .versioned
+            .get(&self.step)
+            .cloned()
+            .ok_or("internal: no versioned loop here")?;
+        let entry = self.plan.steps[self.step]
+            .before
+            .as_ref()
+            .ok_or("internal: unreachable loop header")?;
+        let store = self.stack_store(depth - 1, &Ty::RangeIter);
+        let Cv::Range(first, step, len) = self.load(&store)? else {
+            return Err("internal: a range loop without a range".to_owned());
+        };
+        let i128t = g.ctx.i128_type();
+        let wide =
+            |this: &Self, v: IntValue<'c>| this.b().build_int_s_extend(v, i128t, "").map_err(err);
+        let constant = |v: i64| i128t.const_int(v as u64, true);
+        let mut test = self.icmp(IntPredicate::EQ, step, self.const_i64(1))?;
+        test = self.and(test, self.icmp(IntPredicate::SGT, len, self.const_i64(0))?)?;
+        let first = wide(self, first)?;
+        let last = self
+            .b()
+            .build_int_add(first, wide(self, len)?, "")
+            .map_err(err)?;
+        let last = self.b().build_int_sub(last, constant(1), "").map_err(err)?;
+        let mut invariants = HashMap::new();
+        let mut bounds = |this: &mut Self, index: Affine| -> Res<(IntValue<'c>, IntValue<'c>)> {
+            let (low, high) = match index.base {
+                Base::Counter => (first, last),
+                Base::Constant => (constant(0), constant(0)),
+                Base::Invariant(local) => {
+                    let value = match invariants.get(&local) {
+                        Some(v) => *v,
+                        None => {
+                            let store = this.local_store(local, &Ty::Int);
+                            let v = wide(this, this.as_i64(&this.load(&store)?)?)?;
+                            invariants.insert(local, v);
+                            v
+                        }
+                    };
+                    (value, value)
+                }
+            };
+            let offset = constant(index.offset);
+            let b = this.b();
+            Ok((
+                b.build_int_add(low, offset, "").map_err(err)?,
+                b.build_int_add(high, offset, "").map_err(err)?,
+            ))
+        };
+        for sum in &versioned.sums {
+            let (low, high) = bounds(self, *sum)?;
+            let fits_low = self.icmp(IntPredicate::SGE, low, constant(i64::MIN))?;
+            let fits_high = self.icmp(IntPredicate::SLE, high, constant(i64::MAX))?;
+            test = self.and(test, self.and(fits_low, fits_high)?)?;
+        }
+        for access in &versioned.accesses {
+            let Some(Local::Bound(ty @ Ty::NdArray(_, ndim))) =
+                entry.locals.get(access.array as usize)
+            else {
+                return Err("internal: a versioned access to a non-array".to_owned());
+            };
+            let store = self.local_store(access.array, ty);
+            let Cv::Obj(array) = self.load(&store)? else {
+                return Err("internal: an array local without an object".to_owned());
+            };
+            if access.store {
+                test = self.and(test, self.array_writeable(array)?)?;
+            }
+            for (k, index) in access.indices.iter().enumerate() {
+                let dimension = self.array_dimension(array, k as u64, *ndim)?;
+                let dimension = wide(self, dimension)?;
+                let (low, high) = bounds(self, *index)?;
+                let above = self.icmp(IntPredicate::SGE, low, constant(0))?;
+                let below = self.icmp(IntPredicate::SLT, high, dimension)?;
+                test = self.and(test, self.and(above, below)?)?;
+            }
+        }
+        Ok(test)
+    }
+
+    /// Generates the fast copy of `versioned`'s loop: its steps again, in blocks of
+    /// their own (the header's is `header_block`, where the entry test jumps), with
+    /// the proven checks left out and an unpolled back-edge. Exits and hand-overs go
+    /// where the loop's own go.
+    pub(super) fn emit_fast_copy(
+        &mut self,
+        versioned: VersionedLoop,
+        header_block: BasicBlock<'c>,
+    ) -> Res<()> {
+        let (header, back_edge) = (versioned.header, versioned.back_edge);
+        let saved = self.blocks.clone();
+        self.blocks[header] = header_block;
+        for i in header + 1..=back_edge {
+            self.blocks[i] = self.new_block(&format!("fast{i}"));
+        }
+        self.copying = Some(versioned);
+        let result = (header..=back_edge).try_for_each(|index| {
+            self.step = index;
+            let step = &self.plan.steps[index];
+            let state = step
+                .before
+                .as_ref()
+                .ok_or("internal: unreachable step in a versioned loop")?;
+            self.b().position_at_end(self.blocks[index]);
+            self.end_top_reads(index.checked_sub(1).map(|i| &self.plan.steps[i].op));
+            if index == header {
+                self.read_array_metadata(state)?;
+            }
+            self.types = state.stack.clone();
+            self.before_step(&step.op, state)?;
+            self.emit_op(&step.op, state)
+        });
+        self.copying = None;
+        self.blocks = saved;
+        result
+    }
+}
+
+impl VersionedLoop {
+    pub(super) fn header(&self) -> usize {
+        self.header
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pyopt_jit::plan::{State, Step};
+    use pyopt_jit::types::Dtype;
+
+    use super::*;
+
+    const ARRAY: Ty = Ty::NdArray(Dtype::F64, 1);
+
+    /// `for j in range(...): a[j - 1]` as a plan (locals: a, n, j), with `body`
+    /// replacing the steps between the counter's store and the back-edge.
+    fn plan(body: Vec<(Op, Vec<Ty>)>) -> FunctionPlan {
+        let locals = vec![
+            Local::Bound(ARRAY),
+            Local::Bound(Ty::Int),
+            Local::MaybeBound(Ty::Int),
+        ];
+        let step = |op: Op, stack: Vec<Ty>| Step {
+            start: 0,
+            offset: 0,
+            before: Some(State {
+                locals: locals.clone(),
+                stack,
+            }),
+            op,
+        };
+        let exit = body.len() as u32 + 3;
+        let mut steps = vec![
+            step(Op::ForRange { exit }, vec![Ty::RangeIter]),
+            step(Op::StoreLocal { local: 2 }, vec![Ty::RangeIter, Ty::Int]),
+        ];
+        steps.extend(body.into_iter().map(|(op, stack)| step(op, stack)));
+        steps.push(step(
+            Op::Jump {
+                target: 0,
+                poll: None,
+            },
+            vec![Ty::RangeIter],
+        ));
+        steps.push(step(Op::Nop, vec![]));
+        FunctionPlan {
+            function: 0,
+            params: vec![ARRAY, Ty::Int],
+            result: Ty::None,
+            steps,
+            deopts: Vec::new(),
+            entry_deopt: 0,
+            osr: None,
+        }
+    }
+
+    fn read(array_local: u32) -> Vec<(Op, Vec<Ty>)> {
+        let r = Ty::RangeIter;
+        vec![
+            (
+                Op::LoadLocal {
+                    local: array_local,
+                    check: None,
+                },
+                vec![r.clone()],
+            ),
+            (
+                Op::LoadLocal {
+                    local: 2,
+                    check: None,
+                },
+                vec![r.clone(), ARRAY],
+            ),
+            (Op::Const(Value::Int(1)), vec![r.clone(), ARRAY, Ty::Int]),
+            (
+                Op::Binary {
+                    op: BinOp::Sub,
+                    result: Ty::Int,
+                    deopt: 0,
+                },
+                vec![r.clone(), ARRAY, Ty::Int, Ty::Int],
+            ),
+            (
+                Op::ItemGet {
+                    item: Ty::NpFloat,
+                    deopt: 0,
+                },
+                vec![r.clone(), ARRAY, Ty::Int],
+            ),
+            (Op::Pop, vec![r, Ty::NpFloat]),
+        ]
+    }
+
+    fn loops(plan: &FunctionPlan) -> HashMap<usize, VersionedLoop> {
+        versionable_loops(plan, &super::super::joins(plan))
+    }
+
+    #[test]
+    fn a_counter_index_minus_one_is_proven() {
+        let found = loops(&plan(read(0)));
+        let v = &found[&0];
+        assert_eq!(v.back_edge, 8);
+        assert_eq!(v.proven_items, HashSet::from([6]));
+        assert_eq!(v.proven_sums, HashSet::from([5]));
+        let index = Affine {
+            base: Base::Counter,
+            offset: -1,
+        };
+        assert_eq!(v.accesses[0].indices, vec![index]);
+        assert_eq!(v.sums, vec![index]);
+    }
+
+    #[test]
+    fn an_array_assigned_in_the_body_is_not_versioned() {
+        let mut body = read(0);
+        let r = Ty::RangeIter;
+        body.push((
+            Op::LoadLocal {
+                local: 0,
+                check: None,
+            },
+            vec![r.clone()],
+        ));
+        body.push((Op::StoreLocal { local: 0 }, vec![r, ARRAY]));
+        // The read's array may be another one each time round: no access is proven,
+        // and nothing bounds the loop's iterations.
+        assert!(loops(&plan(body)).is_empty());
+    }
+
+    #[test]
+    fn an_index_from_an_int_local_the_body_assigns_is_unknown() {
+        let mut body = read(1);
+        body[0].0 = Op::LoadLocal {
+            local: 0,
+            check: None,
+        };
+        body[1].0 = Op::LoadLocal {
+            local: 1,
+            check: None,
+        };
+        let r = Ty::RangeIter;
+        body.push((
+            Op::LoadLocal {
+                local: 2,
+                check: None,
+            },
+            vec![r.clone()],
+        ));
+        body.push((Op::StoreLocal { local: 1 }, vec![r, Ty::Int]));
+        assert!(loops(&plan(body)).is_empty());
+    }
+
+    #[test]
+    fn a_call_in_the_body_is_not_versioned() {
+        let mut body = read(0);
+        body.insert(0, (Op::PushMarker(Ty::None), vec![Ty::RangeIter]));
+        body.insert(1, (Op::Pop, vec![Ty::RangeIter, Ty::None]));
+        assert!(loops(&plan(body)).is_empty());
+    }
+}

@@ -1,0 +1,171 @@
+"""Innermost loops over a range with a fast copy (issue 5's loop versioning): the copy
+runs when a test at the loop's entry shows every numpy index in range and every
+counter sum within 64 bits; otherwise the loop runs with all its checks. Each function
+is called with arguments that pass the entry test and with arguments that fail it
+(negative indices counting from the end, IndexError partway, invariant indices out of
+range, steps other than 1, sums that overflow), and with hand-overs inside the copy
+(numpy warnings and FloatingPointError with the stores made so far, read-only
+arrays, int dtypes that cannot hold a value)."""
+
+import warnings
+
+import numpy as np
+
+warnings.simplefilter("always")  # every numpy warning is printed, so each is compared
+
+BIG = 2**63 - 1
+
+
+def neighbours(a, out, start, stop):
+    for j in range(start, stop):
+        out[j] = a[j - 1] + a[j + 1]
+    return out
+
+
+def row_sums(a, i, start, stop):
+    # `i` is loop-invariant: its range is tested once, at entry.
+    s = 0.0
+    for j in range(start, stop):
+        s += a[i, j] * 2.0
+    return s
+
+
+def column_from_end(a, j):
+    # A constant negative index counts from the end: not proven, still correct.
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += a[i, -1] + a[i, j]
+    return s
+
+
+def stepped(a, start, stop, step):
+    # Only a step of 1 gets the fast copy: another step's values are not
+    # first..first+len-1 (they go past the end, or below zero and count from the end).
+    s = 0.0
+    for j in range(start, stop, step):
+        s += a[j] * (j + 1)
+    return s
+
+
+def cube(a, k):
+    s = 0.0
+    p, q, r = a.shape
+    for i in range(p):
+        for j in range(q):
+            for m in range(r):
+                s += a[i, j, m] * a[i, j, k]
+    return s
+
+
+def in_place(a):
+    # The stores feed later reads of the same array: each read sees the earlier store.
+    for j in range(1, len(a)):
+        a[j] = a[j - 1] * 0.5 + a[j]
+    return a
+
+
+def int_wrap(a, out):
+    for j in range(len(a)):
+        out[j] = a[j] * 3 + 100
+    return out
+
+
+def scaled(a, out, factor, stop):
+    for j in range(stop):
+        out[j] = a[j] * factor
+    return out
+
+
+def scaled_raising(a, out, factor, stop):
+    # Called under np.seterr(all="raise") (see RAISING): FloatingPointError partway,
+    # and the stores made before it are visible afterwards.
+    for j in range(stop):
+        out[j] = a[j] * factor
+    return out
+
+
+RAISE_OUT = np.zeros(12)
+
+
+def raise_mode():
+    RAISE_OUT[:] = 0.0
+    np.seterr(all="raise")
+
+
+def warn_mode():
+    np.seterr(all="warn", under="ignore")
+    return RAISE_OUT.tolist()
+
+
+RAISING = {"before": raise_mode, "after": warn_mode}
+
+
+def counter_sums(a, base):
+    # `t` is a sum of an invariant local: the entry test bounds it, or the loop runs
+    # with its overflow checks (and the int grows past 64 bits).
+    s = 0.0
+    t = 0
+    for j in range(len(a)):
+        t = base + 1
+        s += a[j]
+    return s, t
+
+
+def rebinding(a, b):
+    # The index local is assigned again in the body: not an affine index any more.
+    s = 0.0
+    for j in range(len(a) - 1):
+        k = j + 1
+        s += a[k] + b[j]
+        k = k * 2 - len(a)
+        s += a[k]
+    return s
+
+
+A = np.linspace(-2.0, 3.0, 12)
+GRID = np.arange(30.0).reshape(5, 6) * 0.25
+CUBE = np.arange(60.0).reshape(3, 4, 5) * 0.5
+
+
+def read_only(a):
+    b = a.copy()
+    b.flags.writeable = False
+    return b
+
+
+def with_value(a, at, value):
+    b = a.copy()
+    b[at] = value
+    return b
+
+
+CASES = [
+    (neighbours, [(A, np.zeros(12), 1, 11), (A, np.zeros(12), 0, 11), (A, np.zeros(12), 1, 12),
+                  (A[::-1], np.zeros(12), 2, 9), (A[::2], np.zeros(6), 1, 5),
+                  (A, np.zeros(12), 5, 5), (A, np.zeros(12), 3, 2),
+                  (np.frombuffer(bytearray(97), dtype=np.float64, offset=1), np.zeros(12), 1, 11),
+                  (A, read_only(np.zeros(12)), 1, 11),
+                  (with_value(A, 6, 1e308), np.zeros(12), 1, 11),
+                  (with_value(A, 4, np.inf), with_value(A, 3, np.nan), 1, 11)]),
+    (row_sums, [(GRID, 2, 0, 6), (GRID, 4, 1, 5), (GRID, 5, 0, 6), (GRID, -1, 0, 6),
+                (GRID, -6, 0, 6), (GRID, 0, 0, 7), (np.asfortranarray(GRID), 3, 0, 6),
+                (GRID.T, 2, 0, 5), (GRID[::-1, ::2], 1, 0, 3)]),
+    (column_from_end, [(GRID, 2), (GRID, -2), (GRID, 6), (GRID.T.copy(), 4)]),
+    (stepped, [(A, 0, 12, 1), (A, 0, 12, 2), (A, 0, 16, 2), (A, 0, 40, 5), (A, 3, -3, -1),
+              (A, 11, -1, -1), (A, 0, 12, -1)]),
+    (cube, [(CUBE, 0), (CUBE, 4), (CUBE, 5), (CUBE, -5), (np.asfortranarray(CUBE), 2),
+            (CUBE[:, ::-1, 1:], 1)]),
+    (in_place, [(A.copy(),), (A[::-1].copy(),), (np.ones(1),)]),
+    (int_wrap, [(np.arange(10, dtype=np.int8) * 12, np.zeros(10, dtype=np.int8)),
+                (np.arange(10, dtype=np.int64) * 2**60, np.zeros(10, dtype=np.int64)),
+                (np.arange(10, dtype=np.int32), np.zeros(10, dtype=np.uint8)),
+                (np.arange(10.0), np.zeros(10, dtype=np.int64))]),
+    (scaled, [(A, np.zeros(12), 2.0, 12), (A, np.zeros(12), 1e308, 12),
+              (A, np.zeros(12), 1e-320, 12), (A, np.zeros(12), 2.0, 13),
+              (A, np.zeros(12, dtype=np.float32), 1e300, 12)]),
+    (scaled_raising, [(A, RAISE_OUT, 2.0, 12), (A, RAISE_OUT, 1e308, 12),
+                      (with_value(A, 7, np.inf), RAISE_OUT, 0.0, 12),
+                      (A, RAISE_OUT, 1e-320, 12)], RAISING),
+    (counter_sums, [(A, 5), (A, BIG - 1), (A, BIG), (A, -BIG - 1)]),
+    (rebinding, [(A, A[::-1]), (A[:3], A[:3])]),
+]
