@@ -147,7 +147,11 @@ fn hoist_in<'c>(builder: &Builder<'c>, f: FunctionValue<'c>, deopt: &str) -> boo
         {
             continue;
         }
-        if if_false == if_true {
+        // A block that branches to itself (a loop of one block, as LLVM's vectorizer
+        // makes) is left alone: replacing its uses would not rename the incoming block
+        // of its own phis (LLVM renames the phis of the successors it finds through the
+        // already-replaced branch).
+        if if_false == if_true || if_false == block || if_true == block {
             continue;
         }
         for (arm, entered_when) in [(if_true, true), (if_false, false)] {
@@ -360,6 +364,39 @@ join:
   ret i64 %next
 }
 "#;
+
+    /// A loop of one block whose exit arm checks before going on (the shape of a
+    /// vectorized loop's body and its middle block).
+    const SELF_LOOP: &str = r#"
+declare i64 @deopt(i64)
+
+define i64 @step(i64 %n) {
+entry:
+  br label %body
+body:
+  %i = phi i64 [ 0, %entry ], [ %next, %body ]
+  %next = add i64 %i, 1
+  %more = icmp ult i64 %next, %n
+  br i1 %more, label %body, label %middle
+middle:
+  %big = icmp ugt i64 %next, 1000
+  br i1 %big, label %bail, label %done
+bail:
+  %r = call i64 @deopt(i64 %next)
+  ret i64 %r
+done:
+  ret i64 %next
+}
+"#;
+
+    #[test]
+    fn a_block_that_loops_to_itself_is_left_valid() {
+        let context = Context::create();
+        let module = parse(&context, SELF_LOOP);
+        assert!(!hoist_guards(&context, &module, "deopt"));
+        assert!(module.verify().is_ok(), "{:?}", module.verify());
+        assert_eq!(successors(&module, "body"), vec!["middle", "body"]);
+    }
 
     fn parse<'c>(context: &'c Context, text: &str) -> Module<'c> {
         let buffer = MemoryBuffer::create_from_memory_range_copy(text.as_bytes(), "test");

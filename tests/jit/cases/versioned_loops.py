@@ -7,6 +7,7 @@ range, steps other than 1, sums that overflow), and with hand-overs inside the c
 (numpy warnings and FloatingPointError with the stores made so far, read-only
 arrays, int dtypes that cannot hold a value)."""
 
+import hashlib
 import warnings
 
 import numpy as np
@@ -84,7 +85,7 @@ def scaled_raising(a, out, factor, stop):
     return out
 
 
-RAISE_OUT = np.zeros(12)
+RAISE_OUT = np.zeros(1000)
 
 
 def raise_mode():
@@ -93,8 +94,11 @@ def raise_mode():
 
 
 def warn_mode():
+    # Which items the call wrote before it raised, and what they hold.
     np.seterr(all="warn", under="ignore")
-    return RAISE_OUT.tolist()
+    written = np.flatnonzero(RAISE_OUT)
+    digest = hashlib.sha256(RAISE_OUT.tobytes()).hexdigest()[:16]
+    return (len(written), int(written.max(initial=-1)), digest)
 
 
 RAISING = {"before": raise_mode, "after": warn_mode}
@@ -123,6 +127,11 @@ def rebinding(a, b):
 
 
 A = np.linspace(-2.0, 3.0, 12)
+LONG = np.linspace(-1.0, 1.0, 1000)
+LONG_HUGE = LONG.copy()
+LONG_HUGE[600] = 1e308
+LONG_TINY = np.zeros(1000)
+SHARED = np.linspace(1.0, 2.0, 1000)
 GRID = np.arange(30.0).reshape(5, 6) * 0.25
 CUBE = np.arange(60.0).reshape(3, 4, 5) * 0.5
 
@@ -160,12 +169,20 @@ CASES = [
                 (np.arange(10, dtype=np.int64) * 2**60, np.zeros(10, dtype=np.int64)),
                 (np.arange(10, dtype=np.int32), np.zeros(10, dtype=np.uint8)),
                 (np.arange(10.0), np.zeros(10, dtype=np.int64))]),
-    (scaled, [(A, np.zeros(12), 2.0, 12), (A, np.zeros(12), 1e308, 12),
+    (scaled, [(LONG, np.zeros(1000), 3.0, 1000), (LONG_HUGE, np.zeros(1000), 10.0, 1000),
+              (LONG_HUGE, np.zeros(1000), 10.0, 700), (LONG, LONG_TINY, 1e-300, 1000),
+              # Views sharing memory: the writes feed the reads that follow.
+              (SHARED[:-1], SHARED[1:], 2.0, 999), (SHARED[1:], SHARED[:-1], 0.5, 999),
+              (SHARED[::2], SHARED[1::2], 1.5, 500),
+              (A, np.zeros(12), 2.0, 12), (A, np.zeros(12), 1e308, 12),
               (A, np.zeros(12), 1e-320, 12), (A, np.zeros(12), 2.0, 13),
               (A, np.zeros(12, dtype=np.float32), 1e300, 12)]),
-    (scaled_raising, [(A, RAISE_OUT, 2.0, 12), (A, RAISE_OUT, 1e308, 12),
-                      (with_value(A, 7, np.inf), RAISE_OUT, 0.0, 12),
-                      (A, RAISE_OUT, 1e-320, 12)], RAISING),
+    (scaled_raising, [(A, RAISE_OUT[:12], 2.0, 12), (A, RAISE_OUT[:12], 1e308, 12),
+                      (with_value(A, 7, np.inf), RAISE_OUT[:12], 0.0, 12),
+                      (A, RAISE_OUT[:12], 1e-320, 12),
+                      # Several chunks, the one that raises not the first.
+                      (LONG, RAISE_OUT, 1.0, 1000), (LONG_HUGE, RAISE_OUT, 10.0, 1000),
+                      (LONG_HUGE, RAISE_OUT, 1.0, 1000)], RAISING),
     (counter_sums, [(A, 5), (A, BIG - 1), (A, BIG), (A, -BIG - 1)]),
     (rebinding, [(A, A[::-1]), (A[:3], A[:3])]),
 ]

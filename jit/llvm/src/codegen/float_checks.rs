@@ -237,6 +237,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
     /// Ends the run: one test of the pending checks' witnesses on the usual path; when
     /// one is infinite or NaN, each check in program order.
     fn flush_checks(&mut self) -> Res<()> {
+        if self.speculating() {
+            // Gathered into the chunk's flag (see `versioning`).
+            let pending = std::mem::take(&mut self.pending_checks);
+            let warns = self.may_warn(&pending)?;
+            return self.defer_warning(warns);
+        }
         let pending = std::mem::take(&mut self.pending_checks);
         let mut witnesses: Vec<FloatValue<'c>> = Vec::new();
         for check in &pending {
@@ -263,6 +269,41 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.b().build_unconditional_branch(done).map_err(err)?;
         self.b().position_at_end(done);
         Ok(())
+    }
+
+    /// True whenever one of `pending` warns (`numpy_warns`), without looking at the
+    /// operands or branching: a witness that is not finite, or a product or quotient
+    /// that underflowed. (Also for an infinite or NaN result of infinite or NaN
+    /// operands, which does not warn: a speculative copy then runs the checked loop,
+    /// which knows.)
+    fn may_warn(&mut self, pending: &[PendingCheck<'c>]) -> Res<IntValue<'c>> {
+        let zero = self.g.f64t.const_zero();
+        let mut nan_unless_finite: Option<FloatValue<'c>> = None;
+        let mut seen: Vec<FloatValue<'c>> = Vec::new();
+        for check in pending {
+            if seen.contains(&check.witness) {
+                continue;
+            }
+            seen.push(check.witness);
+            let product = self
+                .b()
+                .build_float_mul(check.witness, zero, "")
+                .map_err(err)?;
+            nan_unless_finite = Some(match nan_unless_finite {
+                Some(sum) => self.b().build_float_add(sum, product, "").map_err(err)?,
+                None => product,
+            });
+        }
+        let mut warns = match nan_unless_finite {
+            Some(sum) => self.fcmp(FloatPredicate::UNO, sum, sum)?,
+            None => self.g.i1t.const_zero(),
+        };
+        for check in pending {
+            if let Some(underflow) = self.underflowed(&check.operands, check.result, check.op)? {
+                warns = self.or(warns, underflow)?;
+            }
+        }
+        Ok(warns)
     }
 
     /// Called where compiled code hands over at `point`: a pending check that warns
@@ -361,7 +402,6 @@ impl<'g, 'c> FnGen<'g, 'c> {
     ) -> Res<IntValue<'c>> {
         let g = self.g;
         let infinity = g.f64t.const_float(f64::INFINITY);
-        let zero = g.f64t.const_zero();
         let mut any_nan = g.i1t.const_zero();
         let mut all_finite = g.i1t.const_int(1, false);
         for &x in operands {
@@ -378,13 +418,30 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let infinite = self.fcmp(FloatPredicate::OEQ, magnitude, infinity)?;
         let overflow = self.and(infinite, all_finite)?;
         let warns = self.or(invalid, overflow)?;
+        match self.underflowed(operands, result, op)? {
+            Some(underflow) => self.or(warns, underflow),
+            None => Ok(warns),
+        }
+    }
+
+    /// Whether an operation `op` (a product or a quotient; None for others, which
+    /// never underflow) on `operands` that gave `result` set numpy's underflow flag.
+    fn underflowed(
+        &mut self,
+        operands: &[FloatValue<'c>],
+        result: FloatValue<'c>,
+        op: NumpyOp,
+    ) -> Res<Option<IntValue<'c>>> {
+        let g = self.g;
+        let infinity = g.f64t.const_float(f64::INFINITY);
+        let zero = g.f64t.const_zero();
         let [first, second] = operands else {
             return Err("internal: numpy operation arity".to_owned());
         };
         // The quotient or product whose underflow numpy would see, and whether it is
         // exactly zero.
         let (value, exact_zero) = match op.underflow {
-            Underflow::Never => return Ok(warns),
+            Underflow::Never => return Ok(None),
             Underflow::Product => {
                 let first_zero = self.fcmp(FloatPredicate::OEQ, *first, zero)?;
                 let second_zero = self.fcmp(FloatPredicate::OEQ, *second, zero)?;
@@ -405,7 +462,6 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let magnitude = self.fabs(value)?;
         let tiny = self.versus_smallest_normal(magnitude, op, FloatPredicate::OLE)?;
         let not_exact = self.b().build_not(exact_zero, "").map_err(err)?;
-        let underflow = self.and(tiny, not_exact)?;
-        self.or(warns, underflow)
+        self.and(tiny, not_exact).map(Some)
     }
 }

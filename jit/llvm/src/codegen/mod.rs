@@ -609,8 +609,10 @@ struct FnGen<'g, 'c> {
     /// each copy starts at (see `versioning`).
     versioned: HashMap<usize, versioning::VersionedLoop>,
     fast_headers: HashMap<usize, BasicBlock<'c>>,
-    /// The loop whose fast copy is being generated.
+    /// The loop whose fast copy is being generated, and the state of a speculative
+    /// one.
     copying: Option<versioning::VersionedLoop>,
+    speculation: Option<versioning::Speculation<'c>>,
 }
 
 /// A loop whose header is FOR_ITER over a range.
@@ -723,6 +725,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             versioned,
             fast_headers,
             copying: None,
+            speculation: None,
             joins,
             pending_checks: Vec::new(),
             popped_checks: Vec::new(),
@@ -1048,6 +1051,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
     /// the owned object of a `Boxed` stack entry. Checks still pending before this
     /// point hand over at their own points first (see `float_checks`).
     fn emit_deopt(&mut self, point: DeoptId, boxed: Option<IntValue<'c>>) -> Res<()> {
+        if self.speculating() {
+            return self.speculative_hand_over();
+        }
         self.run_pending_checks_first(point)?;
         let values = self.deopt_values(point, boxed)?;
         self.finish_deopt(point, values)
@@ -1507,6 +1513,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
         };
         if let Some(fast) = self.copy_header(target) {
             // A fast copy's back-edge: no poll (see `versioning`).
+            if self.speculating() {
+                return self.speculative_back_edge(fast);
+            }
             return jump(self, fast);
         }
         let Some(point) = poll else {

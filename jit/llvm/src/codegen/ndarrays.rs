@@ -211,7 +211,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
     }
 
     /// The data pointer of `array`.
-    fn array_data(&self, array: PointerValue<'c>) -> Res<PointerValue<'c>> {
+    pub(super) fn array_data(&self, array: PointerValue<'c>) -> Res<PointerValue<'c>> {
         let read = self.load_field_ptr(self.at(array, DATA)?)?;
         let value = self.top_read(array, |top| Some(top.data.into()), read.into())?;
         Ok(value.into_pointer_value())
@@ -384,6 +384,16 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.load_dtype(address, dtype)
     }
 
+    /// Dimension `k`'s stride in bytes.
+    pub(super) fn array_stride_bytes(
+        &self,
+        array: PointerValue<'c>,
+        k: u64,
+        ndim: u8,
+    ) -> Res<IntValue<'c>> {
+        self.array_field_entry(array, STRIDES, k, ndim)
+    }
+
     /// Dimension `k`'s stride counted in items of `dtype`. The guard's ALIGNED flag
     /// means every dimension longer than 1 has a stride that is a multiple of the item
     /// size (numpy's alignment of these dtypes); a dimension of length 1 is only
@@ -421,7 +431,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     /// `array[index] = value`; a read-only array hands over at `deopt` (the
     /// interpreter raises numpy's ValueError), and so does a value numpy would not
-    /// cast silently (`store_dtype`).
+    /// cast silently (`dtype_item`).
     pub(super) fn array_store_item(
         &mut self,
         array: PointerValue<'c>,
@@ -438,7 +448,16 @@ impl<'g, 'c> FnGen<'g, 'c> {
             self.deopt_if(read_only, deopt)?;
         }
         let address = self.array_element(array, dtype, ndim, index, deopt)?;
-        self.store_dtype(address, dtype, value, deopt)
+        if self.speculating() && self.index_proven() {
+            // Held back until the chunk is known not to warn (see `versioning`).
+            let item = match self.writing_pass() {
+                true => None,
+                false => Some(self.dtype_item(dtype, value, deopt)?),
+            };
+            return self.speculative_write(address, item);
+        }
+        let item = self.dtype_item(dtype, value, deopt)?;
+        self.store_item(address, item)
     }
 
     /// The `bitgen_t` of numpy's global `RandomState`, whose draws numpy makes under

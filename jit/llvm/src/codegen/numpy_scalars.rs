@@ -89,14 +89,13 @@ impl<'g, 'c> FnGen<'g, 'c> {
         })
     }
 
-    /// `*address = value` for an item of `dtype`, with numpy's cast (`numpy_cast`).
-    pub(super) fn store_dtype(
+    /// `value` as an item of `dtype` (numpy's cast: `numpy_cast`), ready to store.
+    pub(super) fn dtype_item(
         &mut self,
-        address: PointerValue<'c>,
         dtype: Dtype,
         value: &Cv<'c>,
         deopt: DeoptId,
-    ) -> Res<()> {
+    ) -> Res<BasicValueEnum<'c>> {
         let g = self.g;
         let stored: BasicValueEnum<'c> = match (dtype, self.numpy_cast(value, dtype, deopt)?) {
             (Dtype::F64, Cv::Float(x)) => x.into(),
@@ -118,7 +117,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             },
             _ => return Err("internal: numpy cast".to_owned()),
         };
-        self.store_item(address, stored)
+        Ok(stored)
     }
 
     /// `np.float32()` and the like with no argument: the dtype's zero.

@@ -424,11 +424,17 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let Cv::Range(start, step, len) = iterator else {
                     return Err("internal: FOR_ITER over a non-range".to_owned());
                 };
-                let more = self.icmp(IntPredicate::SGT, len, g.i64t.const_zero())?;
                 let body = self.new_block("for_next");
-                self.b()
-                    .build_conditional_branch(more, body, self.blocks[*exit as usize])
-                    .map_err(err)?;
+                if self.speculating() {
+                    // A speculative chunk never runs past the range's end (its length is
+                    // at most what is left): the test is at the chunk's end instead.
+                    self.b().build_unconditional_branch(body).map_err(err)?;
+                } else {
+                    let more = self.icmp(IntPredicate::SGT, len, g.i64t.const_zero())?;
+                    self.b()
+                        .build_conditional_branch(more, body, self.blocks[*exit as usize])
+                        .map_err(err)?;
+                }
                 self.b().position_at_end(body);
                 self.assume_range_progress(start, step)?;
                 // Every value a range yields fits in 64 bits (its bounds do); only the

@@ -14,19 +14,40 @@
 //! IndexError partway, a range whose step is not 1) the loop runs as before, with
 //! every check.
 //!
+//! Speculation. A copy whose body does numpy float arithmetic would still test each
+//! result (numpy may warn there), and those exits keep LLVM from vectorizing it. When
+//! the body carries no value from one iteration to the next (no local but the counter
+//! is assigned) and writes no array it reads (the entry test also checks that the
+//! arrays it writes share no memory with those it reads), the copy runs in chunks of
+//! up to `CHUNK` iterations, each in two passes over the same steps:
+//!
+//! - the checking pass computes everything, gathers the float checks into a flag
+//!   (`bad`) instead of testing them one by one, and logs the items the proven writes
+//!   would store instead of storing them;
+//! - with the flag clear, the writing pass goes over the chunk again and stores the
+//!   logged items (LLVM drops the arithmetic it no longer needs).
+//!
+//! The writes, held back, cannot change what the checking pass reads. When the flag is
+//! set (some operation of the chunk would have warned), and at any hand-over inside
+//! either pass, the range goes back to the chunk's start and the checked loop runs the
+//! chunk instead, warning, raising or handing over where python3 does: nothing the
+//! checking pass did is visible, and writes the writing pass made are made again with
+//! the same items. Neither pass has an exit but its loop's end, so both vectorize.
+//!
 //! Only loops whose body is straight-line code of locals, constants, arithmetic,
 //! comparisons, tuples and numpy item reads and writes are copied (`versionable`).
 //! Which index is which is found by running the body's stack symbolically: an index
 //! is the loop's counter, an int local the body never assigns, or a constant, plus a
 //! constant offset.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use inkwell::IntPredicate;
 use inkwell::basic_block::BasicBlock;
-use inkwell::values::IntValue;
+use inkwell::types::{BasicType, BasicTypeEnum};
+use inkwell::values::{BasicValueEnum, IntValue, PointerValue};
 use pyopt_jit::plan::{BinOp, FunctionPlan, Local, Op, Value};
-use pyopt_jit::types::Ty;
+use pyopt_jit::types::{Dtype, Ty};
 
 use super::{Cv, FnGen, Res, err};
 
@@ -82,6 +103,10 @@ pub(super) struct VersionedLoop {
     proven_items: HashSet<usize>,
     /// Int additions and subtractions the entry test proved cannot overflow.
     proven_sums: HashSet<usize>,
+    /// The copy runs in chunks of two passes (see the module's doc).
+    speculative: bool,
+    /// The proven item writes, in program order: one log each.
+    store_sites: Vec<usize>,
 }
 
 /// Offsets beyond this are not followed (they are rare, and 128-bit sums of two
@@ -139,10 +164,7 @@ fn versionable(
         })
         .collect();
     let mut stack: Vec<Sym> = vec![Sym::Unknown; entry.stack.len()];
-    stack.push(Sym::Int(Affine {
-        base: Base::Counter,
-        offset: 0,
-    }));
+    stack.push(Sym::Int(Affine::COUNTER));
     let mut locals: HashMap<u32, Sym> = HashMap::new();
     let mut found = VersionedLoop {
         header,
@@ -151,7 +173,11 @@ fn versionable(
         sums: Vec::new(),
         proven_items: HashSet::new(),
         proven_sums: HashSet::new(),
+        speculative: false,
+        store_sites: Vec::new(),
     };
+    let mut numpy_floats = false;
+    let mut counter = None;
     for i in header + 1..back_edge {
         let step = &plan.steps[i];
         let state = step.before.as_ref()?;
@@ -178,6 +204,9 @@ fn versionable(
             }
             Op::StoreLocal { local } => {
                 let sym = pop(&mut stack)?;
+                if i == header + 1 && sym == Sym::Int(Affine::COUNTER) {
+                    counter = Some(*local);
+                }
                 locals.insert(*local, sym);
             }
             Op::Const(Value::Int(c)) if c.abs() <= MAX_OFFSET => stack.push(Sym::Int(Affine {
@@ -198,6 +227,10 @@ fn versionable(
                 stack.swap(low, top);
             }
             Op::Binary { op, result, .. } => {
+                numpy_floats |= matches!(
+                    result,
+                    Ty::NpFloat | Ty::AnyFloat | Ty::AnyFloat32 | Ty::NpScalar(Dtype::F32)
+                );
                 let r = pop(&mut stack)?;
                 let l = pop(&mut stack)?;
                 let sum = match (op, result, &l, &r) {
@@ -246,6 +279,9 @@ fn versionable(
                 if let Some(access) = affine_access(&array, &index, *ndim, store) {
                     found.accesses.push(access);
                     found.proven_items.insert(i);
+                    if store {
+                        found.store_sites.push(i);
+                    }
                 }
             }
             _ => return None,
@@ -256,7 +292,24 @@ fn versionable(
         .accesses
         .iter()
         .any(|a| a.indices.iter().any(|index| index.base == Base::Counter));
-    bounded.then_some(found)
+    if !bounded {
+        return None;
+    }
+    // Held-back writes must not be read by the checking pass: an array both read and
+    // written (through the same local) is not speculated on; distinct locals are
+    // tested for shared memory at entry. Nothing but the counter may be carried from
+    // one iteration to the next: a sum carried that way would not vectorize anyway.
+    let carries = stored.iter().any(|&local| Some(local) != counter);
+    let (read, written) = found.arrays();
+    found.speculative = numpy_floats && !carries && read.is_disjoint(&written);
+    Some(found)
+}
+
+impl Affine {
+    const COUNTER: Affine = Affine {
+        base: Base::Counter,
+        offset: 0,
+    };
 }
 
 /// `a + sign * b` when one side is a plain offset.
@@ -293,7 +346,160 @@ fn affine_access(array: &Sym, index: &Sym, ndim: u8, store: bool) -> Option<Acce
     })
 }
 
+/// Iterations per chunk of a speculative copy (see the module's doc): its logs hold
+/// this many items per proven write.
+const CHUNK: u32 = 256;
+
+/// Which pass of a speculative copy's chunk is being generated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Check,
+    Write,
+}
+
+/// A speculative copy being generated.
+pub(super) struct Speculation<'c> {
+    pass: Pass,
+    /// Set when a numpy float check of the chunk would warn.
+    bad: PointerValue<'c>,
+    /// Iterations finished by the pass, and the chunk's length.
+    done: PointerValue<'c>,
+    length: PointerValue<'c>,
+    /// One per proven write, in program order: the items the checking pass computed.
+    logs: Vec<(PointerValue<'c>, BasicTypeEnum<'c>)>,
+    /// Proven writes generated so far in the iteration being generated.
+    stores_done: usize,
+    /// Where the checking pass ends, the writing pass ends, and every hand-over goes.
+    checked: BasicBlock<'c>,
+    written: BasicBlock<'c>,
+    rollback: BasicBlock<'c>,
+}
+
 impl<'c> FnGen<'_, 'c> {
+    /// Whether a speculative copy is being generated.
+    pub(super) fn speculating(&self) -> bool {
+        self.speculation.is_some()
+    }
+
+    /// The proven write at this step of `value` (the item to store, or None in the
+    /// writing pass, which stores the logged item): the item, logged by the checking
+    /// pass; what the writing pass stores. None outside a speculative copy.
+    pub(super) fn speculative_write(
+        &mut self,
+        address: PointerValue<'c>,
+        item: Option<BasicValueEnum<'c>>,
+    ) -> Res<()> {
+        let g = self.g;
+        let Some(speculation) = &self.speculation else {
+            return Err("internal: a speculative write outside a speculative copy".to_owned());
+        };
+        let (log, item_type) = *speculation
+            .logs
+            .get(speculation.stores_done)
+            .ok_or("internal: more writes than logs")?;
+        let pass = speculation.pass;
+        let done = self.load_i64(speculation.done)?;
+        // SAFETY: `done` < CHUNK, the log's length.
+        let slot = unsafe {
+            self.b()
+                .build_in_bounds_gep(
+                    item_type.array_type(CHUNK),
+                    log,
+                    &[g.i64t.const_zero(), done],
+                    "",
+                )
+                .map_err(err)?
+        };
+        match (pass, item) {
+            (Pass::Check, Some(item)) => {
+                self.b().build_store(slot, item).map_err(err)?;
+            }
+            (Pass::Write, None) => {
+                let item = self.b().build_load(item_type, slot, "").map_err(err)?;
+                self.store_item(address, item)?;
+            }
+            _ => return Err("internal: a speculative write in the wrong pass".to_owned()),
+        }
+        if let Some(speculation) = &mut self.speculation {
+            speculation.stores_done += 1;
+        }
+        Ok(())
+    }
+
+    /// Whether the writing pass of a speculative copy is being generated: it stores
+    /// logged items and checks nothing.
+    pub(super) fn writing_pass(&self) -> bool {
+        self.speculation
+            .as_ref()
+            .is_some_and(|s| s.pass == Pass::Write)
+    }
+
+    /// In a speculative copy, instead of testing: `bad |= warns` (checking pass), or
+    /// nothing (writing pass).
+    pub(super) fn defer_warning(&mut self, warns: IntValue<'c>) -> Res<()> {
+        let Some(speculation) = &self.speculation else {
+            return Err("internal: deferring a check outside a speculative copy".to_owned());
+        };
+        if speculation.pass == Pass::Write {
+            return Ok(());
+        }
+        let bad = speculation.bad;
+        let was = self
+            .b()
+            .build_load(self.g.i1t, bad, "")
+            .map_err(err)?
+            .into_int_value();
+        let now = self.or(was, warns)?;
+        self.b().build_store(bad, now).map_err(err)?;
+        Ok(())
+    }
+
+    /// A hand-over inside a speculative copy: the checked loop runs the chunk instead
+    /// (see the module's doc). Ends the current block.
+    pub(super) fn speculative_hand_over(&mut self) -> Res<()> {
+        let Some(speculation) = &self.speculation else {
+            return Err("internal: no speculative copy".to_owned());
+        };
+        self.b()
+            .build_unconditional_branch(speculation.rollback)
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// A speculative copy's back-edge: on to the pass's next iteration (`header`), or
+    /// to the pass's end.
+    pub(super) fn speculative_back_edge(&mut self, header: BasicBlock<'c>) -> Res<()> {
+        let g = self.g;
+        let Some(speculation) = &self.speculation else {
+            return Err("internal: no speculative copy".to_owned());
+        };
+        let end = match speculation.pass {
+            Pass::Check => speculation.checked,
+            Pass::Write => speculation.written,
+        };
+        let (done, length) = (speculation.done, speculation.length);
+        let next = self.load_i64(done)?;
+        let next = self
+            .b()
+            .build_int_add(next, g.i64t.const_int(1, false), "")
+            .map_err(err)?;
+        self.b().build_store(done, next).map_err(err)?;
+        let length = self.load_i64(length)?;
+        let more = self.icmp(IntPredicate::ULT, next, length)?;
+        self.b()
+            .build_conditional_branch(more, header, end)
+            .map_err(err)?;
+        Ok(())
+    }
+
+    fn load_i64(&self, slot: PointerValue<'c>) -> Res<IntValue<'c>> {
+        Ok(self
+            .b()
+            .build_load(self.g.i64t, slot, "")
+            .map_err(err)?
+            .into_int_value())
+    }
+
     /// Whether the step being generated is an item access the entry test proved in
     /// range (only inside a fast copy).
     pub(super) fn index_proven(&self) -> bool {
@@ -322,7 +528,8 @@ impl<'c> FnGen<'_, 'c> {
     /// top of a stack of `depth` entries: the range steps by 1 and is not empty, every
     /// array a proven access writes is writeable, and over all the range's values
     /// every proven index is within its dimension and every proven sum fits in 64
-    /// bits. Computed in 128 bits: nothing in it overflows.
+    /// bits (computed in 128 bits: nothing in it overflows); for a speculative copy,
+    /// no array it writes shares memory with one it reads.
     pub(super) fn fast_entry_test(&mut self, depth: usize) -> Res<IntValue<'c>> {
         let g = self.g;
         let versioned = self
@@ -382,20 +589,12 @@ impl<'c> FnGen<'_, 'c> {
             test = self.and(test, self.and(fits_low, fits_high)?)?;
         }
         for access in &versioned.accesses {
-            let Some(Local::Bound(ty @ Ty::NdArray(_, ndim))) =
-                entry.locals.get(access.array as usize)
-            else {
-                return Err("internal: a versioned access to a non-array".to_owned());
-            };
-            let store = self.local_store(access.array, ty);
-            let Cv::Obj(array) = self.load(&store)? else {
-                return Err("internal: an array local without an object".to_owned());
-            };
+            let (array, ndim, _) = self.array_local(entry, access.array)?;
             if access.store {
                 test = self.and(test, self.array_writeable(array)?)?;
             }
             for (k, index) in access.indices.iter().enumerate() {
-                let dimension = self.array_dimension(array, k as u64, *ndim)?;
+                let dimension = self.array_dimension(array, k as u64, ndim)?;
                 let dimension = wide(self, dimension)?;
                 let (low, high) = bounds(self, *index)?;
                 let above = self.icmp(IntPredicate::SGE, low, constant(0))?;
@@ -403,16 +602,202 @@ impl<'c> FnGen<'_, 'c> {
                 test = self.and(test, self.and(above, below)?)?;
             }
         }
+        if versioned.speculative {
+            let (read, written) = versioned.arrays();
+            for &w in &written {
+                let (array, ndim, dtype) = self.array_local(entry, w)?;
+                let (w_low, w_high) = self.array_extent(array, dtype, ndim)?;
+                for &r in &read {
+                    let (array, ndim, dtype) = self.array_local(entry, r)?;
+                    let (r_low, r_high) = self.array_extent(array, dtype, ndim)?;
+                    let below = self.icmp(IntPredicate::SLE, w_high, r_low)?;
+                    let above = self.icmp(IntPredicate::SLE, r_high, w_low)?;
+                    test = self.and(test, self.or(below, above)?)?;
+                }
+            }
+        }
         Ok(test)
     }
 
+    /// The numpy array `local` holds in `entry` (a loop header's state), with its ndim
+    /// and dtype.
+    fn array_local(
+        &mut self,
+        entry: &pyopt_jit::plan::State,
+        local: u32,
+    ) -> Res<(PointerValue<'c>, u8, Dtype)> {
+        let Some(Local::Bound(ty @ Ty::NdArray(dtype, ndim))) = entry.locals.get(local as usize)
+        else {
+            return Err("internal: a versioned access to a non-array".to_owned());
+        };
+        let store = self.local_store(local, ty);
+        let Cv::Obj(array) = self.load(&store)? else {
+            return Err("internal: an array local without an object".to_owned());
+        };
+        Ok((array, *ndim, *dtype))
+    }
+
+    /// The addresses `array`'s items span: from its lowest item's first byte to just
+    /// past its highest item (every dimension at least 1 long: the entry test indexed
+    /// each).
+    fn array_extent(
+        &mut self,
+        array: PointerValue<'c>,
+        dtype: Dtype,
+        ndim: u8,
+    ) -> Res<(IntValue<'c>, IntValue<'c>)> {
+        let g = self.g;
+        let data = self.array_data(array)?;
+        let mut low = self.b().build_ptr_to_int(data, g.i64t, "").map_err(err)?;
+        let mut high = self
+            .b()
+            .build_int_add(low, g.i64t.const_int(dtype.size(), false), "")
+            .map_err(err)?;
+        for k in 0..u64::from(ndim) {
+            let dimension = self.array_dimension(array, k, ndim)?;
+            let stride = self.array_stride_bytes(array, k, ndim)?;
+            let last = self
+                .b()
+                .build_int_sub(dimension, g.i64t.const_int(1, false), "")
+                .map_err(err)?;
+            let span = self.b().build_int_mul(last, stride, "").map_err(err)?;
+            let negative = self.icmp(IntPredicate::SLT, span, g.i64t.const_zero())?;
+            let down = self.select_int(negative, span, g.i64t.const_zero())?;
+            let up = self.select_int(negative, g.i64t.const_zero(), span)?;
+            low = self.b().build_int_add(low, down, "").map_err(err)?;
+            high = self.b().build_int_add(high, up, "").map_err(err)?;
+        }
+        Ok((low, high))
+    }
+
     /// Generates the fast copy of `versioned`'s loop: its steps again, in blocks of
-    /// their own (the header's is `header_block`, where the entry test jumps), with
-    /// the proven checks left out and an unpolled back-edge. Exits and hand-overs go
-    /// where the loop's own go.
+    /// their own (the entry test jumps to `entry`), with the proven checks left out and
+    /// an unpolled back-edge; a speculative copy in chunks of two passes. Exits and
+    /// hand-overs go where the loop's own go.
     pub(super) fn emit_fast_copy(
         &mut self,
         versioned: VersionedLoop,
+        entry: BasicBlock<'c>,
+    ) -> Res<()> {
+        if !versioned.speculative {
+            return self.emit_copy_steps(&versioned, entry);
+        }
+        let g = self.g;
+        let header = versioned.header;
+        let state = self.plan.steps[header]
+            .before
+            .as_ref()
+            .ok_or("internal: unreachable loop header")?;
+        let Op::ForRange { exit } = self.plan.steps[header].op else {
+            return Err("internal: a versioned loop without a range".to_owned());
+        };
+        let reentry = self
+            .range_loops
+            .get(&header)
+            .ok_or("internal: a versioned loop that is not a range loop")?
+            .reentry;
+        let ab = &self.alloca_builder;
+        let slot = |ty: BasicTypeEnum<'c>| ab.build_alloca(ty, "speculation").map_err(err);
+        let bad = slot(g.i1t.into())?;
+        let done = slot(g.i64t.into())?;
+        let length = slot(g.i64t.into())?;
+        let mut logs = Vec::new();
+        for &site in &versioned.store_sites {
+            let Some(Ty::NdArray(dtype, _)) = self.plan.steps[site]
+                .before
+                .as_ref()
+                .and_then(|s| s.stack.get(s.stack.len().checked_sub(2)?))
+            else {
+                return Err("internal: a proven write to a non-array".to_owned());
+            };
+            let item = self.dtype_item_type(*dtype);
+            logs.push((slot(item.array_type(CHUNK).into())?, item));
+        }
+
+        // The chunk's start: its length, and the range as the chunk found it.
+        self.b().position_at_end(entry);
+        let range = self.stack_store(state.stack.len() - 1, &Ty::RangeIter);
+        let start = self.load(&range)?;
+        let Cv::Range(_, _, remaining) = start else {
+            return Err("internal: a range loop without a range".to_owned());
+        };
+        let chunk = g.i64t.const_int(u64::from(CHUNK), false);
+        let fits = self.icmp(IntPredicate::ULT, remaining, chunk)?;
+        let chunk_length = self.select_int(fits, remaining, chunk)?;
+        let check_header = self.new_block(&format!("check_iteration{header}"));
+        let write_header = self.new_block(&format!("write_iteration{header}"));
+        let b = self.b();
+        b.build_store(length, chunk_length).map_err(err)?;
+        b.build_store(done, g.i64t.const_zero()).map_err(err)?;
+        b.build_store(bad, g.i1t.const_zero()).map_err(err)?;
+        b.build_unconditional_branch(check_header).map_err(err)?;
+        self.speculation = Some(Speculation {
+            pass: Pass::Check,
+            bad,
+            done,
+            length,
+            logs,
+            stores_done: 0,
+            checked: self.new_block("checked"),
+            written: self.new_block("written"),
+            rollback: self.new_block("rollback"),
+        });
+        let passes = self
+            .emit_copy_steps(&versioned, check_header)
+            .and_then(|()| {
+                if let Some(speculation) = &mut self.speculation {
+                    speculation.pass = Pass::Write;
+                }
+                self.emit_copy_steps(&versioned, write_header)
+            });
+        let speculation = self
+            .speculation
+            .take()
+            .ok_or("internal: the speculation ended early")?;
+        passes?;
+
+        // The checking pass's end: a clear flag, the writing pass from the chunk's
+        // start; a set one, the checked loop from there.
+        self.b().position_at_end(speculation.checked);
+        let warned = self
+            .b()
+            .build_load(g.i1t, bad, "")
+            .map_err(err)?
+            .into_int_value();
+        let clear = self.new_block("chunk_clear");
+        self.b()
+            .build_conditional_branch(warned, speculation.rollback, clear)
+            .map_err(err)?;
+        self.b().position_at_end(clear);
+        self.store(&range, &start)?;
+        self.b()
+            .build_store(done, g.i64t.const_zero())
+            .map_err(err)?;
+        self.b()
+            .build_unconditional_branch(write_header)
+            .map_err(err)?;
+
+        // The writing pass's end: the next chunk, or the loop's exit.
+        self.b().position_at_end(speculation.written);
+        let Cv::Range(_, _, remaining) = self.load(&range)? else {
+            return Err("internal: a range loop without a range".to_owned());
+        };
+        let more = self.icmp(IntPredicate::SGT, remaining, g.i64t.const_zero())?;
+        self.b()
+            .build_conditional_branch(more, entry, self.blocks[exit as usize])
+            .map_err(err)?;
+
+        self.b().position_at_end(speculation.rollback);
+        self.store(&range, &start)?;
+        self.b().build_unconditional_branch(reentry).map_err(err)?;
+        Ok(())
+    }
+
+    /// The steps of `versioned`'s loop once more, in new blocks from `header_block`
+    /// (the header's).
+    fn emit_copy_steps(
+        &mut self,
+        versioned: &VersionedLoop,
         header_block: BasicBlock<'c>,
     ) -> Res<()> {
         let (header, back_edge) = (versioned.header, versioned.back_edge);
@@ -421,7 +806,7 @@ impl<'c> FnGen<'_, 'c> {
         for i in header + 1..=back_edge {
             self.blocks[i] = self.new_block(&format!("fast{i}"));
         }
-        self.copying = Some(versioned);
+        self.copying = Some(versioned.clone());
         let result = (header..=back_edge).try_for_each(|index| {
             self.step = index;
             let step = &self.plan.steps[index];
@@ -433,6 +818,9 @@ impl<'c> FnGen<'_, 'c> {
             self.end_top_reads(index.checked_sub(1).map(|i| &self.plan.steps[i].op));
             if index == header {
                 self.read_array_metadata(state)?;
+                if let Some(speculation) = &mut self.speculation {
+                    speculation.stores_done = 0;
+                }
             }
             self.types = state.stack.clone();
             self.before_step(&step.op, state)?;
@@ -448,24 +836,37 @@ impl VersionedLoop {
     pub(super) fn header(&self) -> usize {
         self.header
     }
+
+    /// The array locals the loop's proven accesses read, and those they write.
+    fn arrays(&self) -> (BTreeSet<u32>, BTreeSet<u32>) {
+        let (mut read, mut written) = (BTreeSet::new(), BTreeSet::new());
+        for access in &self.accesses {
+            if access.store {
+                written.insert(access.array);
+            } else {
+                read.insert(access.array);
+            }
+        }
+        (read, written)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use pyopt_jit::plan::{State, Step};
-    use pyopt_jit::types::Dtype;
 
     use super::*;
 
     const ARRAY: Ty = Ty::NdArray(Dtype::F64, 1);
 
-    /// `for j in range(...): a[j - 1]` as a plan (locals: a, n, j), with `body`
+    /// `for j in range(...): a[j - 1]` as a plan (locals: a, n, j, out), with `body`
     /// replacing the steps between the counter's store and the back-edge.
     fn plan(body: Vec<(Op, Vec<Ty>)>) -> FunctionPlan {
         let locals = vec![
             Local::Bound(ARRAY),
             Local::Bound(Ty::Int),
             Local::MaybeBound(Ty::Int),
+            Local::Bound(ARRAY),
         ];
         let step = |op: Op, stack: Vec<Ty>| Step {
             start: 0,
@@ -595,6 +996,84 @@ mod tests {
         ));
         body.push((Op::StoreLocal { local: 1 }, vec![r, Ty::Int]));
         assert!(loops(&plan(body)).is_empty());
+    }
+
+    /// `out_local[j] = a_local[j] * 2.0`.
+    fn scaled(a_local: u32, out_local: u32) -> Vec<(Op, Vec<Ty>)> {
+        let r = || Ty::RangeIter;
+        let f = Ty::NpFloat;
+        vec![
+            (
+                Op::LoadLocal {
+                    local: a_local,
+                    check: None,
+                },
+                vec![r()],
+            ),
+            (
+                Op::LoadLocal {
+                    local: 2,
+                    check: None,
+                },
+                vec![r(), ARRAY],
+            ),
+            (
+                Op::ItemGet {
+                    item: f.clone(),
+                    deopt: 0,
+                },
+                vec![r(), ARRAY, Ty::Int],
+            ),
+            (Op::Const(Value::Float(2.0)), vec![r(), f.clone()]),
+            (
+                Op::Binary {
+                    op: BinOp::Mul,
+                    result: f.clone(),
+                    deopt: 0,
+                },
+                vec![r(), f.clone(), Ty::Float],
+            ),
+            (
+                Op::LoadLocal {
+                    local: out_local,
+                    check: None,
+                },
+                vec![r(), f.clone()],
+            ),
+            (
+                Op::LoadLocal {
+                    local: 2,
+                    check: None,
+                },
+                vec![r(), f.clone(), ARRAY],
+            ),
+            (Op::ItemSet { deopt: 0 }, vec![r(), f, ARRAY, Ty::Int]),
+        ]
+    }
+
+    #[test]
+    fn numpy_float_writes_to_another_array_are_speculated_on() {
+        let found = loops(&plan(scaled(0, 3)));
+        assert!(found[&0].speculative);
+        assert_eq!(found[&0].store_sites, vec![9]);
+        // The same array read and written: its held-back writes would be read.
+        assert!(!loops(&plan(scaled(0, 0)))[&0].speculative);
+        // A local carried from one iteration to the next.
+        let mut body = scaled(0, 3);
+        let r = Ty::RangeIter;
+        body.push((
+            Op::LoadLocal {
+                local: 2,
+                check: None,
+            },
+            vec![r.clone()],
+        ));
+        body.push((Op::StoreLocal { local: 1 }, vec![r, Ty::Int]));
+        let found = loops(&plan(body));
+        assert!(!found[&0].speculative);
+        assert_eq!(found[&0].proven_items.len(), 2);
+        // No float arithmetic: nothing to speculate on.
+        assert!(!loops(&plan(read(0)))[&0].speculative);
     }
 
     #[test]
