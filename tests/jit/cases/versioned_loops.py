@@ -104,6 +104,15 @@ def warn_mode():
 RAISING = {"before": raise_mode, "after": warn_mode}
 
 
+def feedback(a, out):
+    # An unproven read of the written array (its index is not the counter plus an
+    # offset): it sees the writes made earlier in the loop, so nothing is held back.
+    n = len(a)
+    for j in range(n):
+        out[j] = a[j] * 0.5 + out[n - 1 - j]
+    return out
+
+
 def counter_sums(a, base):
     # `t` is a sum of an invariant local: the entry test bounds it, or the loop runs
     # with its overflow checks (and the int grows past 64 bits).
@@ -183,6 +192,7 @@ CASES = [
                       # Several chunks, the one that raises not the first.
                       (LONG, RAISE_OUT, 1.0, 1000), (LONG_HUGE, RAISE_OUT, 10.0, 1000),
                       (LONG_HUGE, RAISE_OUT, 1.0, 1000)], RAISING),
+    (feedback, [(LONG, np.ones(1000)), (A, np.linspace(0.0, 1.0, 12)), (A, np.ones(11))]),
     (counter_sums, [(A, 5), (A, BIG - 1), (A, BIG), (A, -BIG - 1)]),
     (rebinding, [(A, A[::-1]), (A[:3], A[:3])]),
 ]

@@ -111,7 +111,7 @@ pub(super) struct VersionedLoop {
 
 /// Offsets beyond this are not followed (they are rare, and 128-bit sums of two
 /// 64-bit values cannot overflow anyway; this keeps the entry test's constants small).
-const MAX_OFFSET: i64 = 1 << 40;
+const MAX_OFFSET: u64 = 1 << 40;
 
 /// The loops of `plan` that get a fast copy, by header step.
 pub(super) fn versionable_loops(
@@ -178,6 +178,7 @@ fn versionable(
     };
     let mut numpy_floats = false;
     let mut counter = None;
+    let mut item_steps = 0;
     for i in header + 1..back_edge {
         let step = &plan.steps[i];
         let state = step.before.as_ref()?;
@@ -209,10 +210,12 @@ fn versionable(
                 }
                 locals.insert(*local, sym);
             }
-            Op::Const(Value::Int(c)) if c.abs() <= MAX_OFFSET => stack.push(Sym::Int(Affine {
-                base: Base::Constant,
-                offset: *c,
-            })),
+            Op::Const(Value::Int(c)) if c.unsigned_abs() <= MAX_OFFSET => {
+                stack.push(Sym::Int(Affine {
+                    base: Base::Constant,
+                    offset: *c,
+                }))
+            }
             Op::Const(_) => stack.push(Sym::Unknown),
             Op::Pop => {
                 pop(&mut stack)?;
@@ -223,7 +226,10 @@ fn versionable(
             }
             Op::Swap(n) => {
                 let top = stack.len().checked_sub(1)?;
-                let low = stack.len().checked_sub(*n as usize)?;
+                let low = stack
+                    .len()
+                    .checked_sub(*n as usize)
+                    .filter(|&low| low <= top)?;
                 stack.swap(low, top);
             }
             Op::Binary { op, result, .. } => {
@@ -264,6 +270,7 @@ fn versionable(
                 stack.push(Sym::Tuple(items));
             }
             Op::ItemGet { .. } | Op::ItemSet { .. } => {
+                item_steps += 1;
                 let index = pop(&mut stack)?;
                 let array = pop(&mut stack)?;
                 if matches!(step.op, Op::ItemSet { .. }) {
@@ -272,7 +279,8 @@ fn versionable(
                     stack.push(Sym::Unknown);
                 }
                 // Only numpy arrays: a list's or array.array's length can change.
-                let Some(Ty::NdArray(_, ndim)) = state.stack.get(state.stack.len() - 2) else {
+                let array_type = state.stack.len().checked_sub(2).map(|i| &state.stack[i]);
+                let Some(Ty::NdArray(_, ndim)) = array_type else {
                     return None;
                 };
                 let store = matches!(step.op, Op::ItemSet { .. });
@@ -295,13 +303,16 @@ fn versionable(
     if !bounded {
         return None;
     }
-    // Held-back writes must not be read by the checking pass: an array both read and
-    // written (through the same local) is not speculated on; distinct locals are
-    // tested for shared memory at entry. Nothing but the counter may be carried from
-    // one iteration to the next: a sum carried that way would not vectorize anyway.
+    // Held-back writes must not be read by the checking pass: every access must be a
+    // proven one (an unproven read could be of a written array, an unproven write
+    // would not be held back), an array both read and written (through the same local)
+    // is not speculated on, and distinct locals are tested for shared memory at entry.
+    // Nothing but the counter may be carried from one iteration to the next: a sum
+    // carried that way would not vectorize anyway.
     let carries = stored.iter().any(|&local| Some(local) != counter);
+    let all_proven = found.proven_items.len() == item_steps;
     let (read, written) = found.arrays();
-    found.speculative = numpy_floats && !carries && read.is_disjoint(&written);
+    found.speculative = numpy_floats && !carries && all_proven && read.is_disjoint(&written);
     Some(found)
 }
 
@@ -319,7 +330,7 @@ fn add(a: Affine, b: Affine, sign: i64) -> Option<Affine> {
         (Base::Constant, base) if sign == 1 => (base, a.offset.checked_add(b.offset)?),
         _ => return None,
     };
-    (offset.abs() <= MAX_OFFSET).then_some(Affine { base, offset })
+    (offset.unsigned_abs() <= MAX_OFFSET).then_some(Affine { base, offset })
 }
 
 /// The access of `array` at `index` when both are known: a local's array and one
@@ -1074,6 +1085,69 @@ mod tests {
         assert_eq!(found[&0].proven_items.len(), 2);
         // No float arithmetic: nothing to speculate on.
         assert!(!loops(&plan(read(0)))[&0].speculative);
+        // A read whose index is not proven (here the written array's, at `j * 2`)
+        // could see a held-back write.
+        let mut body = scaled(0, 3);
+        let r = || Ty::RangeIter;
+        let f = Ty::NpFloat;
+        body.splice(
+            5..5,
+            [
+                (
+                    Op::LoadLocal {
+                        local: 3,
+                        check: None,
+                    },
+                    vec![r(), f.clone()],
+                ),
+                (
+                    Op::LoadLocal {
+                        local: 2,
+                        check: None,
+                    },
+                    vec![r(), f.clone(), ARRAY],
+                ),
+                (
+                    Op::Const(Value::Int(2)),
+                    vec![r(), f.clone(), ARRAY, Ty::Int],
+                ),
+                (
+                    Op::Binary {
+                        op: BinOp::Mul,
+                        result: Ty::Int,
+                        deopt: 0,
+                    },
+                    vec![r(), f.clone(), ARRAY, Ty::Int, Ty::Int],
+                ),
+                (
+                    Op::ItemGet {
+                        item: f.clone(),
+                        deopt: 0,
+                    },
+                    vec![r(), f.clone(), ARRAY, Ty::Int],
+                ),
+                (
+                    Op::Binary {
+                        op: BinOp::Add,
+                        result: f.clone(),
+                        deopt: 0,
+                    },
+                    vec![r(), f.clone(), f.clone()],
+                ),
+            ],
+        );
+        let found = loops(&plan(body));
+        assert_eq!(found[&0].proven_items.len(), 2);
+        assert!(!found[&0].speculative);
+    }
+
+    #[test]
+    fn the_most_negative_offset_is_not_followed() {
+        let mut body = read(0);
+        body[2].0 = Op::Const(Value::Int(i64::MIN));
+        // `j - i64::MIN` is not an affine index: no access proven, nothing bounds
+        // the loop.
+        assert!(loops(&plan(body)).is_empty());
     }
 
     #[test]
