@@ -17,8 +17,9 @@
 //! Speculation. A copy whose body does numpy float arithmetic would still test each
 //! result (numpy may warn there), and those exits keep LLVM from vectorizing it. When
 //! the body carries no value from one iteration to the next (no local but the counter
-//! is assigned) and writes no array it reads (the entry test also checks that the
-//! arrays it writes share no memory with those it reads), the copy runs in chunks of
+//! is assigned), all its item accesses are proven ones, and it writes no array it
+//! reads (the entry test also checks that the arrays it writes share no memory with
+//! those it reads), the copy runs in chunks of
 //! up to `CHUNK` iterations, each in two passes over the same steps:
 //!
 //! - the checking pass computes everything, gathers the float checks into a flag
