@@ -1450,11 +1450,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
             self.before_step(&step.op, state)?;
             self.emit_op(&step.op, state)?;
         }
-        let mut versioned: Vec<_> = self.versioned.values().cloned().collect();
-        versioned.sort_by_key(|v| v.header());
-        for v in versioned {
-            let block = self.fast_headers[&v.header()];
-            self.emit_fast_copy(v, block)?;
+        let mut headers: Vec<usize> = self.versioned.keys().copied().collect();
+        headers.sort_unstable();
+        for header in headers {
+            let versioned = self.versioned[&header].clone();
+            self.emit_fast_copy(versioned, self.fast_headers[&header])?;
         }
         self.alloca_builder
             .build_unconditional_branch(start)

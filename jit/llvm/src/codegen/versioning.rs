@@ -845,10 +845,6 @@ impl<'c> FnGen<'_, 'c> {
 }
 
 impl VersionedLoop {
-    pub(super) fn header(&self) -> usize {
-        self.header
-    }
-
     /// The array locals the loop's proven accesses read, and those they write.
     fn arrays(&self) -> (BTreeSet<u32>, BTreeSet<u32>) {
         let (mut read, mut written) = (BTreeSet::new(), BTreeSet::new());
@@ -917,20 +913,8 @@ mod tests {
     fn read(array_local: u32) -> Vec<(Op, Vec<Ty>)> {
         let r = Ty::RangeIter;
         vec![
-            (
-                Op::LoadLocal {
-                    local: array_local,
-                    check: None,
-                },
-                vec![r.clone()],
-            ),
-            (
-                Op::LoadLocal {
-                    local: 2,
-                    check: None,
-                },
-                vec![r.clone(), ARRAY],
-            ),
+            load(array_local, vec![r.clone()]),
+            load(2, vec![r.clone(), ARRAY]),
             (Op::Const(Value::Int(1)), vec![r.clone(), ARRAY, Ty::Int]),
             (
                 Op::Binary {
@@ -949,6 +933,11 @@ mod tests {
             ),
             (Op::Pop, vec![r, Ty::NpFloat]),
         ]
+    }
+
+    /// LOAD_FAST of a bound local, with the stack before it.
+    fn load(local: u32, stack: Vec<Ty>) -> (Op, Vec<Ty>) {
+        (Op::LoadLocal { local, check: None }, stack)
     }
 
     fn loops(plan: &FunctionPlan) -> HashMap<usize, VersionedLoop> {
@@ -974,13 +963,7 @@ mod tests {
     fn an_array_assigned_in_the_body_is_not_versioned() {
         let mut body = read(0);
         let r = Ty::RangeIter;
-        body.push((
-            Op::LoadLocal {
-                local: 0,
-                check: None,
-            },
-            vec![r.clone()],
-        ));
+        body.push(load(0, vec![r.clone()]));
         body.push((Op::StoreLocal { local: 0 }, vec![r, ARRAY]));
         // The read's array may be another one each time round: no access is proven,
         // and nothing bounds the loop's iterations.
@@ -999,13 +982,7 @@ mod tests {
             check: None,
         };
         let r = Ty::RangeIter;
-        body.push((
-            Op::LoadLocal {
-                local: 2,
-                check: None,
-            },
-            vec![r.clone()],
-        ));
+        body.push(load(2, vec![r.clone()]));
         body.push((Op::StoreLocal { local: 1 }, vec![r, Ty::Int]));
         assert!(loops(&plan(body)).is_empty());
     }
@@ -1015,20 +992,8 @@ mod tests {
         let r = || Ty::RangeIter;
         let f = Ty::NpFloat;
         vec![
-            (
-                Op::LoadLocal {
-                    local: a_local,
-                    check: None,
-                },
-                vec![r()],
-            ),
-            (
-                Op::LoadLocal {
-                    local: 2,
-                    check: None,
-                },
-                vec![r(), ARRAY],
-            ),
+            load(a_local, vec![r()]),
+            load(2, vec![r(), ARRAY]),
             (
                 Op::ItemGet {
                     item: f.clone(),
@@ -1045,20 +1010,8 @@ mod tests {
                 },
                 vec![r(), f.clone(), Ty::Float],
             ),
-            (
-                Op::LoadLocal {
-                    local: out_local,
-                    check: None,
-                },
-                vec![r(), f.clone()],
-            ),
-            (
-                Op::LoadLocal {
-                    local: 2,
-                    check: None,
-                },
-                vec![r(), f.clone(), ARRAY],
-            ),
+            load(out_local, vec![r(), f.clone()]),
+            load(2, vec![r(), f.clone(), ARRAY]),
             (Op::ItemSet { deopt: 0 }, vec![r(), f, ARRAY, Ty::Int]),
         ]
     }
@@ -1073,13 +1026,7 @@ mod tests {
         // A local carried from one iteration to the next.
         let mut body = scaled(0, 3);
         let r = Ty::RangeIter;
-        body.push((
-            Op::LoadLocal {
-                local: 2,
-                check: None,
-            },
-            vec![r.clone()],
-        ));
+        body.push(load(2, vec![r.clone()]));
         body.push((Op::StoreLocal { local: 1 }, vec![r, Ty::Int]));
         let found = loops(&plan(body));
         assert!(!found[&0].speculative);
@@ -1094,20 +1041,8 @@ mod tests {
         body.splice(
             5..5,
             [
-                (
-                    Op::LoadLocal {
-                        local: 3,
-                        check: None,
-                    },
-                    vec![r(), f.clone()],
-                ),
-                (
-                    Op::LoadLocal {
-                        local: 2,
-                        check: None,
-                    },
-                    vec![r(), f.clone(), ARRAY],
-                ),
+                load(3, vec![r(), f.clone()]),
+                load(2, vec![r(), f.clone(), ARRAY]),
                 (
                     Op::Const(Value::Int(2)),
                     vec![r(), f.clone(), ARRAY, Ty::Int],
