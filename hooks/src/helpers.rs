@@ -99,6 +99,10 @@ fn runtime_helpers() -> Vec<(&'static str, u64)> {
         ),
         (helper::GCD, pyopt_gcd as *const () as usize as u64),
         (
+            helper::NUMPY_UNDERFLOW_IGNORED,
+            crate::errstate::pyopt_numpy_underflow_ignored as *const () as usize as u64,
+        ),
+        (
             helper::RANDOM,
             crate::random::pyopt_random as *const () as usize as u64,
         ),

@@ -17,6 +17,7 @@ pub mod call_trace;
 pub mod code_cache;
 pub mod deopt;
 pub mod discovery;
+pub mod errstate;
 pub mod events;
 pub mod ffi;
 pub mod helpers;

@@ -207,6 +207,9 @@ impl Known {
             None => Vec::new(),
         };
         let numpy = imported(py, "numpy");
+        if numpy.is_some() {
+            crate::errstate::prepare(py);
+        }
         let numpy_random = imported(py, "numpy.random");
         let numpy_random_draws = match &numpy_random {
             // A numpy whose internals differ is simply not compiled against.

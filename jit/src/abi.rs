@@ -136,6 +136,9 @@ pub mod helper {
     pub const FLOAT_POW: &str = "pyopt_float_pow";
     /// `(i64, i64, *mut i64) -> u32`: int `**` with a non-negative exponent; 1 = overflow.
     pub const INT_POW: &str = "pyopt_int_pow";
+    /// `() -> u32`: 1 when numpy ignores underflow now (`np.geterr()["under"]`), 0
+    /// otherwise or when pyopt cannot tell.
+    pub const NUMPY_UNDERFLOW_IGNORED: &str = "pyopt_numpy_underflow_ignored";
     /// `(i64, f64, u32 op) -> u32`: exact comparison of an int with a float.
     pub const COMPARE_INT_FLOAT: &str = "pyopt_compare_int_float";
     /// `(i64, i64, *mut f64) -> u32`: int `/` int correctly rounded; 1 = the interpreter.
@@ -237,7 +240,7 @@ pub mod helper {
         "log10", "sqrt",
     ];
 
-    pub const ALL: [&str; 33] = [
+    pub const ALL: [&str; 34] = [
         DEOPT,
         GUARDS,
         POLL,
@@ -271,6 +274,7 @@ pub mod helper {
         NUMPY_RANDINT,
         RELEASE,
         POLL_BORROWING,
+        NUMPY_UNDERFLOW_IGNORED,
     ];
 }
 

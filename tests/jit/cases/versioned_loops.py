@@ -135,6 +135,79 @@ def rebinding(a, b):
     return s
 
 
+def dot_sum(a, b, start, stop):
+    # A carried float sum and no writes: speculative chunks that test the sum's
+    # finiteness at their end, the range and the sum put back when it is not.
+    s = start
+    for j in range(stop):
+        s += a[j] * b[j]
+    return s
+
+
+def sums_and_squares(a):
+    s = 0.0
+    q = 0.0
+    p = 1.0
+    for j in range(len(a)):
+        s = s - a[j]
+        q = a[j] * a[j] + q
+        p *= a[j]
+    return s, q, p
+
+
+def float32_sum(a):
+    s = np.float32(0.0)
+    for j in range(len(a)):
+        s += a[j] * np.float32(2.0)
+    return s
+
+
+def quotients(a):
+    # `s / a[j]` can be finite when `s` is not: not a carried sum.
+    s = 1.0
+    for j in range(len(a)):
+        s = s / a[j] + 1.0
+    return s
+
+
+def last_and_total(a):
+    # `last` is assigned afresh each time round: not a carried sum.
+    total = 0.0
+    last = 0.0
+    for j in range(len(a)):
+        total += a[j]
+        last = a[j] * 2.0
+    return total, last
+
+
+def dot_sum_where_it_raised(a, b, stop):
+    # Called under np.seterr(all="raise"): the sum and counter the frame held when
+    # FloatingPointError was raised.
+    try:
+        return dot_sum(a, b, 0.0, stop)
+    except FloatingPointError as exc:
+        frame = exc.__traceback__.tb_next.tb_frame
+        return str(exc), frame.f_locals["s"], frame.f_locals["j"]
+
+
+def underflow_warns():
+    np.seterr(under="warn")
+
+
+def underflow_ignored():
+    np.seterr(all="warn", under="ignore")
+
+
+UNDERFLOW_WARNING = {"before": underflow_warns, "after": underflow_ignored}
+
+
+def reraise_mode():
+    np.seterr(all="raise")
+
+
+# The wrapper is interpreted (try/except); `dot_sum` inside it is compiled.
+RERAISING = {"before": reraise_mode, "after": underflow_ignored, "expect": "any"}
+
 A = np.linspace(-2.0, 3.0, 12)
 LONG = np.linspace(-1.0, 1.0, 1000)
 LONG_HUGE = LONG.copy()
@@ -195,4 +268,25 @@ CASES = [
     (feedback, [(LONG, np.ones(1000)), (A, np.linspace(0.0, 1.0, 12)), (A, np.ones(11))]),
     (counter_sums, [(A, 5), (A, BIG - 1), (A, BIG), (A, -BIG - 1)]),
     (rebinding, [(A, A[::-1]), (A[:3], A[:3])]),
+    (dot_sum, [(LONG, LONG, 0.0, 1000), (LONG, LONG, 0.5, 700), (LONG_HUGE, LONG, 0.0, 1000),
+               # A product overflows in the third chunk; the sum overflows, then turns
+               # NaN (inf - inf); a NaN item; an infinite sum coming in.
+               (LONG_HUGE, with_value(LONG, 600, 10.0), 0.0, 1000),
+               (np.full(1000, 1e308), np.ones(1000), 0.0, 1000),
+               (np.full(1000, 1e308), np.where(np.arange(1000) < 500, 1.0, -3.0), 0.0, 1000),
+               (with_value(LONG, 300, np.nan), LONG, 0.0, 1000),
+               (LONG, LONG, float("inf"), 1000), (LONG, LONG, np.float64(-np.inf), 1000),
+               # Products that underflow (numpy ignores it by default).
+               (LONG, np.full(1000, 1e-310), 0.0, 1000), (A, A, 0.0, 13)]),
+    (dot_sum, [(LONG, np.full(1000, 1e-310), 0.0, 1000), (LONG, LONG, 0.0, 1000)],
+     UNDERFLOW_WARNING),
+    (sums_and_squares, [(LONG,), (LONG_HUGE,), (np.full(1000, 1.5),), (np.full(1000, 0.5),),
+                        (with_value(LONG, 900, -np.inf),), (A,)]),
+    (float32_sum, [(np.linspace(0, 1, 1000, dtype=np.float32),),
+                   (np.full(1000, 3e37, dtype=np.float32),)]),
+    (quotients, [(LONG,), (with_value(LONG, 10, 0.0),), (np.full(1000, 1e-300),)]),
+    (last_and_total, [(LONG,), (LONG_HUGE,), (with_value(LONG_HUGE, 700, 1e308),)]),
+    (dot_sum_where_it_raised, [(LONG_HUGE, with_value(LONG, 600, 10.0), 1000),
+                               (np.full(1000, 1e308), np.ones(1000), 1000),
+                               (LONG, LONG, 1000)], RERAISING),
 ]

@@ -238,8 +238,18 @@ impl<'g, 'c> FnGen<'g, 'c> {
     /// one is infinite or NaN, each check in program order.
     fn flush_checks(&mut self) -> Res<()> {
         if self.speculating() {
-            // Gathered into the chunk's flag (see `versioning`).
-            let pending = std::mem::take(&mut self.pending_checks);
+            // Gathered into the chunk's flag (see `versioning`); a witness stored into
+            // a carried sum is tested at the chunk's end instead.
+            let mut pending = std::mem::take(&mut self.pending_checks);
+            let stored = self.carried_store(|depth| {
+                pending
+                    .iter()
+                    .find(|check| check.depth == Some(depth))
+                    .map(|check| check.result)
+            });
+            if let Some(stored) = stored {
+                pending.retain(|check| check.witness != stored);
+            }
             let warns = self.may_warn(&pending)?;
             return self.defer_warning(warns);
         }
@@ -271,11 +281,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
         Ok(())
     }
 
-    /// True whenever one of `pending` warns (`numpy_warns`), without looking at the
-    /// operands or branching: a witness that is not finite, or a product or quotient
-    /// that underflowed. (Also for an infinite or NaN result of infinite or NaN
-    /// operands, which does not warn: a speculative copy then runs the checked loop,
-    /// which knows.)
+    /// In a speculative copy, true whenever one of `pending` warns (`numpy_warns`),
+    /// without looking at the operands or branching: a witness that is not finite.
+    /// (Also for an infinite or NaN result of infinite or NaN operands, which does not
+    /// warn: the copy then runs the checked loop, which knows.) Underflow is not
+    /// tested: a copy whose body can underflow is entered only while numpy ignores it.
     fn may_warn(&mut self, pending: &[PendingCheck<'c>]) -> Res<IntValue<'c>> {
         let zero = self.g.f64t.const_zero();
         let mut nan_unless_finite: Option<FloatValue<'c>> = None;
@@ -294,15 +304,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 None => product,
             });
         }
-        let mut warns = match nan_unless_finite {
+        let warns = match nan_unless_finite {
             Some(sum) => self.fcmp(FloatPredicate::UNO, sum, sum)?,
             None => self.g.i1t.const_zero(),
         };
-        for check in pending {
-            if let Some(underflow) = self.underflowed(&check.operands, check.result, check.op)? {
-                warns = self.or(warns, underflow)?;
-            }
-        }
+        // No underflow tests: the copy's entry test found numpy ignoring underflow.
         Ok(warns)
     }
 

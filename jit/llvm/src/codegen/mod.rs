@@ -248,6 +248,7 @@ impl<'c> Gen<'c> {
                 vec![i32t.into(), f64t.into(), p.into()],
             ),
             (helper::GCD, i64t.into(), vec![i64t.into(), i64t.into()]),
+            (helper::NUMPY_UNDERFLOW_IGNORED, i32t.into(), vec![]),
             (helper::RANDOM, f64t.into(), vec![p.into()]),
             (
                 helper::RANDINT,

@@ -16,24 +16,38 @@
 //!
 //! Speculation. A copy whose body does numpy float arithmetic would still test each
 //! result (numpy may warn there), and those exits keep LLVM from vectorizing it. When
-//! the body carries no value from one iteration to the next (no local but the counter
-//! is assigned), all its item accesses are proven ones, and it writes no array it
-//! reads (the entry test also checks that the arrays it writes share no memory with
-//! those it reads), the copy runs in chunks of
-//! up to `CHUNK` iterations, each in two passes over the same steps:
+//! all the body's item accesses are proven ones and either
+//!
+//! - it carries no value from one iteration to the next (no local but the counter is
+//!   assigned) and writes no array it reads (the entry test also checks that the
+//!   arrays it writes share no memory with those it reads), or
+//! - it writes no array, and each other local it assigns is a float sum: a float
+//!   local only ever assigned its own value plus, minus or times something
+//!   (`Sym::Carried`), so that once infinite or NaN it stays so,
+//!
+//! the copy runs in chunks of up to `CHUNK` iterations, each in two passes over the
+//! same steps:
 //!
 //! - the checking pass computes everything, gathers the float checks into a flag
 //!   (`bad`) instead of testing them one by one, and logs the items the proven writes
-//!   would store instead of storing them;
+//!   would store instead of storing them; a check whose witness is stored into a
+//!   carried sum is not gathered: the sums' finiteness is tested at the pass's end;
 //! - with the flag clear, the writing pass goes over the chunk again and stores the
-//!   logged items (LLVM drops the arithmetic it no longer needs).
+//!   logged items (LLVM drops the arithmetic it no longer needs). A copy that writes
+//!   nothing has no writing pass.
 //!
 //! The writes, held back, cannot change what the checking pass reads. When the flag is
 //! set (some operation of the chunk would have warned), and at any hand-over inside
-//! either pass, the range goes back to the chunk's start and the checked loop runs the
-//! chunk instead, warning, raising or handing over where python3 does: nothing the
-//! checking pass did is visible, and writes the writing pass made are made again with
-//! the same items. Neither pass has an exit but its loop's end, so both vectorize.
+//! either pass, the range and the carried sums go back to their values at the chunk's
+//! start and the checked loop runs the chunk instead, warning, raising or handing over
+//! where python3 does: nothing the checking pass did is visible, and writes the
+//! writing pass made are made again with the same items. Neither pass has an exit but
+//! its loop's end, so both vectorize (a sum only with relaxed floats, which allow it
+//! to be reassociated).
+//!
+//! The chunks test no product or quotient for underflow: when the body has one, the
+//! entry test also asks numpy whether it ignores underflow (its default;
+//! `helper::NUMPY_UNDERFLOW_IGNORED`), and the loop runs with every check otherwise.
 //!
 //! Only loops whose body is straight-line code of locals, constants, arithmetic,
 //! comparisons, tuples and numpy item reads and writes are copied (`versionable`).
@@ -43,10 +57,10 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use inkwell::IntPredicate;
 use inkwell::basic_block::BasicBlock;
 use inkwell::types::{BasicType, BasicTypeEnum};
-use inkwell::values::{BasicValueEnum, IntValue, PointerValue};
+use inkwell::values::{BasicValueEnum, FloatValue, IntValue, PointerValue};
+use inkwell::{FloatPredicate, IntPredicate};
 use pyopt_jit::plan::{BinOp, FunctionPlan, Local, Op, Value};
 use pyopt_jit::types::{Dtype, Ty};
 
@@ -77,6 +91,10 @@ enum Sym {
     /// The numpy array a local the body never assigns holds.
     Array(u32),
     Tuple(Vec<Sym>),
+    /// A float made from the value a carried local had when this iteration began by
+    /// additions, subtractions and multiplications: infinite or NaN whenever that
+    /// value was.
+    Carried(u32),
     Unknown,
 }
 
@@ -104,8 +122,15 @@ pub(super) struct VersionedLoop {
     proven_items: HashSet<usize>,
     /// Int additions and subtractions the entry test proved cannot overflow.
     proven_sums: HashSet<usize>,
-    /// The copy runs in chunks of two passes (see the module's doc).
+    /// The copy runs in speculative chunks (see the module's doc).
     speculative: bool,
+    /// The float locals a speculative copy carries from one iteration to the next
+    /// (sums; the copy then writes no array). Saved at each chunk's start.
+    carried: Vec<u32>,
+    /// The body has numpy float products or quotients, whose underflow tests a
+    /// speculative copy leaves out: its entry test asks whether numpy ignores
+    /// underflow.
+    underflows: bool,
     /// The proven item writes, in program order: one log each.
     store_sites: Vec<usize>,
 }
@@ -175,8 +200,26 @@ fn versionable(
         proven_items: HashSet::new(),
         proven_sums: HashSet::new(),
         speculative: false,
+        carried: Vec::new(),
+        underflows: false,
         store_sites: Vec::new(),
     };
+    // Locals the body assigns that may be carried float sums (see `Sym::Carried`):
+    // float locals at the header.
+    let carried_candidates: HashSet<u32> = stored
+        .iter()
+        .copied()
+        .filter(|&local| {
+            matches!(
+                entry.locals.get(local as usize),
+                Some(Local::Bound(
+                    Ty::Float | Ty::NpFloat | Ty::AnyFloat | Ty::AnyFloat32
+                ))
+            )
+        })
+        .collect();
+    // Carried locals every store of which is a `Sym::Carried` of itself.
+    let mut sums_only = true;
     let mut numpy_floats = false;
     let mut counter = None;
     let mut item_steps = 0;
@@ -192,6 +235,7 @@ fn versionable(
             Op::LoadLocal { local, .. } => {
                 let sym = match locals.get(local) {
                     Some(sym) => sym.clone(),
+                    None if carried_candidates.contains(local) => Sym::Carried(*local),
                     None if stored.contains(local) => Sym::Unknown,
                     None => match entry.locals.get(*local as usize) {
                         Some(Local::Bound(Ty::Int)) => Sym::Int(Affine {
@@ -208,6 +252,8 @@ fn versionable(
                 let sym = pop(&mut stack)?;
                 if i == header + 1 && sym == Sym::Int(Affine::COUNTER) {
                     counter = Some(*local);
+                } else if sym != Sym::Carried(*local) {
+                    sums_only = false;
                 }
                 locals.insert(*local, sym);
             }
@@ -234,10 +280,13 @@ fn versionable(
                 stack.swap(low, top);
             }
             Op::Binary { op, result, .. } => {
-                numpy_floats |= matches!(
+                let numpy_float = matches!(
                     result,
                     Ty::NpFloat | Ty::AnyFloat | Ty::AnyFloat32 | Ty::NpScalar(Dtype::F32)
                 );
+                numpy_floats |= numpy_float;
+                found.underflows |=
+                    numpy_float && !matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mod);
                 let r = pop(&mut stack)?;
                 let l = pop(&mut stack)?;
                 let sum = match (op, result, &l, &r) {
@@ -245,15 +294,25 @@ fn versionable(
                     (BinOp::Sub, Ty::Int, Sym::Int(a), Sym::Int(b)) => add(*a, *b, -1),
                     _ => None,
                 };
-                match sum {
-                    Some(affine) => {
+                let carried = match (op, &l, &r) {
+                    (BinOp::Add | BinOp::Sub | BinOp::Mul, Sym::Carried(local), other)
+                    | (BinOp::Add | BinOp::Sub | BinOp::Mul, other, Sym::Carried(local))
+                        if !matches!(other, Sym::Carried(o) if o != local) =>
+                    {
+                        Some(*local)
+                    }
+                    _ => None,
+                };
+                match (sum, carried) {
+                    (Some(affine), _) => {
                         if affine.base != Base::Constant {
                             found.sums.push(affine);
                             found.proven_sums.insert(i);
                         }
                         stack.push(Sym::Int(affine));
                     }
-                    None => stack.push(Sym::Unknown),
+                    (None, Some(local)) if is_float(result) => stack.push(Sym::Carried(local)),
+                    _ => stack.push(Sym::Unknown),
                 }
             }
             Op::Compare { .. } => {
@@ -308,13 +367,34 @@ fn versionable(
     // proven one (an unproven read could be of a written array, an unproven write
     // would not be held back), an array both read and written (through the same local)
     // is not speculated on, and distinct locals are tested for shared memory at entry.
-    // Nothing but the counter may be carried from one iteration to the next: a sum
-    // carried that way would not vectorize anyway.
-    let carries = stored.iter().any(|&local| Some(local) != counter);
+    // Besides the counter, a copy that writes no array may carry float sums (each
+    // store of such a local a `Sym::Carried` of itself: an infinite or NaN value stays
+    // so, and the chunk's end tests them); one that writes carries nothing.
+    let carried: Vec<u32> = stored
+        .iter()
+        .copied()
+        .filter(|&local| Some(local) != counter)
+        .collect();
     let all_proven = found.proven_items.len() == item_steps;
     let (read, written) = found.arrays();
-    found.speculative = numpy_floats && !carries && all_proven && read.is_disjoint(&written);
+    let carries_allowed = carried.is_empty()
+        || (written.is_empty()
+            && sums_only
+            && carried.iter().all(|l| carried_candidates.contains(l)));
+    found.speculative = numpy_floats && carries_allowed && all_proven && read.is_disjoint(&written);
+    if found.speculative {
+        found.carried = carried;
+        found.carried.sort_unstable();
+    }
     Some(found)
+}
+
+/// A float type (held as a double, no object).
+fn is_float(ty: &Ty) -> bool {
+    matches!(
+        ty,
+        Ty::Float | Ty::NpFloat | Ty::AnyFloat | Ty::AnyFloat32 | Ty::NpScalar(Dtype::F32)
+    )
 }
 
 impl Affine {
@@ -381,6 +461,8 @@ pub(super) struct Speculation<'c> {
     logs: Vec<(PointerValue<'c>, BasicTypeEnum<'c>)>,
     /// Proven writes generated so far in the iteration being generated.
     stores_done: usize,
+    /// The float sums the copy carries (`VersionedLoop::carried`).
+    carried: Vec<u32>,
     /// Where the checking pass ends, the writing pass ends, and every hand-over goes.
     checked: BasicBlock<'c>,
     written: BasicBlock<'c>,
@@ -464,6 +546,37 @@ impl<'c> FnGen<'_, 'c> {
         let now = self.or(was, warns)?;
         self.b().build_store(bad, now).map_err(err)?;
         Ok(())
+    }
+
+    /// True when `value` is infinite or NaN (`value * 0` is NaN exactly then).
+    fn not_finite(&self, value: FloatValue<'c>) -> Res<IntValue<'c>> {
+        let zero = self.g.f64t.const_zero();
+        let product = self.b().build_float_mul(value, zero, "").map_err(err)?;
+        self.fcmp(FloatPredicate::UNO, product, product)
+    }
+
+    /// In a speculative copy carrying sums, at a step storing into one of them (or
+    /// the product of a step whose result the next step stores there): the result
+    /// stored, whose finiteness the chunk's end tests (it stays infinite or NaN).
+    /// `result_at` gives the pending result at a stack depth.
+    pub(super) fn carried_store(
+        &self,
+        result_at: impl Fn(usize) -> Option<FloatValue<'c>>,
+    ) -> Option<FloatValue<'c>> {
+        let carried = &self.speculation.as_ref()?.carried;
+        let at = match self.plan.steps[self.step].op {
+            Op::StoreLocal { .. } => self.step,
+            Op::Binary { .. } => self.step + 1,
+            _ => return None,
+        };
+        let step = self.plan.steps.get(at)?;
+        let Op::StoreLocal { local } = step.op else {
+            return None;
+        };
+        if !carried.contains(&local) {
+            return None;
+        }
+        result_at(step.before.as_ref()?.stack.len().checked_sub(1)?)
     }
 
     /// A hand-over inside a speculative copy: the checked loop runs the chunk instead
@@ -614,6 +727,14 @@ impl<'c> FnGen<'_, 'c> {
                 test = self.and(test, self.and(above, below)?)?;
             }
         }
+        if versioned.speculative && versioned.underflows {
+            // The chunks leave out underflow tests (`may_warn`).
+            let ignored = self
+                .call_value(pyopt_jit::abi::helper::NUMPY_UNDERFLOW_IGNORED, &[])?
+                .into_int_value();
+            let ignored = self.icmp(IntPredicate::NE, ignored, g.i32t.const_zero())?;
+            test = self.and(test, ignored)?;
+        }
         if versioned.speculative {
             let (read, written) = versioned.arrays();
             for &w in &written {
@@ -733,6 +854,15 @@ impl<'c> FnGen<'_, 'c> {
         let Cv::Range(_, _, remaining) = start else {
             return Err("internal: a range loop without a range".to_owned());
         };
+        let mut saved = Vec::new();
+        for &local in &versioned.carried {
+            let Some(Local::Bound(ty)) = state.locals.get(local as usize) else {
+                return Err("internal: a carried sum that is not a bound local".to_owned());
+            };
+            let store = self.local_store(local, ty);
+            let value = self.load(&store)?;
+            saved.push((store, value));
+        }
         let chunk = g.i64t.const_int(u64::from(CHUNK), false);
         let fits = self.icmp(IntPredicate::ULT, remaining, chunk)?;
         let chunk_length = self.select_int(fits, remaining, chunk)?;
@@ -750,17 +880,22 @@ impl<'c> FnGen<'_, 'c> {
             length,
             logs,
             stores_done: 0,
+            carried: versioned.carried.clone(),
             checked: self.new_block("checked"),
             written: self.new_block("written"),
             rollback: self.new_block("rollback"),
         });
+        let writes = !versioned.store_sites.is_empty();
         let passes = self
             .emit_copy_steps(&versioned, check_header)
             .and_then(|()| {
                 if let Some(speculation) = &mut self.speculation {
                     speculation.pass = Pass::Write;
                 }
-                self.emit_copy_steps(&versioned, write_header)
+                match writes {
+                    true => self.emit_copy_steps(&versioned, write_header),
+                    false => Ok(()),
+                }
             });
         let speculation = self
             .speculation
@@ -769,25 +904,42 @@ impl<'c> FnGen<'_, 'c> {
         passes?;
 
         // The checking pass's end: a clear flag, the writing pass from the chunk's
-        // start; a set one, the checked loop from there.
+        // start (or, with nothing to write, the next chunk); a set one, the checked
+        // loop from there. A carried sum that is infinite or NaN now sets the flag:
+        // every numpy check whose witness went into it is tested here.
         self.b().position_at_end(speculation.checked);
-        let warned = self
+        let mut warned = self
             .b()
             .build_load(g.i1t, bad, "")
             .map_err(err)?
             .into_int_value();
+        for (store, _) in &saved {
+            let value = self.load(store)?;
+            let value = self.as_f64(&value)?;
+            let not_finite = self.not_finite(value)?;
+            warned = self.or(warned, not_finite)?;
+        }
         let clear = self.new_block("chunk_clear");
         self.b()
             .build_conditional_branch(warned, speculation.rollback, clear)
             .map_err(err)?;
         self.b().position_at_end(clear);
-        self.store(&range, &start)?;
-        self.b()
-            .build_store(done, g.i64t.const_zero())
-            .map_err(err)?;
-        self.b()
-            .build_unconditional_branch(write_header)
-            .map_err(err)?;
+        if writes {
+            self.store(&range, &start)?;
+            self.b()
+                .build_store(done, g.i64t.const_zero())
+                .map_err(err)?;
+            self.b()
+                .build_unconditional_branch(write_header)
+                .map_err(err)?;
+        } else {
+            self.b()
+                .build_unconditional_branch(speculation.written)
+                .map_err(err)?;
+            // No writing pass: its header block stays unused.
+            self.b().position_at_end(write_header);
+            self.b().build_unreachable().map_err(err)?;
+        }
 
         // The writing pass's end: the next chunk, or the loop's exit.
         self.b().position_at_end(speculation.written);
@@ -801,6 +953,9 @@ impl<'c> FnGen<'_, 'c> {
 
         self.b().position_at_end(speculation.rollback);
         self.store(&range, &start)?;
+        for (store, value) in &saved {
+            self.store(store, value)?;
+        }
         self.b().build_unconditional_branch(reentry).map_err(err)?;
         Ok(())
     }
@@ -867,14 +1022,15 @@ mod tests {
 
     const ARRAY: Ty = Ty::NdArray(Dtype::F64, 1);
 
-    /// `for j in range(...): a[j - 1]` as a plan (locals: a, n, j, out), with `body`
-    /// replacing the steps between the counter's store and the back-edge.
+    /// `for j in range(...): a[j - 1]` as a plan (locals: a, n, j, out, s), with
+    /// `body` replacing the steps between the counter's store and the back-edge.
     fn plan(body: Vec<(Op, Vec<Ty>)>) -> FunctionPlan {
         let locals = vec![
             Local::Bound(ARRAY),
             Local::Bound(Ty::Int),
             Local::MaybeBound(Ty::Int),
             Local::Bound(ARRAY),
+            Local::Bound(Ty::NpFloat),
         ];
         let step = |op: Op, stack: Vec<Ty>| Step {
             start: 0,
@@ -1014,6 +1170,79 @@ mod tests {
             load(2, vec![r(), f.clone(), ARRAY]),
             (Op::ItemSet { deopt: 0 }, vec![r(), f, ARRAY, Ty::Int]),
         ]
+    }
+
+    /// `s = s op a[j]` (`carried_left`) or `s = a[j] op s`.
+    fn summed(op: BinOp, carried_left: bool) -> Vec<(Op, Vec<Ty>)> {
+        let r = || Ty::RangeIter;
+        let f = || Ty::NpFloat;
+        let item = (
+            Op::ItemGet {
+                item: f(),
+                deopt: 0,
+            },
+            Ty::Int,
+        );
+        let mut body = match carried_left {
+            true => vec![
+                load(4, vec![r()]),
+                load(0, vec![r(), f()]),
+                load(2, vec![r(), f(), ARRAY]),
+                (item.0, vec![r(), f(), ARRAY, item.1]),
+            ],
+            false => vec![
+                load(0, vec![r()]),
+                load(2, vec![r(), ARRAY]),
+                (item.0, vec![r(), ARRAY, item.1]),
+                load(4, vec![r(), f()]),
+            ],
+        };
+        let result = f();
+        body.push((
+            Op::Binary {
+                op,
+                result,
+                deopt: 0,
+            },
+            vec![r(), f(), f()],
+        ));
+        body.push((Op::StoreLocal { local: 4 }, vec![r(), f()]));
+        body
+    }
+
+    #[test]
+    fn float_sums_carried_without_writes_are_speculated_on() {
+        for (op, left, underflows) in [
+            (BinOp::Add, true, false),
+            (BinOp::Sub, false, false),
+            (BinOp::Mul, true, true),
+        ] {
+            let found = loops(&plan(summed(op, left)));
+            assert!(found[&0].speculative, "{op:?}");
+            assert_eq!(found[&0].carried, vec![4]);
+            assert_eq!(found[&0].underflows, underflows);
+        }
+        // A quotient of the sum can be finite when the sum is not (x / inf).
+        assert!(!loops(&plan(summed(BinOp::TrueDiv, false)))[&0].speculative);
+        // A sum carried by a loop that also writes.
+        let mut body = scaled(0, 3);
+        body.extend(summed(BinOp::Add, true));
+        let found = loops(&plan(body));
+        assert!(!found[&0].speculative);
+        assert!(found[&0].carried.is_empty());
+    }
+
+    #[test]
+    fn a_float_local_assigned_afresh_is_not_a_carried_sum() {
+        // `s = a[j] * 2.0`: an infinite `s` would not stay infinite.
+        let mut body = scaled(0, 3);
+        body.truncate(5);
+        body.push((
+            Op::StoreLocal { local: 4 },
+            vec![Ty::RangeIter, Ty::NpFloat],
+        ));
+        let found = loops(&plan(body));
+        assert!(!found[&0].speculative);
     }
 
     #[test]
