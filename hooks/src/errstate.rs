@@ -38,9 +38,11 @@ static CONTEXT_VAR: OnceLock<Option<usize>> = OnceLock::new();
 /// `checked_context_var`): a capsule with that very pointer needs no string compare.
 static CAPSULE_NAME: AtomicUsize = AtomicUsize::new(0);
 
-/// `PyCapsule.pointer` (CPython 3.11's capsule object: the object head, then the
-/// pointer; compiled code reads numpy's bit generator capsule the same way).
+/// `PyCapsule.pointer` and `.name` (CPython 3.11's capsule object: the object head,
+/// the pointer, the name; compiled code reads numpy's bit generator capsule the same
+/// way). Read directly on the helper's usual path: it runs at every loop entry.
 const CAPSULE_POINTER: usize = 16;
+const CAPSULE_NAME_FIELD: usize = 24;
 
 /// Checks numpy's error-mode layout, once numpy's core module is imported (called
 /// by each snapshot while numpy is imported and the check is not made yet). The
@@ -124,7 +126,8 @@ fn error_mask(var: *mut ffi::PyObject) -> Option<c_int> {
             return None;
         }
         let mask = capsule_mask(value);
-        ffi::Py_DecRef(value);
+        // Not the last reference: the context holds the value too.
+        ffi::Py_DECREF(value);
         mask
     }
 }
@@ -136,13 +139,12 @@ fn capsule_mask(capsule: *mut ffi::PyObject) -> Option<c_int> {
     // points at numpy's `npy_extobj`, whose first field is the int mask; a capsule
     // object holds its pointer at `CAPSULE_POINTER`.
     unsafe {
+        let field = |offset: usize| *(capsule as *const u8).add(offset).cast::<usize>();
         if known_name != 0
             && ffi::PyCapsule_CheckExact(capsule) != 0
-            && ffi::PyCapsule_GetName(capsule) as usize == known_name
+            && field(CAPSULE_NAME_FIELD) == known_name
         {
-            let extobj = *(capsule as *const u8)
-                .add(CAPSULE_POINTER)
-                .cast::<*const c_int>();
+            let extobj = field(CAPSULE_POINTER) as *const c_int;
             return (!extobj.is_null()).then(|| *extobj);
         }
         if ffi::PyCapsule_IsValid(capsule, CAPSULE.as_ptr()) == 0 {

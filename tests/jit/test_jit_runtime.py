@@ -662,3 +662,40 @@ def test_a_list_read_out_of_a_container_outlives_its_removal(tmp_path):
     assert pyopt.returncode == 0, pyopt.stderr
     assert pyopt.stdout.endswith("True\n"), pyopt.stdout + pyopt.stderr
     assert pyopt.stdout.rsplit("\n", 2)[0] == reference.stdout.rsplit("\n", 2)[0]
+
+
+def test_a_signal_handler_changing_numpy_error_modes_is_heeded(tmp_path):
+    # A speculative loop copy leaves out underflow tests while numpy ignores underflow
+    # (its entry test asks). A signal handler that makes underflow raise runs at a poll
+    # of the enclosing loop, which hands the frame over: the next product that
+    # underflows raises FloatingPointError, as in python3, instead of the compiled
+    # loop running on with the answer it had.
+    script = write(tmp_path, "underflow_alarm.py", """
+        import signal
+        import numpy as np
+
+        def work(a, b, rounds):
+            total = 0.0
+            for r in range(rounds):
+                s = 0.0
+                for j in range(len(a)):
+                    s += a[j] * b[j]
+                total += s
+            return total
+
+        a = np.linspace(-1.0, 1.0, 1000)
+        tiny = np.full(1000, 1e-310)
+        print(work(a, tiny, 3))
+        signal.signal(signal.SIGALRM, lambda *_: np.seterr(under="raise"))
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        try:
+            work(a, tiny, 10**7)
+            print("finished without raising")
+        except FloatingPointError as exc:
+            print("raised:", exc)
+    """)
+    reference = run(PYTHON3, [script], timeout=120)
+    pyopt = run(PYOPT, [*FIRST_CALL, script], timeout=120)
+    assert reference.returncode == 0, reference.stderr
+    assert pyopt.stdout == reference.stdout
+    assert pyopt.stdout.splitlines()[-1] == "raised: underflow encountered in scalar multiply"

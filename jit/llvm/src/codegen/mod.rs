@@ -575,6 +575,10 @@ struct FnGen<'g, 'c> {
     /// Where a tuple result's slots go.
     out_ptr: PointerValue<'c>,
     breaker_ptr: PointerValue<'c>,
+    /// Whether numpy ignores underflow, as last asked (`helper::NUMPY_UNDERFLOW_IGNORED`:
+    /// 0 or 1), or -1 when Python code may have run since (see
+    /// `numpy_underflow_ignored`). Only in plans with a loop whose entry test asks.
+    underflow_answer: Option<PointerValue<'c>>,
     /// Objects of the unit's table this plan uses at run time (the `random`
     /// generator), read once in the entry block.
     objects: HashMap<u32, PointerValue<'c>>,
@@ -631,6 +635,26 @@ struct RangeLoop<'c> {
 enum Slot {
     Local(u32),
     Stack(usize),
+}
+
+/// Whether step `index`'s `op` may run Python code (which could change numpy's error
+/// modes), other than in a poll (a back-edge's poll forgets the answer itself, see
+/// `back_edge`): a call of a compiled plan (it may hand over), numpy's and lists'
+/// helpers, anything not known to be native.
+fn may_run_python(op: &Op, index: usize) -> bool {
+    let native = matches!(
+        op,
+        Op::Jump { .. }
+            | Op::Branch { .. }
+            | Op::CallRange { .. }
+            | Op::CallMath { .. }
+            | Op::CallBuiltin { .. }
+            | Op::CallUfunc { .. }
+            | Op::LoadGlobal { .. }
+            | Op::LoadAttribute { .. }
+            | Op::LoadMethod(_)
+    );
+    !native && !ndarrays::runs_no_code(op, index)
 }
 
 impl<'g, 'c> FnGen<'g, 'c> {
@@ -695,6 +719,18 @@ impl<'g, 'c> FnGen<'g, 'c> {
             .collect();
         let joins = joins(plan);
         let versioned = versioning::versionable_loops(plan, &joins);
+        let underflow_answer = versioned
+            .values()
+            .any(versioning::VersionedLoop::asks_about_underflow)
+            .then(|| {
+                let slot = alloca_builder
+                    .build_alloca(g.i32t, "underflow_answer")
+                    .unwrap();
+                alloca_builder
+                    .build_store(slot, g.i32t.const_all_ones())
+                    .unwrap();
+                slot
+            });
         let fast_headers = versioned
             .keys()
             .map(|&t| (t, g.ctx.append_basic_block(f, &format!("fast{t}"))))
@@ -713,6 +749,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             types: Vec::new(),
             ctx_ptr,
             breaker_ptr,
+            underflow_answer,
             objects: HashMap::new(),
             out_ptr: f.get_nth_param(1).unwrap().into_pointer_value(),
             depth,
@@ -1438,6 +1475,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 continue;
             };
             self.end_top_reads(index.checked_sub(1).map(|i| &plan.steps[i].op));
+            if index
+                .checked_sub(1)
+                .is_some_and(|i| may_run_python(&plan.steps[i].op, i))
+            {
+                self.forget_underflow_answer()?;
+            }
             if let Some(&body) = self.loop_bodies.get(&index) {
                 if let Some(range_loop) = self.range_loops.get(&index).copied() {
                     let fast = self.fast_headers.get(&index).copied();
@@ -1562,6 +1605,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
             .into_int_value();
         let hand_over = self.icmp(IntPredicate::NE, verdict, g.i32t.const_zero())?;
         self.deopt_if(hand_over, point)?;
+        // A signal handler or pending call may have changed numpy's error modes.
+        self.forget_underflow_answer()?;
         self.recheck_arrays(point)?;
         let reentry = match self.range_loops.get(&target) {
             Some(range_loop) => range_loop.reentry,

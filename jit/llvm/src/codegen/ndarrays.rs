@@ -728,7 +728,7 @@ pub(super) struct TopRead<'c> {
 
 /// Whether step `index`'s `op` runs no code that could change an array's fields in
 /// place (no call into other code, no poll: a backward jump polls).
-fn runs_no_code(op: &Op, index: usize) -> bool {
+pub(super) fn runs_no_code(op: &Op, index: usize) -> bool {
     match op {
         Op::Jump { target, .. } | Op::Branch { target, .. } => *target as usize > index,
         Op::Nop

@@ -548,6 +548,53 @@ impl<'c> FnGen<'_, 'c> {
         Ok(())
     }
 
+    /// Whether numpy ignores underflow now: the answer kept since Python code last
+    /// could have run (a step that calls out, a poll that did; numpy's modes change
+    /// only through Python code on this thread), or else numpy's, asked now and kept.
+    fn numpy_underflow_ignored(&mut self) -> Res<IntValue<'c>> {
+        let g = self.g;
+        let slot = self
+            .underflow_answer
+            .ok_or("internal: no slot for numpy's underflow mode")?;
+        let kept = self
+            .b()
+            .build_load(g.i32t, slot, "")
+            .map_err(err)?
+            .into_int_value();
+        let unknown = self.icmp(IntPredicate::SLT, kept, g.i32t.const_zero())?;
+        let here = self.b().get_insert_block().ok_or("internal: no block")?;
+        let ask = self.new_block("ask_underflow");
+        let answered = self.new_block("underflow_answered");
+        self.b()
+            .build_conditional_branch(unknown, ask, answered)
+            .map_err(err)?;
+        self.b().position_at_end(ask);
+        let asked = self
+            .call_value(pyopt_jit::abi::helper::NUMPY_UNDERFLOW_IGNORED, &[])?
+            .into_int_value();
+        self.b().build_store(slot, asked).map_err(err)?;
+        self.b().build_unconditional_branch(answered).map_err(err)?;
+        self.b().position_at_end(answered);
+        let answer = self.b().build_phi(g.i32t, "").map_err(err)?;
+        answer.add_incoming(&[(&kept, here), (&asked, ask)]);
+        self.icmp(
+            IntPredicate::SGT,
+            answer.as_basic_value().into_int_value(),
+            g.i32t.const_zero(),
+        )
+    }
+
+    /// Python code may have run: the next loop entry that needs numpy's underflow
+    /// mode asks again.
+    pub(super) fn forget_underflow_answer(&self) -> Res<()> {
+        if let Some(slot) = self.underflow_answer {
+            self.b()
+                .build_store(slot, self.g.i32t.const_all_ones())
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+
     /// True when `value` is infinite or NaN (`value * 0` is NaN exactly then).
     fn not_finite(&self, value: FloatValue<'c>) -> Res<IntValue<'c>> {
         let zero = self.g.f64t.const_zero();
@@ -727,12 +774,9 @@ impl<'c> FnGen<'_, 'c> {
                 test = self.and(test, self.and(above, below)?)?;
             }
         }
-        if versioned.speculative && versioned.underflows {
+        if versioned.asks_about_underflow() {
             // The chunks leave out underflow tests (`may_warn`).
-            let ignored = self
-                .call_value(pyopt_jit::abi::helper::NUMPY_UNDERFLOW_IGNORED, &[])?
-                .into_int_value();
-            let ignored = self.icmp(IntPredicate::NE, ignored, g.i32t.const_zero())?;
+            let ignored = self.numpy_underflow_ignored()?;
             test = self.and(test, ignored)?;
         }
         if versioned.speculative {
@@ -1001,6 +1045,12 @@ impl<'c> FnGen<'_, 'c> {
 
 impl VersionedLoop {
     /// The array locals the loop's proven accesses read, and those they write.
+    /// Whether the loop's entry test asks whether numpy ignores underflow: its
+    /// speculative chunks leave out underflow tests.
+    pub(super) fn asks_about_underflow(&self) -> bool {
+        self.speculative && self.underflows
+    }
+
     fn arrays(&self) -> (BTreeSet<u32>, BTreeSet<u32>) {
         let (mut read, mut written) = (BTreeSet::new(), BTreeSet::new());
         for access in &self.accesses {
