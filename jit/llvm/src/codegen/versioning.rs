@@ -48,6 +48,8 @@
 //! The chunks test no product or quotient for underflow: when the body has one, the
 //! entry test also asks numpy whether it ignores underflow (its default;
 //! `helper::NUMPY_UNDERFLOW_IGNORED`), and the loop runs with every check otherwise.
+//! The answer is kept for later entries until a step that may run Python code, or a
+//! poll (`numpy_underflow_ignored`).
 //!
 //! Only loops whose body is straight-line code of locals, constants, arithmetic,
 //! comparisons, tuples and numpy item reads and writes are copied (`versionable`).
