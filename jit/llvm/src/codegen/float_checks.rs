@@ -241,11 +241,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
             // Gathered into the chunk's flag (see `versioning`); a witness stored into
             // a carried sum is tested at the chunk's end instead.
             let mut pending = std::mem::take(&mut self.pending_checks);
-            let stored = self.carried_store(|depth| {
-                pending
-                    .iter()
-                    .find(|check| check.depth == Some(depth))
-                    .map(|check| check.result)
+            let stored = self.carried_store_depth().and_then(|depth| {
+                let check = pending.iter().find(|check| check.depth == Some(depth))?;
+                Some(check.result)
             });
             if let Some(stored) = stored {
                 pending.retain(|check| check.witness != stored);
@@ -304,12 +302,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 None => product,
             });
         }
-        let warns = match nan_unless_finite {
-            Some(sum) => self.fcmp(FloatPredicate::UNO, sum, sum)?,
-            None => self.g.i1t.const_zero(),
-        };
-        // No underflow tests: the copy's entry test found numpy ignoring underflow.
-        Ok(warns)
+        match nan_unless_finite {
+            Some(sum) => self.fcmp(FloatPredicate::UNO, sum, sum),
+            None => Ok(self.g.i1t.const_zero()),
+        }
     }
 
     /// Called where compiled code hands over at `point`: a pending check that warns

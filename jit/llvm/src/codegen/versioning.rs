@@ -564,7 +564,6 @@ impl<'c> FnGen<'_, 'c> {
             .map_err(err)?
             .into_int_value();
         let unknown = self.icmp(IntPredicate::SLT, kept, g.i32t.const_zero())?;
-        let here = self.b().get_insert_block().ok_or("internal: no block")?;
         let ask = self.new_block("ask_underflow");
         let answered = self.new_block("underflow_answered");
         self.b()
@@ -577,13 +576,12 @@ impl<'c> FnGen<'_, 'c> {
         self.b().build_store(slot, asked).map_err(err)?;
         self.b().build_unconditional_branch(answered).map_err(err)?;
         self.b().position_at_end(answered);
-        let answer = self.b().build_phi(g.i32t, "").map_err(err)?;
-        answer.add_incoming(&[(&kept, here), (&asked, ask)]);
-        self.icmp(
-            IntPredicate::SGT,
-            answer.as_basic_value().into_int_value(),
-            g.i32t.const_zero(),
-        )
+        let answer = self
+            .b()
+            .build_load(g.i32t, slot, "")
+            .map_err(err)?
+            .into_int_value();
+        self.icmp(IntPredicate::SGT, answer, g.i32t.const_zero())
     }
 
     /// Python code may have run: the next loop entry that needs numpy's underflow
@@ -605,13 +603,10 @@ impl<'c> FnGen<'_, 'c> {
     }
 
     /// In a speculative copy carrying sums, at a step storing into one of them (or
-    /// the product of a step whose result the next step stores there): the result
-    /// stored, whose finiteness the chunk's end tests (it stays infinite or NaN).
-    /// `result_at` gives the pending result at a stack depth.
-    pub(super) fn carried_store(
-        &self,
-        result_at: impl Fn(usize) -> Option<FloatValue<'c>>,
-    ) -> Option<FloatValue<'c>> {
+    /// the operation whose result the next step stores there): the stack depth of the
+    /// value stored, whose finiteness the chunk's end tests (it stays infinite or
+    /// NaN).
+    pub(super) fn carried_store_depth(&self) -> Option<usize> {
         let carried = &self.speculation.as_ref()?.carried;
         let at = match self.plan.steps[self.step].op {
             Op::StoreLocal { .. } => self.step,
@@ -625,7 +620,7 @@ impl<'c> FnGen<'_, 'c> {
         if !carried.contains(&local) {
             return None;
         }
-        result_at(step.before.as_ref()?.stack.len().checked_sub(1)?)
+        step.before.as_ref()?.stack.len().checked_sub(1)
     }
 
     /// A hand-over inside a speculative copy: the checked loop runs the chunk instead
@@ -913,7 +908,9 @@ impl<'c> FnGen<'_, 'c> {
         let fits = self.icmp(IntPredicate::ULT, remaining, chunk)?;
         let chunk_length = self.select_int(fits, remaining, chunk)?;
         let check_header = self.new_block(&format!("check_iteration{header}"));
-        let write_header = self.new_block(&format!("write_iteration{header}"));
+        // A copy that writes nothing has no writing pass.
+        let write_header = (!versioned.store_sites.is_empty())
+            .then(|| self.new_block(&format!("write_iteration{header}")));
         let b = self.b();
         b.build_store(length, chunk_length).map_err(err)?;
         b.build_store(done, g.i64t.const_zero()).map_err(err)?;
@@ -931,16 +928,15 @@ impl<'c> FnGen<'_, 'c> {
             written: self.new_block("written"),
             rollback: self.new_block("rollback"),
         });
-        let writes = !versioned.store_sites.is_empty();
         let passes = self
             .emit_copy_steps(&versioned, check_header)
             .and_then(|()| {
                 if let Some(speculation) = &mut self.speculation {
                     speculation.pass = Pass::Write;
                 }
-                match writes {
-                    true => self.emit_copy_steps(&versioned, write_header),
-                    false => Ok(()),
+                match write_header {
+                    Some(write_header) => self.emit_copy_steps(&versioned, write_header),
+                    None => Ok(()),
                 }
             });
         let speculation = self
@@ -970,21 +966,21 @@ impl<'c> FnGen<'_, 'c> {
             .build_conditional_branch(warned, speculation.rollback, clear)
             .map_err(err)?;
         self.b().position_at_end(clear);
-        if writes {
-            self.store(&range, &start)?;
-            self.b()
-                .build_store(done, g.i64t.const_zero())
-                .map_err(err)?;
-            self.b()
-                .build_unconditional_branch(write_header)
-                .map_err(err)?;
-        } else {
-            self.b()
-                .build_unconditional_branch(speculation.written)
-                .map_err(err)?;
-            // No writing pass: its header block stays unused.
-            self.b().position_at_end(write_header);
-            self.b().build_unreachable().map_err(err)?;
+        match write_header {
+            Some(write_header) => {
+                self.store(&range, &start)?;
+                self.b()
+                    .build_store(done, g.i64t.const_zero())
+                    .map_err(err)?;
+                self.b()
+                    .build_unconditional_branch(write_header)
+                    .map_err(err)?;
+            }
+            None => {
+                self.b()
+                    .build_unconditional_branch(speculation.written)
+                    .map_err(err)?;
+            }
         }
 
         // The writing pass's end: the next chunk, or the loop's exit.
